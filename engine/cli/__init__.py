@@ -1,0 +1,1 @@
+"""The ``yishi`` command. Heavy modules are imported inside the commands that need them."""

@@ -1,0 +1,68 @@
+"""The ``yishi`` command line: one small module per command, imported on use.
+
+``yishi --help`` must start fast, so this module imports only typer; each
+command imports what it needs (CEL, jsonschema, rich) when it runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="yishi",
+    help="yishi (议事): run governance procedures as audited state machines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Paths = Annotated[list[Path], typer.Argument(help="Procedure files (YAML).", show_default=False)]
+ProcPath = Annotated[Path, typer.Argument(help="A procedure file (YAML).", show_default=False)]
+
+
+@app.command()
+def validate(
+    paths: Paths,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+) -> None:
+    """Check procedure files; print every problem as file:line:col: path: message."""
+    from engine.cli.validate_cmd import run_validate
+
+    raise typer.Exit(run_validate(paths, strict=strict))
+
+
+@app.command()
+def describe(path: ProcPath) -> None:
+    """Describe a procedure in plain words: states, events, roles, payloads and guards."""
+    from engine.cli.describe_cmd import run_describe
+
+    raise typer.Exit(run_describe(path))
+
+
+@app.command()
+def graph(
+    path: ProcPath,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="mermaid or dot.", show_default=True)
+    ] = "mermaid",
+) -> None:
+    """Draw a procedure as a Mermaid or Graphviz diagram (ASCII ids, Chinese labels)."""
+    from engine.cli.graph_cmd import run_graph
+
+    raise typer.Exit(run_graph(path, fmt))
+
+
+@app.command()
+def demo() -> None:
+    """Validate and describe the bundled procedures (the README's main job)."""
+    from engine.cli.demo_cmd import run_demo
+
+    raise typer.Exit(run_demo())
+
+
+def main() -> None:
+    """Entry point of the ``yishi`` console script."""
+    app()

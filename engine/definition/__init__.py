@@ -1,0 +1,4 @@
+"""Procedure definitions: strict YAML, schema check, immutable model, lint, compile.
+
+This layer never imports the runtime or ``transitions``.
+"""

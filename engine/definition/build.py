@@ -1,0 +1,223 @@
+"""Turn a schema-valid document into the immutable ``Procedure`` model.
+
+The schema has already vouched for shapes and types; this module only
+translates, attaching a ``SourceLocation`` to every element so later checks can
+point at the exact line. Cross-references (states, roles, events) are checked
+by ``lint``; expressions and fractions by ``compile``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from fractions import Fraction
+from typing import Any
+
+from engine.definition.model import (
+    ActionCall,
+    CelGuard,
+    CountRef,
+    Deadline,
+    Event,
+    Guard,
+    MarginGuard,
+    Procedure,
+    Role,
+    RuleSet,
+    State,
+    ThresholdGuard,
+    Transition,
+    WeightsGuard,
+    frozen_mapping,
+)
+from engine.definition.strict_yaml import Document, Path
+from engine.errors import Problem
+from engine.guards.arithmetic import OPERATORS, parse_fraction
+
+
+def sha256_text(source: str) -> str:
+    """The sha256 of a procedure's exact source text (UTF-8)."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def build_procedure(doc: Document, source: str) -> tuple[Procedure, list[Problem]]:
+    """Build the model from a schema-valid document.
+
+    Returns:
+        The procedure and the problems met on the way: a threshold naming no operator
+        or several, a fraction that is not p/q, or one outside (0, 1].
+    """
+    builder = _Builder(doc)
+    return builder.build(source), builder.problems
+
+
+class _Builder:
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    def build(self, source: str) -> Procedure:
+        value: dict[str, Any] = self.doc.value
+        rule_set = value["rule_set"]
+        return Procedure(
+            id=value["id"],
+            version=str(value["version"]),
+            title=value["title"],
+            description=value.get("description", ""),
+            rule_set=RuleSet(
+                name=rule_set["name"],
+                basis=rule_set.get("basis", ""),
+                choices=frozen_mapping(rule_set.get("choices", {})),
+            ),
+            roles=frozen_mapping(
+                {
+                    rid: Role(id=rid, label=r["label"], description=r.get("description", ""))
+                    for rid, r in value["roles"].items()
+                }
+            ),
+            data_schema=frozen_mapping(value.get("data", {"type": "object"})),
+            initial=value["initial"],
+            states=frozen_mapping({sid: self._state(sid, s) for sid, s in value["states"].items()}),
+            events=frozen_mapping({eid: self._event(eid, e) for eid, e in value["events"].items()}),
+            source=source,
+            sha256=sha256_text(source),
+            file=self.doc.file,
+            top_locations=frozen_mapping(
+                {key: self.doc.locate((key,)) for key in value}
+            ),
+        )
+
+    def _state(self, sid: str, raw: dict[str, Any]) -> State:
+        path: Path = ("states", sid)
+        deadline = raw.get("deadline")
+        return State(
+            id=sid,
+            label=raw["label"],
+            description=raw.get("description", ""),
+            final=bool(raw.get("final", False)),
+            deadline=Deadline(
+                period=deadline["after"],
+                days=deadline.get("days", "calendar"),
+                event=deadline["event"],
+                location=self.doc.locate((*path, "deadline")),
+            )
+            if deadline
+            else None,
+            location=self.doc.locate(path, key=True),
+        )
+
+    def _event(self, eid: str, raw: dict[str, Any]) -> Event:
+        path: Path = ("events", eid)
+        return Event(
+            id=eid,
+            label=raw["label"],
+            description=raw.get("description", ""),
+            roles=tuple(raw.get("roles", ())),
+            payload_schema=frozen_mapping(raw.get("payload", {"type": "object"})),
+            secret_ballot=bool(raw.get("secret_ballot", False)),
+            transitions=tuple(
+                self._transition((*path, "transitions", i), i, t)
+                for i, t in enumerate(raw["transitions"])
+            ),
+            location=self.doc.locate(path, key=True),
+        )
+
+    def _transition(self, path: Path, index: int, raw: dict[str, Any]) -> Transition:
+        sources = raw["from"]
+        return Transition(
+            sources=(sources,) if isinstance(sources, str) else tuple(sources),
+            target=raw["to"],
+            guards=tuple(
+                self._guard((*path, "guards", i), g) for i, g in enumerate(raw.get("guards", ()))
+            ),
+            actions=tuple(
+                self._action((*path, "actions", i), a) for i, a in enumerate(raw.get("actions", ()))
+            ),
+            label=raw.get("label", ""),
+            index=index,
+            location=self.doc.locate(path),
+        )
+
+    def _count(self, path: Path, value: str | int) -> CountRef:
+        return CountRef(source=value, location=self.doc.locate(path))
+
+    def _fraction(self, path: Path, text: str | int) -> Fraction:
+        """Read a fraction, reporting syntax and range problems: it must lie in (0, 1]."""
+        try:
+            fraction = parse_fraction(text)
+        except ValueError as exc:
+            self._report(path, str(exc), "fraction.syntax")
+            return Fraction(1)
+        if not 0 < fraction <= 1:
+            self._report(
+                path,
+                f"the fraction {text} is outside (0, 1]: a threshold is a part of its base, "
+                'such as "1/2", "2/3" or "4/5"',
+                "fraction.range",
+            )
+        return fraction
+
+    def _report(self, path: Path, message: str, code: str) -> None:
+        self.problems.append(Problem(location=self.doc.locate(path), message=message, code=code))
+
+    def _operator(self, path: Path, raw: dict[str, Any]) -> tuple[Any, Fraction]:
+        """The one (operator, fraction) pair of a threshold; zero or several are reported."""
+        given = [op for op in OPERATORS if op in raw]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            self._report(
+                path,
+                f"name exactly one operator of {', '.join(OPERATORS)} (found: {found})",
+                "threshold.operator",
+            )
+        if not given:
+            return "at_least", Fraction(1)
+        return given[0], self._fraction((*path, given[0]), raw[given[0]])
+
+    def _guard(self, path: Path, raw: dict[str, Any]) -> Guard:
+        location = self.doc.locate(path)
+        if "cel" in raw:
+            return CelGuard(
+                expression=raw["cel"],
+                explain=raw.get("explain", ""),
+                label=raw.get("label", ""),
+                location=self.doc.locate((*path, "cel")),
+            )
+        if "quorum" in raw or "threshold" in raw:
+            kind = "quorum" if "quorum" in raw else "threshold"
+            body = raw[kind]
+            count_key, base_key = ("present", "expected") if kind == "quorum" else ("count", "of")
+            operator, fraction = self._operator((*path, kind), body)
+            return ThresholdGuard(
+                kind=kind,
+                count=self._count((*path, kind, count_key), body[count_key]),
+                base=self._count((*path, kind, base_key), body[base_key]),
+                operator=operator,
+                fraction=fraction,
+                base_words=body.get("base", ""),
+                label=body.get("label", raw.get("label", "")),
+                location=location,
+            )
+        if "margin" in raw:
+            body = raw["margin"]
+            fraction = self._fraction((*path, "margin", "at_least"), body["at_least"])
+            return MarginGuard(
+                candidates=self._count((*path, "margin", "candidates"), body["candidates"]),
+                seats=self._count((*path, "margin", "seats"), body["seats"]),
+                fraction=fraction,
+                label=body.get("label", raw.get("label", "")),
+                location=location,
+            )
+        body = raw["weights"]
+        return WeightsGuard(
+            expression=body["of"],
+            label=body.get("label", raw.get("label", "")),
+            location=self.doc.locate((*path, "weights", "of")),
+        )
+
+    def _action(self, path: Path, raw: dict[str, Any]) -> ActionCall:
+        ((name, params),) = raw.items()
+        return ActionCall(
+            name=name,
+            params=frozen_mapping(params or {}),
+            location=self.doc.locate((*path, name), key=True),
+        )

@@ -1,0 +1,266 @@
+"""Compile a procedure's guards and action expressions, checking what they read.
+
+Every CEL expression is compiled once, here, at load time. Besides syntax and
+the security rules of ``engine.guards.cel``, this module checks each expression
+against the declared schemas:
+
+* a field it reads (``payload.yes``, ``data.members``) must be declared;
+* a count in a threshold must be an integer field;
+* a comparison of a field with a literal of another type can never match;
+* an action must write a declared data field of a fitting type.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.actions.registry import Registry
+from engine.definition.model import (
+    ActionCall,
+    CelGuard,
+    CountRef,
+    Guard,
+    MarginGuard,
+    Procedure,
+    ThresholdGuard,
+    Transition,
+    WeightsGuard,
+)
+from engine.errors import Problem, SourceLocation
+from engine.guards.cel import CelCheckError, CelExpression, compile_cel
+from engine.guards.checks import CelCheck, Count, GuardCheck, MarginCheck, ThresholdCheck, WeightsCheck
+
+_BARE_PATH = re.compile(r"^\s*(data|payload)((?:\.[A-Za-z_]\w*)+)\s*$")
+_COMPARISON = re.compile(
+    r"(?<![\w.])((?:data|payload)(?:\.[A-Za-z_]\w*)+)\s*(==|!=|<=|>=|<|>)\s*"
+    r"(\"[^\"]*\"|'[^']*'|-?\d+\b|true\b|false\b)"
+)
+_ACTOR_FIELDS = ("actor.id", "actor.roles")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompiledTransition:
+    """A transition with its guards ready to evaluate."""
+
+    transition: Transition
+    guards: tuple[GuardCheck, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompiledProcedure:
+    """A procedure whose expressions are compiled: what the runtime runs."""
+
+    procedure: Procedure
+    transitions: Mapping[str, tuple[CompiledTransition, ...]]
+    expressions: Mapping[str, CelExpression]
+    registry: Registry
+
+
+def compile_procedure(
+    procedure: Procedure, registry: Registry
+) -> tuple[CompiledProcedure, list[Problem]]:
+    """Compile every guard and action expression; return the problems found."""
+    compiler = _Compiler(procedure, registry)
+    transitions = {
+        event.id: tuple(compiler.transition(event.id, t) for t in event.transitions)
+        for event in procedure.events.values()
+    }
+    compiled = CompiledProcedure(
+        procedure=procedure,
+        transitions=transitions,
+        expressions=compiler.expressions,
+        registry=registry,
+    )
+    return compiled, compiler.problems
+
+
+def schema_at(schema: Mapping[str, Any], parts: list[str]) -> Mapping[str, Any] | None:
+    """The sub-schema for a dotted path, or None when the schema does not say."""
+    node: Mapping[str, Any] = schema
+    for part in parts:
+        props = node.get("properties")
+        if not isinstance(props, Mapping):
+            return None
+        if part not in props:
+            return {}
+        node = props[part]
+    return node
+
+
+def _types(schema: Mapping[str, Any]) -> set[str]:
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        return {declared}
+    if isinstance(declared, list):
+        return set(declared)
+    return set()
+
+
+class _Compiler:
+    def __init__(self, procedure: Procedure, registry: Registry) -> None:
+        self.procedure = procedure
+        self.registry = registry
+        self.problems: list[Problem] = []
+        self.expressions: dict[str, CelExpression] = {}
+        self.payload_schema: Mapping[str, Any] = {}
+
+    def report(self, location: SourceLocation, message: str, code: str) -> None:
+        self.problems.append(Problem(location=location, message=message, code=code))
+
+    def transition(self, event_id: str, transition: Transition) -> CompiledTransition:
+        self.payload_schema = self.procedure.events[event_id].payload_schema
+        checks = tuple(
+            check for guard in transition.guards if (check := self.guard(guard)) is not None
+        )
+        for action in transition.actions:
+            self.action(action)
+        return CompiledTransition(transition=transition, guards=checks)
+
+    def cel(self, source: str, location: SourceLocation) -> CelExpression | None:
+        try:
+            expression = compile_cel(source)
+        except CelCheckError as exc:
+            where = SourceLocation(
+                file=location.file,
+                line=location.line + exc.line - 1,
+                column=(location.column + exc.column - 1) if exc.line == 1 else exc.column,
+                path=location.path,
+            )
+            self.report(where, exc.message, "cel")
+            return None
+        self.expressions[source] = expression
+        self.check_fields(expression, location)
+        return expression
+
+    def check_fields(self, expression: CelExpression, location: SourceLocation) -> None:
+        for dotted in expression.fields:
+            root, *parts = dotted.split(".")
+            if root == "actor":
+                if dotted not in _ACTOR_FIELDS:
+                    self.report(
+                        location,
+                        f"{dotted} is not known: an actor has id and roles",
+                        "cel.actor-field",
+                    )
+                continue
+            schema = self.procedure.data_schema if root == "data" else self.payload_schema
+            self.check_declared(root, parts, schema, location)
+        for path, _op, literal in _COMPARISON.findall(expression.source):
+            self.check_comparison(path, literal, location)
+
+    def check_declared(
+        self, root: str, parts: list[str], schema: Mapping[str, Any], location: SourceLocation
+    ) -> Mapping[str, Any] | None:
+        node: Mapping[str, Any] = schema
+        walked = root
+        for part in parts:
+            props = node.get("properties")
+            if not isinstance(props, Mapping):
+                return None
+            if part not in props:
+                where = "the case data schema" if root == "data" else "the event's payload schema"
+                close = difflib.get_close_matches(part, list(props), n=1)
+                hint = f"; did you mean {walked}.{close[0]}?" if close else ""
+                self.report(
+                    location,
+                    f"{walked}.{part} is not declared in {where}{hint}",
+                    "field.undeclared",
+                )
+                return None
+            node = props[part]
+            walked = f"{walked}.{part}"
+        return node
+
+    def check_comparison(self, path: str, literal: str, location: SourceLocation) -> None:
+        root, *parts = path.split(".")
+        schema = self.procedure.data_schema if root == "data" else self.payload_schema
+        declared = schema_at(schema, parts)
+        types = _types(declared or {})
+        if not types:
+            return
+        if literal.startswith(("'", '"')):
+            literal_type, fits = "text", {"string"}
+        elif literal in ("true", "false"):
+            literal_type, fits = "true/false", {"boolean"}
+        else:
+            literal_type, fits = "an integer", {"integer"}
+        if not types & fits:
+            self.report(
+                location,
+                f"{path} is declared {'/'.join(sorted(types))} but is compared with "
+                f"{literal_type} {literal}: the two can never match",
+                "cel.type-mismatch",
+            )
+
+    def count(self, ref: CountRef) -> Count:
+        if isinstance(ref.source, int):
+            return Count(literal=ref.source)
+        expression = self.cel(ref.source, ref.location)
+        match = _BARE_PATH.match(ref.source)
+        if expression is not None and match:
+            root, rest = match.group(1), match.group(2)
+            schema = self.procedure.data_schema if root == "data" else self.payload_schema
+            declared = schema_at(schema, rest.strip(".").split("."))
+            types = _types(declared or {})
+            if types and "integer" not in types:
+                self.report(
+                    ref.location,
+                    f"{ref.source} is declared {'/'.join(sorted(types))}; a count must be an "
+                    "integer field",
+                    "count.type",
+                )
+        return Count(expression=expression)
+
+    def guard(self, guard: Guard) -> GuardCheck | None:
+        if isinstance(guard, CelGuard):
+            expression = self.cel(guard.expression, guard.location)
+            if expression is None:
+                return None
+            return CelCheck(expression=expression, explain=guard.explain, label=guard.label)
+        if isinstance(guard, ThresholdGuard):
+            return ThresholdCheck(
+                kind=guard.kind,
+                count=self.count(guard.count),
+                base=self.count(guard.base),
+                operator=guard.operator,
+                fraction=guard.fraction,
+                base_words=guard.base_words,
+                label=guard.label,
+            )
+        if isinstance(guard, MarginGuard):
+            return MarginCheck(
+                candidates=self.count(guard.candidates),
+                seats=self.count(guard.seats),
+                fraction=guard.fraction,
+                label=guard.label,
+            )
+        assert isinstance(guard, WeightsGuard)
+        expression = self.cel(guard.expression, guard.location)
+        if expression is None:
+            return None
+        return WeightsCheck(expression=expression, label=guard.label)
+
+    def action(self, action: ActionCall) -> None:
+        if action.name not in self.registry:
+            return  # the schema check has reported it
+        spec = self.registry[action.name]
+        for key in spec.expressions:
+            if key in action.params:
+                self.cel(str(action.params[key]), action.location)
+        if spec.writes and spec.writes in action.params:
+            target = str(action.params[spec.writes])
+            parts = target.split(".")[1:]
+            declared = self.check_declared("data", parts, self.procedure.data_schema, action.location)
+            types = _types(declared or {})
+            need = {"increment": "integer", "append": "array"}.get(action.name)
+            if need and types and need not in types:
+                self.report(
+                    action.location,
+                    f"{action.name} needs {target} to be {need}, but it is declared "
+                    f"{'/'.join(sorted(types))}",
+                    "action.type",
+                )

@@ -1,0 +1,172 @@
+"""Semantic checks the schema cannot express: names, reachability, shadowing.
+
+* every state, role and event a procedure names exists ("did you mean …");
+* every state can be reached from the initial state;
+* a final state can be reached from every state, and no non-final state is a dead end;
+* no transition is shadowed by an earlier unguarded one for the same event and source;
+* every event can be fired: some role may fire it, or a deadline fires it;
+* deadlines in working days are whole days.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+from engine.definition.model import Procedure
+from engine.errors import Problem, SourceLocation, Severity
+
+_WHOLE_DAYS = re.compile(r"^P(?:\d+W)?(?:\d+D)?$")
+
+
+def _hint(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+class _Linter:
+    def __init__(self, procedure: Procedure) -> None:
+        self.p = procedure
+        self.problems: list[Problem] = []
+
+    def report(
+        self, location: SourceLocation, message: str, code: str, severity: Severity = "error"
+    ) -> None:
+        self.problems.append(
+            Problem(location=location, message=message, code=code, severity=severity)
+        )
+
+    def unknown(self, kind: str, name: str, known: Iterable[str], location: SourceLocation) -> None:
+        known = list(known)
+        self.report(location, f"unknown {kind} {name!r}{_hint(name, known)}", f"unknown-{kind}")
+
+    def names(self) -> None:
+        p = self.p
+        if p.initial not in p.states:
+            self.unknown("state", p.initial, p.states, p.where("initial"))
+        for state in p.states.values():
+            deadline = state.deadline
+            if deadline is None:
+                continue
+            if deadline.event not in p.events:
+                self.unknown("event", deadline.event, p.events, deadline.location)
+            if deadline.days == "working" and not _WHOLE_DAYS.match(deadline.period):
+                self.report(
+                    deadline.location,
+                    f"{deadline.period} counts working days, so it must be whole days "
+                    "(e.g. P5D)",
+                    "deadline.working-days",
+                )
+        for event in p.events.values():
+            for role in event.roles:
+                if role not in p.roles:
+                    self.unknown("role", role, p.roles, event.location)
+            for t in event.transitions:
+                for source in t.sources:
+                    if source not in p.states:
+                        self.unknown("state", source, p.states, t.location)
+                if t.target not in p.states:
+                    self.unknown("state", t.target, p.states, t.location)
+
+    def edges(self) -> dict[str, set[str]]:
+        graph: dict[str, set[str]] = {sid: set() for sid in self.p.states}
+        for event in self.p.events.values():
+            for t in event.transitions:
+                for source in t.sources:
+                    if source in graph and t.target in graph:
+                        graph[source].add(t.target)
+        return graph
+
+    def reachability(self) -> None:
+        p = self.p
+        if p.initial not in p.states:
+            return
+        graph = self.edges()
+        reached = _closure({p.initial}, graph)
+        for sid, state in p.states.items():
+            if sid not in reached:
+                self.report(
+                    state.location,
+                    f"state {sid!r} ({state.label}) cannot be reached from the initial "
+                    f"state {p.initial!r}",
+                    "state.unreachable",
+                )
+        reverse: dict[str, set[str]] = {sid: set() for sid in p.states}
+        for source, targets in graph.items():
+            for target in targets:
+                reverse[target].add(source)
+        finals = {sid for sid, s in p.states.items() if s.final}
+        if not finals:
+            self.report(p.where("states"), "no state is final: mark the end states with final: true", "final.none")
+            return
+        can_finish = _closure(finals, reverse)
+        for sid, state in p.states.items():
+            if state.final:
+                continue
+            if not graph[sid]:
+                self.report(
+                    state.location,
+                    f"state {sid!r} ({state.label}) is not final and no transition leaves it",
+                    "state.dead-end",
+                )
+            elif sid not in can_finish:
+                self.report(
+                    state.location,
+                    f"no final state can be reached from state {sid!r} ({state.label})",
+                    "state.no-final",
+                )
+
+    def shadowing(self) -> None:
+        for event in self.p.events.values():
+            unguarded: dict[str, int] = {}
+            for t in event.transitions:
+                for source in t.sources:
+                    if source in unguarded:
+                        self.report(
+                            t.location,
+                            f"this transition from {source!r} can never run: transition "
+                            f"{unguarded[source]} of event {event.id!r} has no guards and "
+                            "comes first",
+                            "transition.shadowed",
+                        )
+                for source in t.sources:
+                    if not t.guards:
+                        unguarded.setdefault(source, t.index)
+
+    def fireable(self) -> None:
+        timer_events = {
+            s.deadline.event for s in self.p.states.values() if s.deadline is not None
+        }
+        for event in self.p.events.values():
+            if not event.roles and event.id not in timer_events:
+                self.report(
+                    event.location,
+                    f"no role may fire event {event.id!r} and no deadline fires it: "
+                    "list the roles that may",
+                    "event.no-role",
+                )
+
+    def run(self) -> list[Problem]:
+        self.names()
+        self.reachability()
+        self.shadowing()
+        self.fireable()
+        return self.problems
+
+
+def _closure(start: set[str], graph: dict[str, set[str]]) -> set[str]:
+    seen = set(start)
+    frontier = list(start)
+    while frontier:
+        node = frontier.pop()
+        for nxt in graph.get(node, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                frontier.append(nxt)
+    return seen
+
+
+def lint_procedure(procedure: Procedure) -> list[Problem]:
+    """Every semantic problem in ``procedure``."""
+    return _Linter(procedure).run()

@@ -1,0 +1,113 @@
+"""Load a procedure file: strict YAML → schema → model → compile → lint.
+
+All problems of every stage that can run are collected and reported together,
+sorted by position. A stage runs only when the stages before it left a
+document it can trust (no model is built from a schema-invalid document), so
+every message is about what the author wrote, never a follow-on error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.actions.registry import Registry, default_registry
+from engine.definition.build import build_procedure
+from engine.definition.compile import CompiledProcedure, compile_procedure
+from engine.definition.lint import lint_procedure
+from engine.definition.schema_check import check_schema
+from engine.definition.strict_yaml import YamlProblems, parse_yaml
+from engine.errors import Problem, ProcedureError, ProcedureInvalid, SourceLocation
+
+SCHEMA_COMMENT = "# yaml-language-server: $schema=../schemas/procedure.schema.json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckReport:
+    """What ``check_source`` found: the compiled procedure (when usable) and every problem."""
+
+    compiled: CompiledProcedure | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "warning")
+
+
+def check_source(source: str, file: str, registry: Registry | None = None) -> CheckReport:
+    """Check a procedure's text and compile it when it has no errors."""
+    registry = registry or default_registry()
+    try:
+        doc = parse_yaml(source, file)
+    except YamlProblems as exc:
+        return CheckReport(compiled=None, problems=tuple(_sorted(exc.problems)))
+    problems: list[Problem] = []
+    if not source.startswith(SCHEMA_COMMENT):
+        problems.append(
+            Problem(
+                location=SourceLocation(file=file, line=1, column=1),
+                message=f"start the file with '{SCHEMA_COMMENT}' so editors check it as you type",
+                severity="warning",
+                code="editor.schema-comment",
+            )
+        )
+    schema_problems = check_schema(doc, registry)
+    if schema_problems:
+        return CheckReport(compiled=None, problems=tuple(_sorted(problems + schema_problems)))
+    procedure, build_problems = build_procedure(doc, source)
+    compiled, compile_problems = compile_procedure(procedure, registry)
+    problems += build_problems + compile_problems + lint_procedure(procedure)
+    has_errors = any(p.severity == "error" for p in problems)
+    return CheckReport(compiled=None if has_errors else compiled, problems=tuple(_sorted(problems)))
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: p.sort_key)
+
+
+def read_source(path: str | Path) -> str:
+    """Read a procedure file as UTF-8 text.
+
+    Raises:
+        ProcedureError: when the file is missing, unreadable, not UTF-8 or too big.
+    """
+    target = Path(path)
+    try:
+        raw = target.read_bytes()
+    except FileNotFoundError as exc:
+        raise ProcedureError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise ProcedureError(f"{path}: cannot be read ({exc.strerror})") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProcedureError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+
+
+def load_procedure(path: str | Path, registry: Registry | None = None) -> CompiledProcedure:
+    """Load, check and compile a procedure file.
+
+    Args:
+        path: the YAML file.
+        registry: the actions available (built-ins and entry points when omitted).
+
+    Returns:
+        The compiled procedure.
+
+    Raises:
+        ProcedureError: when the file cannot be read.
+        ProcedureInvalid: with every problem, when the procedure has errors.
+    """
+    return load_source(read_source(path), str(path), registry)
+
+
+def load_source(source: str, file: str, registry: Registry | None = None) -> CompiledProcedure:
+    """Like ``load_procedure``, from text already read."""
+    report = check_source(source, file, registry)
+    if report.compiled is None:
+        raise ProcedureInvalid(list(report.problems))
+    return report.compiled

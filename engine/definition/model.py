@@ -1,0 +1,205 @@
+"""The immutable procedure model: what a checked procedure file means.
+
+Everything here is frozen, slotted and keyword-only; collections are tuples or
+read-only mappings. A ``Procedure`` is identified by its id, version and the
+sha256 of the exact source text it was loaded from, so an audit record can name
+the version a case ran under and replay can find it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from types import MappingProxyType
+from typing import Any, Literal
+
+from engine.errors import SourceLocation
+from engine.guards.arithmetic import Operator
+
+DayKind = Literal["calendar", "working"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def frozen_mapping(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """A read-only view of a fresh dict, for the model's mapping fields."""
+    return MappingProxyType(dict(values or {}))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CountRef:
+    """A count named in a guard: an integer literal or a CEL expression."""
+
+    source: str | int
+    location: SourceLocation
+
+    @property
+    def is_literal(self) -> bool:
+        return isinstance(self.source, int)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CelGuard:
+    """A CEL expression that must be true."""
+
+    expression: str
+    explain: str = ""
+    label: str = ""
+    location: SourceLocation
+    kind: Literal["cel"] = "cel"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThresholdGuard:
+    """``count <operator> fraction × base``, in exact arithmetic.
+
+    A quorum is a threshold whose count is those present and whose base is those expected;
+    ``kind`` keeps the distinction for explanations.
+    """
+
+    kind: Literal["threshold", "quorum"]
+    count: CountRef
+    base: CountRef
+    operator: Operator
+    fraction: Fraction
+    base_words: str = ""
+    label: str = ""
+    location: SourceLocation
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarginGuard:
+    """差额 margin (R6): ``candidates - seats >= fraction × seats``."""
+
+    candidates: CountRef
+    seats: CountRef
+    fraction: Fraction
+    label: str = ""
+    location: SourceLocation
+    kind: Literal["margin"] = "margin"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WeightsGuard:
+    """A list or map of fractions that must sum to exactly one."""
+
+    expression: str
+    label: str = ""
+    location: SourceLocation
+    kind: Literal["weights"] = "weights"
+
+
+Guard = CelGuard | ThresholdGuard | MarginGuard | WeightsGuard
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionCall:
+    """A call of a registered action with its (schema-checked) parameters."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    location: SourceLocation
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transition:
+    """One way an event can move a case, tried in file order."""
+
+    sources: tuple[str, ...]
+    target: str
+    guards: tuple[Guard, ...] = ()
+    actions: tuple[ActionCall, ...] = ()
+    label: str = ""
+    index: int
+    location: SourceLocation
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Something that happens to a case, fired by an actor holding one of ``roles``."""
+
+    id: str
+    label: str
+    description: str = ""
+    roles: tuple[str, ...] = ()
+    payload_schema: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    secret_ballot: bool = False
+    transitions: tuple[Transition, ...]
+    location: SourceLocation
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deadline:
+    """After ``period`` in a state (calendar or working days) a timer fires ``event``."""
+
+    period: str
+    days: DayKind = "calendar"
+    event: str
+    location: SourceLocation
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class State:
+    """A state of a case; ``label`` is the Chinese name shown to people."""
+
+    id: str
+    label: str
+    description: str = ""
+    final: bool = False
+    deadline: Deadline | None = None
+    location: SourceLocation
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Role:
+    """A role an actor may hold."""
+
+    id: str
+    label: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleSet:
+    """The rule set a procedure follows and its stated choices (DOMAIN.md §8)."""
+
+    name: str
+    basis: str = ""
+    choices: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Procedure:
+    """A checked procedure, immutable, identified by id, version and source sha256."""
+
+    id: str
+    version: str
+    title: str
+    description: str = ""
+    rule_set: RuleSet
+    roles: Mapping[str, Role]
+    data_schema: Mapping[str, Any]
+    initial: str
+    states: Mapping[str, State]
+    events: Mapping[str, Event]
+    source: str = field(repr=False)
+    sha256: str
+    file: str
+    top_locations: Mapping[str, SourceLocation] = field(default_factory=lambda: _EMPTY)
+
+    def where(self, key: str) -> SourceLocation:
+        """Where a top-level key (``initial``, ``states``, …) is written."""
+        found = self.top_locations.get(key)
+        return found or SourceLocation(file=self.file, line=1, column=1, path=key)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(id, version, sha256): what an audit record names."""
+        return (self.id, self.version, self.sha256)
+
+    def events_from(self, state: str) -> tuple[Event, ...]:
+        """Events with at least one transition leaving ``state``, in file order."""
+        return tuple(
+            e for e in self.events.values() if any(state in t.sources for t in e.transitions)
+        )

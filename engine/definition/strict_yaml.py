@@ -1,0 +1,287 @@
+"""A strict YAML reader that remembers where every value came from.
+
+PyYAML's ``safe_load`` lets a duplicate key silently win, turns ``yes``/``off``
+into booleans, reads ``012`` as 10 and expands aliases without limit. Procedures
+are legal texts turned into software, so none of that is acceptable here:
+
+* only ``true`` and ``false`` are booleans; ``yes``/``no``/``on``/``off`` stay text;
+* integers with leading zeros and all floats are errors (exact arithmetic);
+* duplicate keys, merge keys (``<<``), explicit tags and multiple documents are errors;
+* file size, nesting depth and the number of nodes after alias expansion are bounded,
+  so a "billion laughs" file is refused quickly.
+
+The result keeps a position for every path so later stages can report
+``file:line:col: path: message``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from engine.errors import Problem, SourceLocation
+
+MAX_BYTES = 1_000_000
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+Path = tuple[str | int, ...]
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_FLOAT = "tag:yaml.org,2002:float"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_ALLOWED_TAGS = {_STR, _INT, _BOOL, _NULL, _FLOAT, _MAP, _SEQ}
+
+
+class _StrictResolver(yaml.resolver.BaseResolver):
+    """Resolves plain scalars the way a careful reader would, YAML-1.2 style."""
+
+
+_StrictResolver.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|false)$"), list("tf"))
+_StrictResolver.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|)$"), ["~", "n", ""])
+_StrictResolver.add_implicit_resolver(
+    _INT, re.compile(r"^[-+]?[0-9][0-9_]*$"), list("-+0123456789")
+)
+_StrictResolver.add_implicit_resolver(
+    _FLOAT,
+    re.compile(
+        r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|nan)$"
+    ),
+    list("-+0123456789."),
+)
+
+
+class _StrictComposer(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    _StrictResolver,
+):
+    """Composes a node graph; values are built by ``_Builder`` below, not by PyYAML."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _StrictResolver.__init__(self)
+
+
+def format_path(path: Path) -> str:
+    """Render a key path the way users read it: ``events.propose.transitions[0].to``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Document:
+    """A parsed YAML document: plain Python values plus where each path starts."""
+
+    file: str
+    value: Any
+    positions: Mapping[Path, tuple[int, int]] = field(default_factory=dict)
+    key_positions: Mapping[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: Path, *, key: bool = False) -> SourceLocation:
+        """Best location for ``path``: its key (if asked), its value, or its nearest parent."""
+        table = self.key_positions if key else self.positions
+        probe = tuple(path)
+        while True:
+            where = table.get(probe) or self.positions.get(probe)
+            if where is not None or not probe:
+                break
+            probe = probe[:-1]
+        line, column = where or (1, 1)
+        return SourceLocation(file=self.file, line=line, column=column, path=format_path(path))
+
+
+class YamlProblems(Exception):
+    """Raised by ``parse_yaml`` with every problem found in the text."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class _TooBig(Exception):
+    pass
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.positions: dict[Path, tuple[int, int]] = {}
+        self.key_positions: dict[Path, tuple[int, int]] = {}
+        self.problems: list[Problem] = []
+        self.nodes = 0
+
+    def problem(self, node: yaml.Node, path: Path, message: str, code: str) -> None:
+        mark = node.start_mark
+        loc = SourceLocation(
+            file=self.file, line=mark.line + 1, column=mark.column + 1, path=format_path(path)
+        )
+        self.problems.append(Problem(location=loc, message=message, code=code))
+
+    def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooBig(
+                f"the document expands to more than {MAX_NODES} values "
+                "(an alias bomb?); procedures are far smaller than this"
+            )
+        if depth > MAX_DEPTH:
+            raise _TooBig(f"values are nested more than {MAX_DEPTH} levels deep")
+        self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if node.tag not in _ALLOWED_TAGS:
+            self.problem(
+                node, path, f"tag {node.tag!r} is not allowed: write plain YAML values", "yaml.tag"
+            )
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or (
+                isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<"
+            ):
+                self.problem(
+                    key_node,
+                    path,
+                    "merge keys (<<) are not supported: write the keys out",
+                    "yaml.merge",
+                )
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problem(key_node, path, "keys must be plain text", "yaml.key")
+                continue
+            key = str(key_node.value)
+            child = (*path, key)
+            if key in seen:
+                self.problem(
+                    key_node,
+                    child,
+                    f"duplicate key {key!r} (first defined on line {seen[key]}); "
+                    "a later value would silently replace the earlier one",
+                    "yaml.duplicate-key",
+                )
+                continue
+            seen[key] = key_node.start_mark.line + 1
+            self.key_positions[child] = (
+                key_node.start_mark.line + 1,
+                key_node.start_mark.column + 1,
+            )
+            result[key] = self.build(value_node, child, depth + 1)
+        return result
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+        text = str(node.value)
+        if node.tag == _STR:
+            return text
+        if node.tag == _BOOL:
+            return text == "true"
+        if node.tag == _NULL:
+            return None
+        if node.tag == _INT:
+            digits = text.lstrip("+-").replace("_", "")
+            if len(digits) > 1 and digits.startswith("0"):
+                self.problem(
+                    node,
+                    path,
+                    f"{text} has a leading zero (YAML 1.1 reads it as octal): "
+                    f"quote it if it is text, or write {int(digits)}",
+                    "yaml.leading-zero",
+                )
+                return text
+            if len(digits) > 18:
+                self.problem(node, path, f"the number {text} is too large", "yaml.huge-number")
+                return text
+            return int(text.replace("_", ""))
+        self.problem(
+            node,
+            path,
+            f"{text} is a decimal number; yishi counts exactly: "
+            'write an integer or a fraction in quotes such as "3/5"',
+            "yaml.float",
+        )
+        return text
+
+
+def parse_yaml(text: str | bytes, file: str) -> Document:
+    """Parse one YAML document strictly.
+
+    Args:
+        text: the file's contents.
+        file: the name used in problem locations.
+
+    Returns:
+        The document with its values and positions.
+
+    Raises:
+        YamlProblems: with every problem found (syntax, duplicates, traps, limits).
+    """
+    size = len(text.encode("utf-8") if isinstance(text, str) else text)
+    if size > MAX_BYTES:
+        loc = SourceLocation(file=file, line=1, column=1)
+        msg = f"the file is {size} bytes; procedures are limited to {MAX_BYTES} bytes"
+        raise YamlProblems([Problem(location=loc, message=msg, code="yaml.too-big")])
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            loc = SourceLocation(file=file, line=1, column=1)
+            msg = f"the file is not UTF-8 text (byte {exc.start})"
+            raise YamlProblems([Problem(location=loc, message=msg, code="yaml.encoding")]) from exc
+    composer = _StrictComposer(text)
+    builder = _Builder(file)
+    try:
+        node = composer.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+        if "but found another document" in what:
+            what = "a procedure file holds one YAML document; remove the second '---'"
+        loc = SourceLocation(file=file, line=line, column=col)
+        raise YamlProblems(
+            [Problem(location=loc, message=f"YAML syntax: {what}", code="yaml.syntax")]
+        ) from exc
+    except RecursionError as exc:
+        loc = SourceLocation(file=file, line=1, column=1)
+        msg = f"values are nested more than {MAX_DEPTH} levels deep"
+        raise YamlProblems([Problem(location=loc, message=msg, code="yaml.too-deep")]) from exc
+    if node is None:
+        loc = SourceLocation(file=file, line=1, column=1)
+        raise YamlProblems([Problem(location=loc, message="the file is empty", code="yaml.empty")])
+    try:
+        value = builder.build(node, ())
+    except _TooBig as exc:
+        loc = SourceLocation(file=file, line=1, column=1)
+        raise YamlProblems([Problem(location=loc, message=str(exc), code="yaml.limit")]) from exc
+    if builder.problems:
+        raise YamlProblems(builder.problems)
+    return Document(
+        file=file,
+        value=value,
+        positions=builder.positions,
+        key_positions=builder.key_positions,
+    )

@@ -1,0 +1,103 @@
+"""The exceptions yishi raises, and the located problems it reports.
+
+Every error a caller can meet derives from one root, so an embedding system
+can catch ``EngineError`` and know it caught ours::
+
+    EngineError
+    ├── ProcedureError          a procedure file cannot be used
+    │   └── ProcedureInvalid    ... and here is every problem, located
+    ├── CaseError               something about a case
+    │   ├── UnknownCase
+    │   ├── CaseExists
+    │   └── Conflict            another writer moved the case first
+    ├── AuditError              an audit trail is broken or unreadable
+    └── StoreError              the store cannot be opened or written
+
+Problems in files carry a ``SourceLocation`` and print as
+``file:line:col: path: message`` so that editors turn them into links.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceLocation:
+    """Where in a file something is: 1-based line and column, and the key path."""
+
+    file: str
+    line: int
+    column: int
+    path: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.path}" if self.path else where
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """One thing wrong (or doubtful) in a file, with where it is and how to fix it."""
+
+    location: SourceLocation
+    message: str
+    severity: Severity = "error"
+    code: str = ""
+
+    def __str__(self) -> str:
+        prefix = "" if self.severity == "error" else "warning: "
+        return f"{self.location}: {prefix}{self.message}"
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        loc = self.location
+        return (loc.file, loc.line, loc.column, loc.path, self.message)
+
+
+class EngineError(Exception):
+    """Root of every error yishi raises."""
+
+
+class ProcedureError(EngineError):
+    """A procedure file cannot be read or used."""
+
+
+class ProcedureInvalid(ProcedureError):
+    """A procedure has problems; ``problems`` lists all of them, sorted by position."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: p.sort_key)
+        errors = [p for p in self.problems if p.severity == "error"]
+        lines = "\n".join(str(p) for p in self.problems)
+        super().__init__(f"{len(errors)} error(s):\n{lines}")
+
+
+class CaseError(EngineError):
+    """Something about a case prevents the request."""
+
+
+class UnknownCase(CaseError, KeyError):
+    """No case has this id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown case"
+
+
+class CaseExists(CaseError):
+    """A case with this id is already open."""
+
+
+class Conflict(CaseError):
+    """The case moved on since the caller read it (expected seq did not match)."""
+
+
+class AuditError(EngineError):
+    """An audit trail is broken, forged, truncated or unreadable."""
+
+
+class StoreError(EngineError):
+    """The store cannot be opened, read or written."""

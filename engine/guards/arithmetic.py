@@ -1,0 +1,137 @@
+"""Exact threshold arithmetic and its explanation in words (DOMAIN.md §0).
+
+Every governance threshold is ``count <operator> fraction × base`` with an
+explicit operator. Comparing a ``Fraction`` with an integer is exact, so
+``more_than 1/2`` is the same test as ``2*k > N`` and ``at_least 4/5`` the same
+as ``5*k >= 4*N``; floats never appear. Bounds are shown as exact decimals when
+they terminate (397.6) and as a fraction with a rounded reading otherwise
+(20/3 ≈ 6.67), rounding half-up only for display.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any, Literal
+
+Operator = Literal["more_than", "at_least", "less_than", "at_most"]
+OPERATORS: tuple[Operator, ...] = ("more_than", "at_least", "less_than", "at_most")
+
+SYMBOLS: dict[str, str] = {"more_than": ">", "at_least": "≥", "less_than": "<", "at_most": "≤"}
+WORDS: dict[str, str] = {
+    "more_than": "more than",
+    "at_least": "at least",
+    "less_than": "less than",
+    "at_most": "at most",
+}
+
+
+class FractionSyntaxError(ValueError):
+    """A fraction written in a procedure is not of the form ``p/q``."""
+
+
+def parse_fraction(text: str | int) -> Fraction:
+    """Read ``"2/3"`` (or an integer) as an exact fraction.
+
+    Raises:
+        FractionSyntaxError: for decimals, zero denominators and anything else.
+    """
+    if isinstance(text, bool):
+        raise FractionSyntaxError(f"{text!r} is not a fraction")
+    if isinstance(text, int):
+        return Fraction(text)
+    raw = text.strip()
+    numerator, slash, denominator = raw.partition("/")
+    try:
+        if not slash:
+            return Fraction(int(numerator))
+        if int(denominator) == 0:
+            raise FractionSyntaxError(f"{raw!r} divides by zero")
+        return Fraction(int(numerator), int(denominator))
+    except ValueError as exc:
+        raise FractionSyntaxError(
+            f'{raw!r} is not a fraction; write it as p/q, e.g. "2/3"'
+        ) from exc
+
+
+def compare(count: int, operator: Operator, bound: Fraction) -> bool:
+    """``count <operator> bound``, exactly."""
+    if operator == "more_than":
+        return count > bound
+    if operator == "at_least":
+        return count >= bound
+    if operator == "less_than":
+        return count < bound
+    return count <= bound
+
+
+def show_number(value: Fraction) -> str:
+    """Exact decimal when it terminates, else ``p/q ≈ x.xx`` (half-up, display only)."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    denominator = value.denominator
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    if denominator == 1:
+        exact = Decimal(value.numerator) / Decimal(value.denominator)
+        return format(exact.normalize(), "f")
+    return f"{value.numerator}/{value.denominator} ≈ {show_rounded(value)}"
+
+
+def show_rounded(value: Fraction, places: int = 2) -> str:
+    """Round half-up for display only: 3200/33 → 96.97."""
+    quantum = Decimal(1).scaleb(-places)
+    exact = Decimal(value.numerator) / Decimal(value.denominator)
+    return str(exact.quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThresholdOutcome:
+    """The result of one threshold test, with everything needed to check it by hand."""
+
+    count: int
+    base: int
+    operator: Operator
+    fraction: Fraction
+    bound: Fraction
+    met: bool
+
+    def inputs(self) -> dict[str, Any]:
+        """JSON-ready inputs for the audit record (fractions as exact strings)."""
+        return {
+            "count": self.count,
+            "base": self.base,
+            "operator": self.operator,
+            "fraction": f"{self.fraction.numerator}/{self.fraction.denominator}",
+            "bound": f"{self.bound.numerator}/{self.bound.denominator}",
+        }
+
+
+def threshold(count: int, operator: Operator, fraction: Fraction, base: int) -> ThresholdOutcome:
+    """Test ``count <operator> fraction × base``."""
+    bound = fraction * base
+    return ThresholdOutcome(
+        count=count,
+        base=base,
+        operator=operator,
+        fraction=fraction,
+        bound=bound,
+        met=compare(count, operator, bound),
+    )
+
+
+def explain_threshold(
+    outcome: ThresholdOutcome, *, count_words: str, base_words: str, label: str = ""
+) -> str:
+    """``398 present of 497 expected ≥ 4/5 (397.6): met``."""
+    verdict = "met" if outcome.met else "not met"
+    fraction = outcome.fraction
+    counted = f"{outcome.count} {count_words}" if count_words else str(outcome.count)
+    text = (
+        f"{counted} of {outcome.base} {base_words} "
+        f"{SYMBOLS[outcome.operator]} {fraction.numerator}/{fraction.denominator} "
+        f"({show_number(outcome.bound)}): {verdict}"
+    )
+    return f"{label}: {text}" if label else text

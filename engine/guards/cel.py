@@ -1,0 +1,184 @@
+"""CEL expressions: compiled once at load time, checked, never Python.
+
+Procedures may compute with CEL (package ``common-expression-language``, a Rust
+core). Expressions are compiled when the procedure loads; this module refuses,
+before anything runs, expressions that:
+
+* do not parse (with the line and column inside the expression);
+* name variables other than ``data``, ``payload``, ``actor`` and ``now``
+  (names bound by macros such as ``exists(x, …)`` are allowed);
+* call functions outside CEL's standard library (``__import__`` and friends);
+* use decimal numbers or ``double()``: yishi counts exactly (DOMAIN.md §0).
+
+``field_paths`` reports the dotted fields an expression reads, so the
+definition checks can compare them with the data and payload schemas.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+VARIABLES = ("actor", "data", "now", "payload")
+
+_STANDARD_FUNCTIONS = frozenset(
+    {
+        "size", "has", "int", "uint", "string", "bytes", "bool", "timestamp", "duration",
+        "type", "dyn", "matches", "contains", "startsWith", "endsWith", "all", "exists",
+        "exists_one", "map", "filter", "max", "min", "getFullYear", "getMonth", "getDate",
+        "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes",
+        "getSeconds", "lowerAscii", "upperAscii", "trim", "join", "split", "indexOf",
+        "lastIndexOf", "substring", "replace", "@in", "@not_strictly_false", "!_", "-_",
+    }
+)  # fmt: skip
+_OPERATOR = re.compile(r"^_.*_$")
+_MACRO_BINDING = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
+_STRING_LITERAL = re.compile(r"""(?:[rR]?"(?:\\.|[^"\\])*"|[rR]?'(?:\\.|[^'\\])*')""")
+_FLOAT_LITERAL = re.compile(r"(?<![\w.])(?:\d+\.\d*|\.\d+|\d+[eE][-+]?\d+)(?![\w])")
+_FIELD_PATH = re.compile(r"(?<![\w.])(data|payload|actor)((?:\s*\.\s*[A-Za-z_]\w*)+)")
+_ERROR_POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
+
+MAX_EXPRESSION_LENGTH = 2000
+
+
+class CelCheckError(ValueError):
+    """An expression cannot be used; ``line``/``column`` are 1-based inside the expression."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+def _blank_strings(source: str) -> str:
+    """The source with string literals blanked out (same length), for lexical checks."""
+    return _STRING_LITERAL.sub(lambda m: '"' + " " * (len(m.group()) - 2) + '"', source)
+
+
+def field_paths(source: str) -> tuple[str, ...]:
+    """Dotted fields read by ``source``: ``("data.members", "payload.yes")``, sorted, unique."""
+    code = _blank_strings(source)
+    found = {
+        root + re.sub(r"\s+", "", rest)
+        for root, rest in _FIELD_PATH.findall(code)
+        if root in ("data", "payload", "actor")
+    }
+    return tuple(sorted(found))
+
+
+@dataclass(frozen=True, slots=True)
+class CelExpression:
+    """A compiled, checked CEL expression."""
+
+    source: str
+    program: cel.Program
+    variables: tuple[str, ...]
+    fields: tuple[str, ...]
+
+    def evaluate(self, env: dict[str, Any]) -> Any:
+        """Run the expression against ``env`` (data, payload, actor, now).
+
+        Raises:
+            CelRuntimeError: when CEL reports an error (missing field, wrong types, overflow).
+        """
+        try:
+            return self.program.execute(env)
+        except Exception as exc:  # the Rust core raises several builtin types
+            raise CelRuntimeError(_first_line(str(exc)), self.source) from exc
+
+
+class CelRuntimeError(Exception):
+    """A compiled expression failed on the values it was given."""
+
+    def __init__(self, message: str, source: str) -> None:
+        super().__init__(f"{message} (in {source!r})")
+        self.message = message
+        self.source = source
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "error"
+
+
+def compile_cel(source: str) -> CelExpression:
+    """Compile and check an expression.
+
+    Args:
+        source: the CEL text from the procedure.
+
+    Returns:
+        The compiled expression, with the variables and fields it reads.
+
+    Raises:
+        CelCheckError: with a message and position when the expression cannot be used.
+    """
+    if len(source) > MAX_EXPRESSION_LENGTH:
+        raise CelCheckError(f"the expression is longer than {MAX_EXPRESSION_LENGTH} characters")
+    code = _blank_strings(source)
+    float_match = _FLOAT_LITERAL.search(code)
+    if float_match:
+        line, column = _position(source, float_match.start())
+        raise CelCheckError(
+            f"decimal number {float_match.group()} is not allowed; yishi counts exactly: "
+            "compare integers instead, e.g. 5 * yes < 3 * total for 'below 60 %'",
+            line,
+            column,
+        )
+    try:
+        program = cel.compile(source)
+    except ValueError as exc:
+        text = str(exc)
+        match = _ERROR_POSITION.search(text)
+        if match:
+            raise CelCheckError(
+                f"CEL syntax: {match.group(3)}", int(match.group(1)), int(match.group(2)) + 1
+            ) from exc
+        raise CelCheckError(f"CEL syntax: {_first_line(text)}") from exc
+    refs = program.references()
+    bound = set(_MACRO_BINDING.findall(code))
+    for name in refs["variables"]:
+        if name not in VARIABLES and name not in bound:
+            hint = _did_you_mean(name, VARIABLES)
+            raise CelCheckError(
+                f"unknown variable {name!r}: expressions may read {', '.join(VARIABLES)}{hint}",
+                *_find(source, name),
+            )
+    for name in refs["functions"]:
+        if _OPERATOR.match(name) or name in _STANDARD_FUNCTIONS:
+            continue
+        if name == "double":
+            raise CelCheckError(
+                "double() is not allowed; yishi counts exactly with integers", *_find(source, name)
+            )
+        raise CelCheckError(
+            f"unknown function {name!r}: only CEL's standard functions are available",
+            *_find(source, name),
+        )
+    return CelExpression(
+        source=source,
+        program=program,
+        variables=tuple(v for v in refs["variables"] if v in VARIABLES),
+        fields=field_paths(source),
+    )
+
+
+def _did_you_mean(name: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _position(source: str, offset: int) -> tuple[int, int]:
+    before = source[:offset]
+    line = before.count("\n") + 1
+    column = offset - (before.rfind("\n") + 1) + 1
+    return line, column
+
+
+def _find(source: str, name: str) -> tuple[int, int]:
+    offset = _blank_strings(source).find(name)
+    return _position(source, max(offset, 0))
