@@ -56,6 +56,46 @@ def graph(
 
 
 @app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="A scenario file (YAML).", show_default=False)],
+    audit: Annotated[
+        Path | None, typer.Option("--audit", help="Write the audit log (JSONL) here.")
+    ] = None,
+) -> None:
+    """Run a scenario through its procedure, print each step and check its expectations."""
+    from engine.cli.run_cmd import run_scenario_command
+
+    raise typer.Exit(run_scenario_command(scenario, audit=audit))
+
+
+@app.command()
+def verify(
+    path: Annotated[Path, typer.Argument(help="An audit log (JSONL).", show_default=False)],
+) -> None:
+    """Check every hash chain in an audit log; exit 1 naming the first bad case and seq."""
+    from engine.cli.verify_cmd import run_verify
+
+    raise typer.Exit(run_verify(path))
+
+
+@app.command()
+def replay(
+    path: Annotated[Path, typer.Argument(help="An audit log (JSONL).", show_default=False)],
+    procedure: Annotated[
+        list[Path] | None,
+        typer.Option("--procedure", "-p", help="Procedure files to find versions in."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Show each case at this seq or RFC 3339 time.")
+    ] = None,
+) -> None:
+    """Re-execute every recorded attempt and report the first divergence."""
+    from engine.cli.replay_cmd import run_replay
+
+    raise typer.Exit(run_replay(path, procedure or [], as_of=as_of))
+
+
+@app.command()
 def demo() -> None:
     """Validate and describe the bundled procedures (the README's main job)."""
     from engine.cli.demo_cmd import run_demo
