@@ -1,0 +1,40 @@
+"""Load one procedure for a command, or print its located problems.
+
+``describe``, ``graph`` and ``demo`` need a procedure that loads cleanly; when
+it does not, the user should see exactly what ``validate`` would show
+(``file:line:col: path: message``, all at once) on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from engine.definition.compile import CompiledProcedure
+from engine.definition.loader import check_source, read_source
+from engine.errors import EngineError
+
+
+def load_or_report(path: Path) -> CompiledProcedure | None:
+    """Load and compile a procedure file, printing its problems when it has errors.
+
+    Args:
+        path: the procedure file.
+
+    Returns:
+        The compiled procedure, or None when the file is missing, unreadable or invalid
+        (its problems have then been printed to stderr, sorted by position).
+    """
+    try:
+        report = check_source(read_source(path), str(path))
+    except EngineError as exc:
+        # Same shape as ``yishi validate``, so editors and scripts read one format.
+        print(f"{path}:1:1: {exc}", file=sys.stderr)
+        return None
+    if report.compiled is not None:
+        return report.compiled
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    errors, warnings = len(report.errors), len(report.warnings)
+    print(f"{path}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+    return None
