@@ -1,0 +1,104 @@
+"""``yishi run SCENARIO``: run a dry run, print each step, write and verify the audit log."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.markup import escape
+
+from engine.cli.output import console, print_problems
+from engine.errors import EngineError, ProcedureError, ProcedureInvalid
+from engine.runtime.scenario import ScenarioResult, load_scenario, run_scenario
+
+
+def run_scenario_command(path: Path, *, audit: Path | None = None) -> int:
+    """Run the scenario at ``path``; return 0 when every expectation held, else 1."""
+    try:
+        scenario = load_scenario(path)
+        result = run_scenario(scenario)
+    except ProcedureInvalid as exc:
+        print_problems(exc.problems)
+        return 1
+    except (ProcedureError, EngineError, ValueError) as exc:
+        print(f"{path}: {exc}", file=sys.stderr)
+        return 1
+    show(result)
+    if audit is not None:
+        from engine.audit.jsonl import write_file
+        from engine.audit.verify import verify_file
+
+        write_file(audit, result.records)
+        report = verify_file(audit)
+        state = "verified" if report.ok else f"FAILED verification: {report.message}"
+        console().print(escape(f"audit log: {audit} ({len(result.records)} records, {state})"))
+        if not report.ok:
+            return 1
+    return 0 if result.ok else 1
+
+
+def show(result: ScenarioResult) -> None:
+    """Print the steps as a table, then the expectations."""
+    from rich.table import Table
+
+    procedure = result.procedure.procedure
+    out = console()
+    title = result.scenario.body.get("title", "")
+    out.print(
+        f"[bold]{escape(procedure.title)}[/bold] ({procedure.id} {procedure.version})  "
+        f"case {escape(result.opened.case)}"
+    )
+    if title:
+        out.print(escape(title))
+    table = Table(show_lines=True)
+    for column in ("seq", "at", "event", "actor", "outcome", "from → to", "why"):
+        table.add_column(column)
+    states = procedure.states
+    opened = result.opened.record
+    table.add_row(
+        "1", str(opened["at"]), "(open)", escape(str(opened["actor"]["id"])), "opened",
+        f"→ {opened['to']}", "",
+    )  # fmt: skip
+    for step in result.steps:
+        for outcome in step.outcomes:
+            record = outcome.record
+            spec = procedure.events.get(outcome.event or "")
+            label = spec.label if spec is not None else ""
+            move = f"{outcome.from_state} → {outcome.to_state}"
+            target = states.get(outcome.to_state)
+            if target is not None:
+                move += f"\n{target.label}"
+            colour = "green" if outcome.applied else "red"
+            why = "\n".join(
+                str(g["explanation"]) for g in outcome.guards if g["transition"] == _taken(outcome)
+            )
+            if outcome.reason is not None:
+                why = f"[{outcome.reason.code}] {outcome.reason.message}"
+            table.add_row(
+                str(outcome.seq),
+                str(record["at"]),
+                escape(f"{outcome.event}\n{label}"),
+                escape(str(record["actor"]["id"])),
+                f"[{colour}]{record['kind']}[/{colour}]",
+                escape(move),
+                escape(why),
+            )
+    out.print(table)
+    out.print(f"final state: {result.final_state} ({states[result.final_state].label})")
+    for step in result.steps:
+        for mismatch in step.mismatches:
+            out.print(f"[red]✗ {escape(mismatch)}[/red]")
+    for mismatch in result.mismatches:
+        out.print(f"[red]✗ {escape(mismatch)}[/red]")
+    if result.ok:
+        out.print("[green]✓ every expectation held[/green]")
+
+
+def _taken(outcome: object) -> int | None:
+    from engine.runtime.types import Outcome
+
+    assert isinstance(outcome, Outcome)
+    passed = {g["transition"] for g in outcome.guards if g["result"]}
+    failed = {g["transition"] for g in outcome.guards if not g["result"]}
+    chosen = sorted(passed - failed)
+    return chosen[0] if chosen else None

@@ -1,0 +1,1 @@
+"""Running cases: the engine, the transitions adapter, clocks, deadlines, scenarios, replay."""

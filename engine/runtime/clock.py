@@ -1,0 +1,62 @@
+"""Clocks: the only way the runtime learns the time when an attempt does not say.
+
+Guards and actions never read a clock: they read the attempt's recorded ``at``.
+A clock only supplies ``at`` when the caller omits it, and that value is then
+recorded, so replay never depends on when it runs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Supplies the current time (timezone-aware)."""
+
+    def now(self) -> datetime:
+        """The current time."""
+        ...
+
+
+class SystemClock:
+    """The machine's clock, in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FixedClock:
+    """A clock that says what it is told: for tests, scenarios and replay."""
+
+    def __init__(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("FixedClock needs a timezone-aware time")
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the clock forward."""
+        self.at += delta
+
+
+def parse_time(text: str) -> datetime:
+    """Read an RFC 3339 time; it must carry its offset.
+
+    Raises:
+        ValueError: when the text is not an RFC 3339 time with an offset.
+    """
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset; write e.g. 2024-03-01T09:00:00+08:00")
+    return value
+
+
+def format_time(at: datetime) -> str:
+    """RFC 3339 with the offset kept as given (``+08:00`` stays ``+08:00``)."""
+    if at.tzinfo is None:
+        raise ValueError("times must be timezone-aware")
+    text = at.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -1,0 +1,88 @@
+"""When a state's deadline falls: ISO 8601 periods in calendar or working days.
+
+Calendar periods add exactly (P7D is seven times 24 hours later, months by the
+calendar). Working-day periods count days on the official Chinese calendar
+(``chinese-calendar``: State Council holidays and adjusted weekend workdays):
+a deadline of P5D in working days entered on some day falls at midnight (in the
+entry time's own offset) after the fifth working day that follows the entry day.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+
+from engine.errors import EngineError
+
+_PERIOD = re.compile(
+    r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+
+
+class CalendarUnavailable(EngineError):
+    """The official working-day calendar does not cover a date yet."""
+
+
+def _add_months(at: datetime, months: int) -> datetime:
+    month_index = at.month - 1 + months
+    year, month = at.year + month_index // 12, month_index % 12 + 1
+    for day in range(at.day, 0, -1):
+        try:
+            return at.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise ValueError("unreachable")  # pragma: no cover
+
+
+def is_working_day(day: date) -> bool:
+    """True on an official working day (adjusted weekend workdays included).
+
+    Raises:
+        CalendarUnavailable: when the calendar package does not cover the year.
+    """
+    import chinese_calendar
+
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError as exc:
+        raise CalendarUnavailable(
+            f"the official holiday schedule for {day.year} is not in chinese-calendar "
+            "yet; upgrade it or use calendar days"
+        ) from exc
+
+
+def deadline_after(entered: datetime, period: str, days: str = "calendar") -> datetime:
+    """The moment a deadline of ``period`` falls for a state entered at ``entered``.
+
+    Raises:
+        ValueError: for a malformed period, or working days with non-day parts.
+        CalendarUnavailable: when working days cannot be counted for those dates.
+    """
+    match = _PERIOD.match(period)
+    if not match or period in ("P", "PT"):
+        raise ValueError(f"{period!r} is not an ISO 8601 period such as P7D or PT48H")
+    parts = {k: int(v) for k, v in match.groupdict().items() if v}
+    if days == "working":
+        if set(parts) - {"days", "weeks"}:
+            raise ValueError(f"{period!r}: working-day periods are whole days, e.g. P5D")
+        return _working_days_after(entered, parts.get("days", 0) + 5 * parts.get("weeks", 0))
+    result = _add_months(entered, 12 * parts.get("years", 0) + parts.get("months", 0))
+    return result + timedelta(
+        weeks=parts.get("weeks", 0),
+        days=parts.get("days", 0),
+        hours=parts.get("hours", 0),
+        minutes=parts.get("minutes", 0),
+        seconds=parts.get("seconds", 0),
+    )
+
+
+def _working_days_after(entered: datetime, count: int) -> datetime:
+    day = entered.date()
+    remaining = count
+    while remaining > 0:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            remaining -= 1
+    midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=entered.tzinfo)
+    return midnight

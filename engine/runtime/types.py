@@ -1,0 +1,110 @@
+"""The values the engine's API takes and returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["applied", "refused"]
+
+SYSTEM_ACTOR_ID = "system"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Actor:
+    """Who fires an event: an id and the roles they hold."""
+
+    id: str
+    roles: tuple[str, ...] = ()
+
+    def record(self) -> dict[str, Any]:
+        """The JSON-ready form recorded in the audit."""
+        return {"id": self.id, "roles": list(self.roles)}
+
+    @classmethod
+    def of(cls, value: Actor | Mapping[str, Any]) -> Actor:
+        """Accept an ``Actor`` or a mapping ``{"id": …, "roles": […]}``."""
+        if isinstance(value, Actor):
+            return value
+        return cls(id=str(value["id"]), roles=tuple(str(r) for r in value.get("roles", ())))
+
+
+SYSTEM = Actor(id=SYSTEM_ACTOR_ID, roles=())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reason:
+    """Why an attempt was refused.
+
+    ``code`` is one of: ``not-allowed`` (event unknown or not valid in this state),
+    ``not-authorised`` (the actor holds none of the event's roles), ``invalid-payload``
+    (``details`` lists each violation with its path), ``guards-failed`` (no candidate
+    transition's guards all held; ``details`` has each failing guard's explanation),
+    ``action-failed``.
+    """
+
+    code: str
+    message: str
+    details: tuple[Any, ...] = ()
+
+    def record(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": list(self.details)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What became of one attempt."""
+
+    case: str
+    seq: int
+    status: Status
+    event: str | None
+    from_state: str | None
+    to_state: str
+    reason: Reason | None = None
+    guards: tuple[Mapping[str, Any], ...] = ()
+    record: Mapping[str, Any] = field(default_factory=dict)
+    replayed: bool = False
+
+    @property
+    def applied(self) -> bool:
+        return self.status == "applied"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseView:
+    """A case as it stands: state, data, seq, and its audit history."""
+
+    id: str
+    procedure: Mapping[str, str]
+    state: str
+    data: Mapping[str, Any]
+    seq: int
+    head: str
+    final: bool
+    deadline: Mapping[str, str] | None = None
+    history: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransitionExplanation:
+    """What one candidate transition still lacks."""
+
+    index: int
+    target: str
+    label: str
+    ready: bool
+    guards: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Explanation:
+    """``engine.explain``: whether an event could fire now, and what each transition lacks."""
+
+    case: str
+    event: str
+    state: str
+    allowed: bool
+    reason: Reason | None
+    transitions: tuple[TransitionExplanation, ...] = ()
