@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from engine.definition.model import (
     ActionCall,
@@ -81,8 +81,12 @@ class _Builder:
             source=source,
             sha256=sha256_text(source),
             file=self.doc.file,
+            # Scalars (initial, id) are shown at their value, sections at their key.
             top_locations=frozen_mapping(
-                {key: self.doc.locate((key,)) for key in value}
+                {
+                    key: self.doc.locate((key,), key=isinstance(item, dict | list))
+                    for key, item in value.items()
+                }
             ),
         )
 
@@ -99,6 +103,8 @@ class _Builder:
                 days=deadline.get("days", "calendar"),
                 event=deadline["event"],
                 location=self.doc.locate((*path, "deadline")),
+                period_location=self.doc.locate((*path, "deadline", "after")),
+                event_location=self.doc.locate((*path, "deadline", "event")),
             )
             if deadline
             else None,
@@ -119,10 +125,18 @@ class _Builder:
                 for i, t in enumerate(raw["transitions"])
             ),
             location=self.doc.locate(path, key=True),
+            role_locations=tuple(
+                self.doc.locate((*path, "roles", i)) for i in range(len(raw.get("roles", ())))
+            ),
         )
 
     def _transition(self, path: Path, index: int, raw: dict[str, Any]) -> Transition:
         sources = raw["from"]
+        source_paths: list[Path] = (
+            [(*path, "from")]
+            if isinstance(sources, str)
+            else [(*path, "from", i) for i in range(len(sources))]
+        )
         return Transition(
             sources=(sources,) if isinstance(sources, str) else tuple(sources),
             target=raw["to"],
@@ -135,6 +149,8 @@ class _Builder:
             label=raw.get("label", ""),
             index=index,
             location=self.doc.locate(path),
+            source_locations=tuple(self.doc.locate(p) for p in source_paths),
+            target_location=self.doc.locate((*path, "to")),
         )
 
     def _count(self, path: Path, value: str | int) -> CountRef:
@@ -183,7 +199,7 @@ class _Builder:
                 location=self.doc.locate((*path, "cel")),
             )
         if "quorum" in raw or "threshold" in raw:
-            kind = "quorum" if "quorum" in raw else "threshold"
+            kind: Literal["quorum", "threshold"] = "quorum" if "quorum" in raw else "threshold"
             body = raw[kind]
             count_key, base_key = ("present", "expected") if kind == "quorum" else ("count", "of")
             operator, fraction = self._operator((*path, kind), body)
@@ -194,7 +210,7 @@ class _Builder:
                 operator=operator,
                 fraction=fraction,
                 base_words=body.get("base", ""),
-                label=body.get("label", raw.get("label", "")),
+                label=body.get("label", ""),
                 location=location,
             )
         if "margin" in raw:
@@ -204,20 +220,24 @@ class _Builder:
                 candidates=self._count((*path, "margin", "candidates"), body["candidates"]),
                 seats=self._count((*path, "margin", "seats"), body["seats"]),
                 fraction=fraction,
-                label=body.get("label", raw.get("label", "")),
+                label=body.get("label", ""),
                 location=location,
             )
         body = raw["weights"]
         return WeightsGuard(
             expression=body["of"],
-            label=body.get("label", raw.get("label", "")),
+            label=body.get("label", ""),
             location=self.doc.locate((*path, "weights", "of")),
         )
 
     def _action(self, path: Path, raw: dict[str, Any]) -> ActionCall:
         ((name, params),) = raw.items()
+        params = params or {}
         return ActionCall(
             name=name,
-            params=frozen_mapping(params or {}),
+            params=frozen_mapping(params),
             location=self.doc.locate((*path, name), key=True),
+            param_locations=frozen_mapping(
+                {key: self.doc.locate((*path, name, key)) for key in params}
+            ),
         )

@@ -31,8 +31,15 @@ from engine.definition.model import (
     WeightsGuard,
 )
 from engine.errors import Problem, SourceLocation
-from engine.guards.cel import CelCheckError, CelExpression, compile_cel
-from engine.guards.checks import CelCheck, Count, GuardCheck, MarginCheck, ThresholdCheck, WeightsCheck
+from engine.guards.cel import CelCheckError, CelExpression, compile_cel, find_position
+from engine.guards.checks import (
+    CelCheck,
+    Count,
+    GuardCheck,
+    MarginCheck,
+    ThresholdCheck,
+    WeightsCheck,
+)
 
 _BARE_PATH = re.compile(r"^\s*(data|payload)((?:\.[A-Za-z_]\w*)+)\s*$")
 _COMPARISON = re.compile(
@@ -120,17 +127,33 @@ class _Compiler:
             self.action(action)
         return CompiledTransition(transition=transition, guards=checks)
 
+    def within(self, location: SourceLocation, line: int, column: int) -> SourceLocation:
+        """Where (``line``, ``column``) of an expression written at ``location`` is in the file.
+
+        Quoted expressions start one column after their quote; block scalars (``|``,
+        ``>``) on the next line, at its indentation.
+        """
+        lines = self.procedure.source.splitlines()
+        text = lines[location.line - 1] if 0 < location.line <= len(lines) else ""
+        mark = text[location.column - 1 : location.column]
+        first_line, first_column = location.line, location.column
+        if mark in ("|", ">") and location.line < len(lines):
+            body = lines[location.line]
+            first_line, first_column = location.line + 1, len(body) - len(body.lstrip(" ")) + 1
+        elif mark in ("'", '"'):
+            first_column += 1
+        return SourceLocation(
+            file=location.file,
+            line=first_line + line - 1,
+            column=first_column + column - 1 if line == 1 or mark in ("|", ">") else column,
+            path=location.path,
+        )
+
     def cel(self, source: str, location: SourceLocation) -> CelExpression | None:
         try:
             expression = compile_cel(source)
         except CelCheckError as exc:
-            where = SourceLocation(
-                file=location.file,
-                line=location.line + exc.line - 1,
-                column=(location.column + exc.column - 1) if exc.line == 1 else exc.column,
-                path=location.path,
-            )
-            self.report(where, exc.message, "cel")
+            self.report(self.within(location, exc.line, exc.column), exc.message, "cel")
             return None
         self.expressions[source] = expression
         self.check_fields(expression, location)
@@ -139,18 +162,20 @@ class _Compiler:
     def check_fields(self, expression: CelExpression, location: SourceLocation) -> None:
         for dotted in expression.fields:
             root, *parts = dotted.split(".")
+            at = self.within(location, *find_position(expression.source, dotted))
             if root == "actor":
                 if dotted not in _ACTOR_FIELDS:
                     self.report(
-                        location,
+                        at,
                         f"{dotted} is not known: an actor has id and roles",
                         "cel.actor-field",
                     )
                 continue
             schema = self.procedure.data_schema if root == "data" else self.payload_schema
-            self.check_declared(root, parts, schema, location)
+            self.check_declared(root, parts, schema, at)
         for path, _op, literal in _COMPARISON.findall(expression.source):
-            self.check_comparison(path, literal, location)
+            at = self.within(location, *find_position(expression.source, path))
+            self.check_comparison(path, literal, at)
 
     def check_declared(
         self, root: str, parts: list[str], schema: Mapping[str, Any], location: SourceLocation
@@ -250,16 +275,17 @@ class _Compiler:
         spec = self.registry[action.name]
         for key in spec.expressions:
             if key in action.params:
-                self.cel(str(action.params[key]), action.location)
+                self.cel(str(action.params[key]), action.param_locations.get(key, action.location))
         if spec.writes and spec.writes in action.params:
             target = str(action.params[spec.writes])
             parts = target.split(".")[1:]
-            declared = self.check_declared("data", parts, self.procedure.data_schema, action.location)
+            where = action.param_locations.get(spec.writes, action.location)
+            declared = self.check_declared("data", parts, self.procedure.data_schema, where)
             types = _types(declared or {})
             need = {"increment": "integer", "append": "array"}.get(action.name)
             if need and types and need not in types:
                 self.report(
-                    action.location,
+                    where,
                     f"{action.name} needs {target} to be {need}, but it is declared "
                     f"{'/'.join(sorted(types))}",
                     "action.type",

@@ -6,6 +6,10 @@
 * no transition is shadowed by an earlier unguarded one for the same event and source;
 * every event can be fired: some role may fire it, or a deadline fires it;
 * deadlines in working days are whole days.
+
+The graph checks run only on a graph whose names all resolve: a misspelt target
+would otherwise also make its state "unreachable" and its source a "dead end",
+and an author should read about the one mistake they made, not its echoes.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import re
 from collections.abc import Iterable
 
 from engine.definition.model import Procedure
-from engine.errors import Problem, SourceLocation, Severity
+from engine.errors import Problem, Severity, SourceLocation
 
 _WHOLE_DAYS = re.compile(r"^P(?:\d+W)?(?:\d+D)?$")
 
@@ -29,6 +33,8 @@ class _Linter:
     def __init__(self, procedure: Procedure) -> None:
         self.p = procedure
         self.problems: list[Problem] = []
+        self.unknown_states = False
+        self.unknown_timer_events = False
 
     def report(
         self, location: SourceLocation, message: str, code: str, severity: Severity = "error"
@@ -45,29 +51,36 @@ class _Linter:
         p = self.p
         if p.initial not in p.states:
             self.unknown("state", p.initial, p.states, p.where("initial"))
+            self.unknown_states = True
         for state in p.states.values():
             deadline = state.deadline
             if deadline is None:
                 continue
             if deadline.event not in p.events:
-                self.unknown("event", deadline.event, p.events, deadline.location)
+                self.unknown(
+                    "event", deadline.event, p.events, deadline.event_location or deadline.location
+                )
+                self.unknown_timer_events = True
             if deadline.days == "working" and not _WHOLE_DAYS.match(deadline.period):
                 self.report(
-                    deadline.location,
-                    f"{deadline.period} counts working days, so it must be whole days "
-                    "(e.g. P5D)",
+                    deadline.period_location or deadline.location,
+                    f"{deadline.period} counts working days, so it must be whole days (e.g. P5D)",
                     "deadline.working-days",
                 )
         for event in p.events.values():
-            for role in event.roles:
+            role_locations = event.role_locations or (event.location,) * len(event.roles)
+            for role, where in zip(event.roles, role_locations, strict=True):
                 if role not in p.roles:
-                    self.unknown("role", role, p.roles, event.location)
+                    self.unknown("role", role, p.roles, where)
             for t in event.transitions:
-                for source in t.sources:
+                source_locations = t.source_locations or (t.location,) * len(t.sources)
+                for source, where in zip(t.sources, source_locations, strict=True):
                     if source not in p.states:
-                        self.unknown("state", source, p.states, t.location)
+                        self.unknown("state", source, p.states, where)
+                        self.unknown_states = True
                 if t.target not in p.states:
-                    self.unknown("state", t.target, p.states, t.location)
+                    self.unknown("state", t.target, p.states, t.target_location or t.location)
+                    self.unknown_states = True
 
     def edges(self) -> dict[str, set[str]]:
         graph: dict[str, set[str]] = {sid: set() for sid in self.p.states}
@@ -80,7 +93,7 @@ class _Linter:
 
     def reachability(self) -> None:
         p = self.p
-        if p.initial not in p.states:
+        if self.unknown_states:
             return
         graph = self.edges()
         reached = _closure({p.initial}, graph)
@@ -98,7 +111,11 @@ class _Linter:
                 reverse[target].add(source)
         finals = {sid for sid, s in p.states.items() if s.final}
         if not finals:
-            self.report(p.where("states"), "no state is final: mark the end states with final: true", "final.none")
+            self.report(
+                p.where("states"),
+                "no state is final: mark the end states with final: true",
+                "final.none",
+            )
             return
         can_finish = _closure(finals, reverse)
         for sid, state in p.states.items():
@@ -135,9 +152,9 @@ class _Linter:
                         unguarded.setdefault(source, t.index)
 
     def fireable(self) -> None:
-        timer_events = {
-            s.deadline.event for s in self.p.states.values() if s.deadline is not None
-        }
+        if self.unknown_timer_events:
+            return
+        timer_events = {s.deadline.event for s in self.p.states.values() if s.deadline is not None}
         for event in self.p.events.values():
             if not event.roles and event.id not in timer_events:
                 self.report(

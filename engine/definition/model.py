@@ -95,16 +95,24 @@ Guard = CelGuard | ThresholdGuard | MarginGuard | WeightsGuard
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ActionCall:
-    """A call of a registered action with its (schema-checked) parameters."""
+    """A call of a registered action with its (schema-checked) parameters.
+
+    ``param_locations`` says where each parameter's value is written.
+    """
 
     name: str
     params: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     location: SourceLocation
+    param_locations: Mapping[str, SourceLocation] = field(default_factory=lambda: _EMPTY)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Transition:
-    """One way an event can move a case, tried in file order."""
+    """One way an event can move a case, tried in file order.
+
+    ``source_locations`` (one per source) and ``target_location`` point at the state
+    names themselves, so a misspelt name is reported where it is written.
+    """
 
     sources: tuple[str, ...]
     target: str
@@ -113,11 +121,16 @@ class Transition:
     label: str = ""
     index: int
     location: SourceLocation
+    source_locations: tuple[SourceLocation, ...] = ()
+    target_location: SourceLocation | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
-    """Something that happens to a case, fired by an actor holding one of ``roles``."""
+    """Something that happens to a case, fired by an actor holding one of ``roles``.
+
+    ``role_locations`` (one per role) point at the role names as written.
+    """
 
     id: str
     label: str
@@ -127,16 +140,22 @@ class Event:
     secret_ballot: bool = False
     transitions: tuple[Transition, ...]
     location: SourceLocation
+    role_locations: tuple[SourceLocation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Deadline:
-    """After ``period`` in a state (calendar or working days) a timer fires ``event``."""
+    """After ``period`` in a state (calendar or working days) a timer fires ``event``.
+
+    ``period_location`` and ``event_location`` point at the two values as written.
+    """
 
     period: str
     days: DayKind = "calendar"
     event: str
     location: SourceLocation
+    period_location: SourceLocation | None = None
+    event_location: SourceLocation | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,7 +27,12 @@ _PATTERN_WORDS = {
     "^[a-z][a-z0-9_]*$": "an ASCII id: lower-case letters, digits and _ (Chinese goes in label)",
     "^[a-z][a-z0-9]*(-[a-z0-9]+)*$": "lower-case ASCII words joined by hyphens",
     "^-?[0-9]+(/[0-9]+)?$": 'a fraction in quotes such as "2/3"',
+    r"^data(\.[A-Za-z_][A-Za-z0-9_]*)+$": "a data path such as data.outcome",
+    "^[0-9]+(\\.[0-9]+){0,2}([-+][0-9A-Za-z.-]+)?$": 'a version such as "1.0.0"',
 }
+_DURATION = (
+    "^P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+S)?)?$"
+)
 
 
 def procedure_schema(registry: Registry) -> dict[str, Any]:
@@ -61,10 +66,40 @@ def _validator_class() -> type[Draft202012Validator]:
 def check_schema(doc: Document, registry: Registry) -> list[Problem]:
     """Every schema violation in ``doc``, located and explained."""
     validator = _validator_class()(procedure_schema(registry))
+    errors = list(validator.iter_errors(doc.value))
+    misspelt = _misspelt_required(errors)
     problems: list[Problem] = []
-    for error in validator.iter_errors(doc.value):
+    for error in errors:
+        if (
+            error.validator == "required"
+            and (
+                tuple(error.absolute_path),
+                _missing_key(error),
+            )
+            in misspelt
+        ):
+            continue  # "unknown key 'lable'; did you mean 'label'?" already says it
         problems.extend(_explain(doc, error))
     return _dedupe(problems)
+
+
+def _missing_key(error: ValidationError) -> str:
+    return str(error.message).split("'")[1] if "'" in error.message else error.message
+
+
+def _misspelt_required(errors: list[ValidationError]) -> set[tuple[Path, str]]:
+    """(path, key) of required keys that an unknown key at the same place misspells."""
+    found: set[tuple[Path, str]] = set()
+    for error in errors:
+        if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+            continue
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        allowed = list(schema.get("properties", {}))
+        for extra in (k for k in error.instance if k not in allowed):
+            close = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
+            if close and close[0] not in error.instance:
+                found.add((tuple(error.absolute_path), close[0]))
+    return found
 
 
 def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
@@ -98,6 +133,8 @@ def _describe(value: Any) -> str:
         return "a list"
     if isinstance(value, str):
         return f"text {value!r}"
+    if isinstance(value, int):
+        return f"the integer {value}"
     return f"{type(value).__name__} {value!r}"
 
 
@@ -121,7 +158,7 @@ def _explain(doc: Document, error: ValidationError) -> list[Problem]:
             for extra in extras
         ]
     if validator == "required":
-        missing = str(error.message).split("'")[1] if "'" in error.message else error.message
+        missing = _missing_key(error)
         return [_problem(doc, path, f"missing required key {missing!r}", "schema.required")]
     if validator == "oneOf" and isinstance(error.instance, dict):
         return _explain_alternatives(doc, error, path)
@@ -141,6 +178,9 @@ def _explain(doc: Document, error: ValidationError) -> list[Problem]:
         hint = ""
         if expected == "boolean" and isinstance(found, str) and found in _TEXT_BOOLEANS:
             hint = " (only true and false are booleans in yishi; write true or false)"
+        elif expected == "string" and isinstance(found, int) and not isinstance(found, bool):
+            hint = f' (quote it: "{found}")'
+
         return [
             _problem(
                 doc,
@@ -150,7 +190,8 @@ def _explain(doc: Document, error: ValidationError) -> list[Problem]:
             )
         ]
     if validator == "enum":
-        options = [str(o) for o in error.validator_value]
+        allowed_values: Any = error.validator_value
+        options = [str(o) for o in allowed_values]
         found = error.instance
         return [
             _problem(
@@ -159,6 +200,18 @@ def _explain(doc: Document, error: ValidationError) -> list[Problem]:
                 f"expected one of {', '.join(options)}; found {_describe(found)}"
                 + (_suggest(found, options) if isinstance(found, str) else ""),
                 "schema.enum",
+            )
+        ]
+    if validator == "pattern" and "propertyNames" in error.schema_path:
+        # jsonschema reports a bad key at its mapping; point at the key itself.
+        return _bad_id(doc, (*path, str(error.instance)), str(error.instance))
+    if validator == "pattern" and error.validator_value == _DURATION:
+        return [
+            _problem(
+                doc,
+                path,
+                f"{_describe(error.instance)} is not an ISO 8601 duration such as P7D or PT48H",
+                "schema.pattern",
             )
         ]
     if validator == "pattern":
@@ -175,19 +228,23 @@ def _explain(doc: Document, error: ValidationError) -> list[Problem]:
         ]
     if validator == "propertyNames":
         bad = error.instance
-        return [
-            _problem(
-                doc,
-                (*path[:-1], bad) if path and path[-1] == bad else path,
-                f"{bad!r} is not a valid id: use lower-case ASCII letters, digits and _ "
-                "(Chinese names go in label)",
-                "schema.id",
-                key=True,
-            )
-        ]
+        return _bad_id(doc, (*path[:-1], bad) if path and path[-1] == bad else path, str(bad))
     if validator == "not":
         return [_problem(doc, path, "give either value or expr, not both", "schema.not")]
     return [_problem(doc, path, error.message, f"schema.{validator}")]
+
+
+def _bad_id(doc: Document, path: Path, bad: str) -> list[Problem]:
+    return [
+        _problem(
+            doc,
+            path,
+            f"{bad!r} is not a valid id: use lower-case ASCII letters, digits and _ "
+            "(Chinese names go in label)",
+            "schema.id",
+            key=True,
+        )
+    ]
 
 
 def _is_action_schema(schema: dict[str, Any]) -> bool:
@@ -205,18 +262,19 @@ def _type_words(expected: Any) -> str:
         "null": "null",
     }
     if isinstance(expected, list):
-        return " or ".join(words.get(e, e) for e in expected)
+        return " or ".join(words.get(str(e), str(e)) for e in expected)
     return words.get(str(expected), str(expected))
 
 
 def _explain_alternatives(doc: Document, error: ValidationError, path: Path) -> list[Problem]:
     """Pick the alternative the author meant (by its distinguishing key) and explain that one."""
     branches: list[tuple[str, list[ValidationError]]] = []
-    for index, branch in enumerate(error.validator_value):
+    alternatives: Any = error.validator_value
+    for index, branch in enumerate(alternatives):
         required = branch.get("required", [])
         name = required[0] if required else str(index)
         branches.append((name, [e for e in error.context or [] if e.schema_path[0] == index]))
-    instance = error.instance
+    instance: Any = error.instance
     for name, errors in branches:
         if name in instance:
             problems: list[Problem] = []

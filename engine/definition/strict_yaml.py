@@ -28,6 +28,7 @@ from engine.errors import Problem, SourceLocation
 MAX_BYTES = 1_000_000
 MAX_NODES = 100_000
 MAX_DEPTH = 64
+MAX_DIGITS = 18
 
 Path = tuple[str | int, ...]
 
@@ -118,7 +119,13 @@ class YamlProblems(Exception):
 
 
 class _TooBig(Exception):
-    pass
+    """A limit was exceeded while building ``path`` (which starts at ``line``:``column``)."""
+
+    def __init__(self, message: str, path: Path, line: int, column: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+        self.column = column
 
 
 class _Builder:
@@ -139,22 +146,43 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
+            # Blame the top-level key whose value blew up (aliases make deeper marks useless).
+            top = path[:1]
+            line, column = self.key_positions.get(top, (1, 1))
             raise _TooBig(
                 f"the document expands to more than {MAX_NODES} values "
-                "(an alias bomb?); procedures are far smaller than this"
+                "(an alias bomb?); procedures are far smaller than this",
+                top,
+                line,
+                column,
             )
         if depth > MAX_DEPTH:
-            raise _TooBig(f"values are nested more than {MAX_DEPTH} levels deep")
+            # Name the innermost key, not the long run of list indices below it.
+            named = path
+            while named and isinstance(named[-1], int):
+                named = named[:-1]
+            raise _TooBig(
+                f"values are nested more than {MAX_DEPTH} levels deep",
+                named[:8],
+                node.start_mark.line + 1,
+                node.start_mark.column + 1,
+            )
         self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if node.tag not in _ALLOWED_TAGS:
+            # Show the tag as written: !!python/… rather than tag:yaml.org,2002:python/….
+            shown = node.tag.replace("tag:yaml.org,2002:", "!!", 1)
             self.problem(
-                node, path, f"tag {node.tag!r} is not allowed: write plain YAML values", "yaml.tag"
+                node,
+                path,
+                f"tag {shown} is not allowed: yishi reads plain YAML values only",
+                "yaml.tag",
             )
             return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
         return self._scalar(node, path)
 
     def _mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
@@ -212,8 +240,14 @@ class _Builder:
                     "yaml.leading-zero",
                 )
                 return text
-            if len(digits) > 18:
-                self.problem(node, path, f"the number {text} is too large", "yaml.huge-number")
+            if len(digits) > MAX_DIGITS:
+                self.problem(
+                    node,
+                    path,
+                    f"the number {text} has {len(digits)} digits; "
+                    f"integers have at most {MAX_DIGITS}",
+                    "yaml.huge-number",
+                )
                 return text
             return int(text.replace("_", ""))
         self.problem(
@@ -275,7 +309,9 @@ def parse_yaml(text: str | bytes, file: str) -> Document:
     try:
         value = builder.build(node, ())
     except _TooBig as exc:
-        loc = SourceLocation(file=file, line=1, column=1)
+        loc = SourceLocation(
+            file=file, line=exc.line, column=exc.column, path=format_path(exc.path)
+        )
         raise YamlProblems([Problem(location=loc, message=str(exc), code="yaml.limit")]) from exc
     if builder.problems:
         raise YamlProblems(builder.problems)

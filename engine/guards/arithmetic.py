@@ -10,6 +10,7 @@ they terminate (397.6) and as a fraction with a rounded reading otherwise
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -31,6 +32,10 @@ class FractionSyntaxError(ValueError):
     """A fraction written in a procedure is not of the form ``p/q``."""
 
 
+# ASCII digits only: int() would also take "1_000" and full-width "１/２".
+_FRACTION = re.compile(r"(-?[0-9]+)(?:/([0-9]+))?")
+
+
 def parse_fraction(text: str | int) -> Fraction:
     """Read ``"2/3"`` (or an integer) as an exact fraction.
 
@@ -42,17 +47,15 @@ def parse_fraction(text: str | int) -> Fraction:
     if isinstance(text, int):
         return Fraction(text)
     raw = text.strip()
-    numerator, slash, denominator = raw.partition("/")
-    try:
-        if not slash:
-            return Fraction(int(numerator))
-        if int(denominator) == 0:
-            raise FractionSyntaxError(f"{raw!r} divides by zero")
-        return Fraction(int(numerator), int(denominator))
-    except ValueError as exc:
-        raise FractionSyntaxError(
-            f'{raw!r} is not a fraction; write it as p/q, e.g. "2/3"'
-        ) from exc
+    match = _FRACTION.fullmatch(raw)
+    if match is None:
+        raise FractionSyntaxError(f'{raw!r} is not a fraction; write it as p/q, e.g. "2/3"')
+    numerator, denominator = match.group(1), match.group(2)
+    if denominator is None:
+        return Fraction(int(numerator))
+    if int(denominator) == 0:
+        raise FractionSyntaxError(f"{raw!r} has a zero denominator; a fraction p/q needs q > 0")
+    return Fraction(int(numerator), int(denominator))
 
 
 def compare(count: int, operator: Operator, bound: Fraction) -> bool:

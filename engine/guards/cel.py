@@ -32,15 +32,23 @@ _STANDARD_FUNCTIONS = frozenset(
         "exists_one", "map", "filter", "max", "min", "getFullYear", "getMonth", "getDate",
         "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes",
         "getSeconds", "lowerAscii", "upperAscii", "trim", "join", "split", "indexOf",
-        "lastIndexOf", "substring", "replace", "@in", "@not_strictly_false", "!_", "-_",
+        "lastIndexOf", "substring", "replace",
     }
 )  # fmt: skip
-_OPERATOR = re.compile(r"^_.*_$")
+# The operators by their internal names. A pattern such as ^_.*_$ would also let
+# ``__import__(...)`` through, so the list is spelt out.
+_OPERATORS = frozenset(
+    {
+        "_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "_+_", "_-_", "_*_", "_/_", "_%_",
+        "_&&_", "_||_", "_?_:_", "_[_]", "!_", "-_", "@in", "@not_strictly_false",
+    }
+)  # fmt: skip
 _MACRO_BINDING = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
 _STRING_LITERAL = re.compile(r"""(?:[rR]?"(?:\\.|[^"\\])*"|[rR]?'(?:\\.|[^'\\])*')""")
 _FLOAT_LITERAL = re.compile(r"(?<![\w.])(?:\d+\.\d*|\.\d+|\d+[eE][-+]?\d+)(?![\w])")
 _FIELD_PATH = re.compile(r"(?<![\w.])(data|payload|actor)((?:\s*\.\s*[A-Za-z_]\w*)+)")
 _ERROR_POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
+_EXPECTING = re.compile(r"\s+expecting (\{(?:'[^']*'|[^'}])*\}|<EOF>)")
 
 MAX_EXPRESSION_LENGTH = 2000
 
@@ -136,28 +144,32 @@ def compile_cel(source: str) -> CelExpression:
         match = _ERROR_POSITION.search(text)
         if match:
             raise CelCheckError(
-                f"CEL syntax: {match.group(3)}", int(match.group(1)), int(match.group(2)) + 1
+                f"CEL syntax: {_syntax_words(match.group(3))}",
+                int(match.group(1)),
+                int(match.group(2)),  # CEL columns are 1-based already
             ) from exc
         raise CelCheckError(f"CEL syntax: {_first_line(text)}") from exc
     refs = program.references()
     bound = set(_MACRO_BINDING.findall(code))
-    for name in refs["variables"]:
+    for name in sorted(refs["variables"], key=code.find):
         if name not in VARIABLES and name not in bound:
             hint = _did_you_mean(name, VARIABLES)
             raise CelCheckError(
                 f"unknown variable {name!r}: expressions may read {', '.join(VARIABLES)}{hint}",
-                *_find(source, name),
+                *find_position(source, name),
             )
-    for name in refs["functions"]:
-        if _OPERATOR.match(name) or name in _STANDARD_FUNCTIONS:
+    # Report the first offending name as written, whatever order CEL lists them in.
+    for name in sorted(refs["functions"], key=lambda n: _blank_strings(source).find(n)):
+        if name in _OPERATORS or name in _STANDARD_FUNCTIONS:
             continue
         if name == "double":
             raise CelCheckError(
-                "double() is not allowed; yishi counts exactly with integers", *_find(source, name)
+                "double() is not allowed; yishi counts exactly with integers",
+                *find_position(source, name),
             )
         raise CelCheckError(
             f"unknown function {name!r}: only CEL's standard functions are available",
-            *_find(source, name),
+            *find_position(source, name),
         )
     return CelExpression(
         source=source,
@@ -165,6 +177,27 @@ def compile_cel(source: str) -> CelExpression:
         variables=tuple(v for v in refs["variables"] if v in VARIABLES),
         fields=field_paths(source),
     )
+
+
+def _syntax_words(message: str) -> str:
+    """The parser's message in an author's words.
+
+    ANTLR lists every token it could accept ("expecting {'[', '{', '(', …}"); a list of
+    two or three is a useful hint, a longer one is noise and is dropped.
+    """
+    text = message.removeprefix("Syntax error: ")
+
+    def expecting(match: re.Match[str]) -> str:
+        options = match.group(1)
+        if options == "<EOF>":
+            return " where the expression should end"
+        items = re.findall(r"'(?:[^']*)'|[A-Z_]+", options[1:-1])
+        return f" (expected {' or '.join(items)})" if len(items) <= 3 else ""
+
+    text = _EXPECTING.sub(expecting, text)
+    text = text.replace("mismatched input '<EOF>'", "the expression ends too early")
+    text = text.replace("mismatched input", "unexpected").replace("extraneous input", "unexpected")
+    return text
 
 
 def _did_you_mean(name: str, choices: tuple[str, ...]) -> str:
@@ -179,6 +212,7 @@ def _position(source: str, offset: int) -> tuple[int, int]:
     return line, column
 
 
-def _find(source: str, name: str) -> tuple[int, int]:
+def find_position(source: str, name: str) -> tuple[int, int]:
+    """1-based (line, column) of the first ``name`` outside strings in ``source``, else (1, 1)."""
     offset = _blank_strings(source).find(name)
     return _position(source, max(offset, 0))
