@@ -19,6 +19,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+@app.callback()
+def _configure(
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Log engine activity to stderr.")
+    ] = 0,
+) -> None:
+    """Configure logging for the command line (the library never does this itself)."""
+    if verbose:
+        from engine.cli.logging_setup import configure_logging
+
+        configure_logging(verbose)
+
+
 Paths = Annotated[list[Path], typer.Argument(help="Procedure files (YAML).", show_default=False)]
 ProcPath = Annotated[Path, typer.Argument(help="A procedure file (YAML).", show_default=False)]
 
