@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -69,25 +68,41 @@ def compare(count: int, operator: Operator, bound: Fraction) -> bool:
     return count <= bound
 
 
+# Decimal division rounds to the context's 28 digits, so both functions below work
+# in integers: every digit they show is exact, however large the counts.
+
+
+def _with_point(scaled: int, places: int) -> str:
+    """``scaled / 10**places`` written out exactly: (-3976, 1) → ``-397.6``."""
+    sign = "-" if scaled < 0 else ""
+    digits = str(abs(scaled)).rjust(places + 1, "0")
+    if places == 0:
+        return f"{sign}{digits}"
+    return f"{sign}{digits[:-places]}.{digits[-places:]}"
+
+
 def show_number(value: Fraction) -> str:
     """Exact decimal when it terminates, else ``p/q ≈ x.xx`` (half-up, display only)."""
     if value.denominator == 1:
         return str(value.numerator)
-    denominator = value.denominator
-    for prime in (2, 5):
-        while denominator % prime == 0:
-            denominator //= prime
-    if denominator == 1:
-        exact = Decimal(value.numerator) / Decimal(value.denominator)
-        return format(exact.normalize(), "f")
+    twos = fives = 0
+    rest = value.denominator
+    while rest % 2 == 0:
+        rest, twos = rest // 2, twos + 1
+    while rest % 5 == 0:
+        rest, fives = rest // 5, fives + 1
+    if rest == 1:
+        places = max(twos, fives)
+        return _with_point(value.numerator * 10**places // value.denominator, places)
     return f"{value.numerator}/{value.denominator} ≈ {show_rounded(value)}"
 
 
 def show_rounded(value: Fraction, places: int = 2) -> str:
-    """Round half-up for display only: 3200/33 → 96.97."""
-    quantum = Decimal(1).scaleb(-places)
-    exact = Decimal(value.numerator) / Decimal(value.denominator)
-    return str(exact.quantize(quantum, rounding=ROUND_HALF_UP))
+    """Round half-up (ties away from zero) for display only: 3200/33 → 96.97, 1/8 → 0.13."""
+    quotient, remainder = divmod(abs(value.numerator) * 10**places, value.denominator)
+    if 2 * remainder >= value.denominator:
+        quotient += 1
+    return _with_point(-quotient if value < 0 else quotient, places)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
