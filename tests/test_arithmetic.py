@@ -166,7 +166,13 @@ def test_display_rounding_is_half_up(value: Fraction, shown: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("1/2", HALF), ("2/3", TWO_THIRDS), (" 4/5 ", FOUR_FIFTHS), ("3", Fraction(3)), (2, Fraction(2))],
+    [
+        ("1/2", HALF),
+        ("2/3", TWO_THIRDS),
+        (" 4/5 ", FOUR_FIFTHS),
+        ("3", Fraction(3)),
+        (2, Fraction(2)),
+    ],
 )
 def test_parse_fraction_reads_p_over_q(text: str | int, value: Fraction) -> None:
     """Fractions are written p/q (or as a whole number) and read exactly."""
