@@ -1,19 +1,242 @@
-"""Canonical JSON (RFC 8785) and record hashes."""
+"""RFC 8785 canonical JSON, fast, and the hash of a record.
+
+A record's ``hash`` is the sha256 of the RFC 8785 (JCS) bytes of the record
+without ``hash``. The ``rfc8785`` package is the reference, but it is written in
+Python and costs ~10x the C ``json`` encoder. For the values audit records hold
+(dicts, lists, strings, safe integers, booleans, null: never floats) the C
+encoder with sorted keys, compact separators and ``ensure_ascii=False`` writes
+the very same bytes, except in two corners we detect and hand to ``rfc8785``:
+
+* RFC 8785 sorts keys by UTF-16 code units, Python by code points; they differ
+  only when a key holds a character beyond U+FFFF (rare CJK in names);
+* integers beyond ±(2**53 - 1) have no JCS form (``rfc8785`` refuses them).
+
+``tests/test_audit_chain.py`` checks the equivalence with Hypothesis.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import rfc8785
 
+from engine.audit.errors import NotCanonicalizable
 
-def canonical_bytes(value: Any) -> bytes:
-    """The RFC 8785 canonical JSON of ``value``."""
-    return bytes(rfc8785.dumps(value))
+MAX_SAFE_INT = 2**53 - 1
+"""The largest integer with a JCS form (and the smallest is its negation)."""
+
+# Characters beyond U+FFFF (UTF-16 surrogate pairs): key order may differ from Python's.
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+# A 16-digit number token may exceed 2**53 - 1; strings may match too (harmless: slow path).
+_NEEDS_REFERENCE = re.compile("[\U00010000-\U0010ffff]|[:,\\[]-?[0-9]{16}")
 
 
-def record_hash(record: dict[str, Any]) -> str:
-    """sha256 hex of the canonical JSON of ``record`` without its ``hash``."""
-    body = {k: v for k, v in record.items() if k != "hash"}
+def _refuse_unknown(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _make_encoder() -> Callable[[object], str]:
+    """The C encoder, built once (``json.dumps`` builds one per call)."""
+    try:
+        from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - CPython always has _json
+        c_make_encoder = None
+    if c_make_encoder is None or c_encode_basestring is None:  # pragma: no cover
+        slow = json.JSONEncoder(
+            ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+        )
+        return slow.encode
+    chunks = c_make_encoder(
+        None, _refuse_unknown, c_encode_basestring, None, ":", ",", True, False, False
+    )
+
+    def encode(value: object) -> str:
+        return "".join(chunks(value, 0))
+
+    return encode
+
+
+_encode = _make_encoder()
+
+
+def _reference(value: object) -> bytes:
+    """``rfc8785.dumps``, with its errors turned into ours."""
+    try:
+        return rfc8785.dumps(value)  # type: ignore[arg-type]  # any JSON value is accepted
+    except rfc8785.CanonicalizationError as exc:
+        raise NotCanonicalizable("$", str(exc)) from exc
+
+
+def canonical_bytes(value: object) -> bytes:
+    """The RFC 8785 canonical JSON bytes of ``value``.
+
+    Args:
+        value: dicts with string keys, lists or tuples, strings, integers within
+            ±(2**53 - 1), booleans and None, nested to any depth.
+
+    Returns:
+        The canonical UTF-8 bytes, identical to ``rfc8785.dumps(value)``.
+
+    Raises:
+        NotCanonicalizable: for a float (audit records hold exact numbers only), an
+            integer out of range, a non-string key, a lone surrogate or any other
+            type; the error's ``path`` names the place, e.g. ``$.guards[0].inputs.ratio``.
+    """
+    _check(value)
+    text = _encode(value)
+    if not text.isascii() and _ASTRAL.search(text):
+        return _reference(value)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        where = _find_surrogate(value, "$") or "$"
+        raise NotCanonicalizable(where, "a string holds a lone surrogate (not UTF-8)") from exc
+
+
+def canonical_text_of_parsed(value: object) -> bytes | str:
+    """The canonical form of a value that came from our JSON decoder.
+
+    Such a value holds only JSON types and no floats, so the type check is
+    skipped. The result is ``str`` on the fast path and ``bytes`` when the
+    reference implementation had to decide (non-BMP keys or a long number);
+    compare it with the text or the bytes of the line accordingly.
+
+    Args:
+        value: the output of ``json.loads`` with floats refused.
+
+    Returns:
+        The canonical text (``str``) or canonical bytes (``bytes``).
+
+    Raises:
+        NotCanonicalizable: when the value has no canonical form (e.g. a huge integer).
+    """
+    text = _encode(value)
+    if _NEEDS_REFERENCE.search(text):
+        return _reference(value)
+    return text
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """The hex sha256 of the canonical bytes of ``record`` without its ``hash`` key.
+
+    Args:
+        record: an audit record, sealed or not.
+
+    Returns:
+        64 lower-case hex digits.
+
+    Raises:
+        NotCanonicalizable: when the record holds a value with no canonical form.
+    """
+    body = {key: value for key, value in record.items() if key != "hash"}
     return hashlib.sha256(canonical_bytes(body)).hexdigest()
+
+
+def _check(value: object) -> None:
+    """Raise ``NotCanonicalizable`` (with a path) unless ``value`` is plain, float-free JSON."""
+    # An iterative scan is ~25% faster than recursion; on failure, a recursive
+    # pass finds the path for the message.
+    stack: list[object] = [value]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if -MAX_SAFE_INT <= cast(int, item) <= MAX_SAFE_INT:
+                continue
+        elif kind is dict:
+            mapping = cast(dict[object, object], item)
+            for key, child in mapping.items():
+                if type(key) is not str:
+                    break
+                push(child)
+            else:
+                continue
+        elif kind is list or kind is tuple:
+            extend(cast(list[object], item))
+            continue
+        elif _plain_subclass(item):
+            continue
+        _locate(value, "$")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _plain_subclass(item: object) -> bool:
+    """Subclasses (IntEnum, StrEnum, OrderedDict) serialize like their base."""
+    if isinstance(item, str):
+        return True
+    if isinstance(item, int):
+        return -MAX_SAFE_INT <= item <= MAX_SAFE_INT
+    if isinstance(item, dict):
+        if all(isinstance(k, str) for k in item):
+            _check(list(item.values()))
+            return True
+        return False
+    if isinstance(item, list | tuple):
+        _check(list(item))
+        return True
+    return False
+
+
+def _locate(value: object, path: str) -> None:
+    """Raise ``NotCanonicalizable`` naming the first bad place under ``value``."""
+    if isinstance(value, str | bool) or value is None:
+        return
+    if isinstance(value, int):
+        if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+            raise NotCanonicalizable(
+                path,
+                f"integer {value} is outside ±(2**53 - 1), which JSON numbers cannot "
+                "hold exactly; record it as a string",
+            )
+        return
+    if isinstance(value, float):
+        raise NotCanonicalizable(
+            path,
+            f"float {value!r} found; audit records hold exact numbers only: record an "
+            'integer or a string such as "2/3" or "0.5"',
+        )
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if not isinstance(key, str):
+                raise NotCanonicalizable(path, f"object key {key!r} is not a string")
+            _locate(child, f"{path}.{key}")
+        return
+    if isinstance(value, list | tuple):
+        for index, child in enumerate(value):
+            _locate(child, f"{path}[{index}]")
+        return
+    raise NotCanonicalizable(
+        path,
+        f"{type(value).__name__} is not JSON; convert it before recording "
+        "(Fraction and Decimal as strings, datetimes as RFC 3339 strings, sets as lists)",
+    )
+
+
+def _find_surrogate(value: object, path: str) -> str | None:
+    """The path of the first string (or key) holding a lone surrogate, if any."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found = _find_surrogate(key, f"{path}.{key!a}") or _find_surrogate(
+                child, f"{path}.{key}"
+            )
+            if found:
+                return found
+    if isinstance(value, list | tuple):
+        for index, child in enumerate(value):
+            found = _find_surrogate(child, f"{path}[{index}]")
+            if found:
+                return found
+    return None

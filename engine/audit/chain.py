@@ -1,17 +1,103 @@
-"""The per-case hash chain."""
+"""The per-case hash chain: seal a record onto the previous one.
+
+Each record names the ``hash`` of the case's previous record in ``prev`` (64
+zeros for seq 1, ``GENESIS``) and carries its own ``hash``, the sha256 of its
+canonical bytes without ``hash``. Changing any earlier record changes its hash
+and breaks every later link.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from engine.audit.canonical import record_hash
+from engine.audit.canonical import canonical_bytes
+from engine.audit.errors import ChainError, RecordInvalid
+from engine.audit.record import HEX64, record_problem
 
 GENESIS = "0" * 64
+"""The ``prev`` of every case's first record."""
 
 
-def seal(record: dict[str, Any], prev: str) -> dict[str, Any]:
-    """A copy of ``record`` with ``prev`` and its ``hash``."""
-    sealed = {k: v for k, v in record.items() if k != "hash"}
+def seal(record: Mapping[str, Any], prev: str) -> dict[str, Any]:
+    """A new record: ``record``'s fields with ``prev`` and its ``hash`` set.
+
+    Args:
+        record: the record's fields (any ``prev`` and ``hash`` in it are replaced).
+        prev: the ``hash`` of the case's previous record, or ``GENESIS`` for seq 1.
+
+    Returns:
+        A new dict; ``record`` itself is not changed. Its values are shared, not
+        copied: do not mutate them afterwards.
+
+    Raises:
+        RecordInvalid: a field is missing, unknown or of the wrong type, or ``prev``
+            does not suit the seq (``GENESIS`` exactly when seq is 1).
+        NotCanonicalizable: a value has no canonical form (a float, say); the
+            message names its path.
+    """
+    sealed = {key: value for key, value in record.items() if key != "hash"}
     sealed["prev"] = prev
-    sealed["hash"] = record_hash(sealed)
+    problem = record_problem(sealed, sealed=False)
+    if problem is not None:
+        raise RecordInvalid(*problem)
+    if (sealed["seq"] == 1) != (prev == GENESIS):
+        raise RecordInvalid(
+            "bad-first-record",
+            f"seq {sealed['seq']} with prev {prev[:12]}…: seq 1 and only seq 1 "
+            "follows the genesis (64 zeros)",
+        )
+    sealed["hash"] = hashlib.sha256(canonical_bytes(sealed)).hexdigest()
     return sealed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainHead:
+    """Where a case's chain stands: its last seq and hash (seq 0 and ``GENESIS`` when new).
+
+    ``head.seal(record)`` checks that the record continues this chain, seals it,
+    and returns the new head, so a writer never links to a stale hash.
+    """
+
+    case: str
+    seq: int = 0
+    hash: str = GENESIS
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> ChainHead:
+        """The head after a sealed ``record`` (to continue a stored chain).
+
+        Raises:
+            RecordInvalid: the record is not sealed.
+        """
+        digest = record.get("hash")
+        if not isinstance(digest, str) or not HEX64.fullmatch(digest):
+            raise RecordInvalid("missing-field", "the record is not sealed (no valid 'hash')")
+        return cls(case=str(record["case"]), seq=int(record["seq"]), hash=digest)
+
+    def seal(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], ChainHead]:
+        """Seal ``record`` as the next link of this chain.
+
+        Args:
+            record: fields of the case's next record (``case`` and ``seq`` must match).
+
+        Returns:
+            The sealed record and the head after it.
+
+        Raises:
+            ChainError: ``record`` is for another case or not seq ``self.seq + 1``.
+            RecordInvalid: as ``seal``.
+            NotCanonicalizable: as ``seal``.
+        """
+        if record.get("case") != self.case:
+            raise ChainError(
+                f"record for case {record.get('case')!r} sealed onto case {self.case!r}"
+            )
+        if record.get("seq") != self.seq + 1:
+            raise ChainError(
+                f"case {self.case}: expected seq {self.seq + 1}, got {record.get('seq')!r}"
+            )
+        sealed = seal(record, self.hash)
+        return sealed, ChainHead(case=self.case, seq=self.seq + 1, hash=sealed["hash"])

@@ -1,0 +1,171 @@
+"""The fields of an audit record (format version 1) and the check of their types.
+
+One check serves ``seal`` (catching a runtime bug before it is hashed) and
+``verify`` (catching a forged or foreign record). It checks the top level and the
+shape of ``actor``, ``procedure`` and ``reason``; the full shape, down to each
+guard's keys, is ``schemas/audit-record.schema.json`` (a test keeps the two in step).
+It is on verify's hot path, so it is written for speed: set operations and
+exact type tests, no per-field function calls.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+FORMAT_VERSION: Final = 1
+
+Kind = Literal["case.opened", "event.applied", "event.refused", "timer.fired"]
+KINDS: Final = frozenset({"case.opened", "event.applied", "event.refused", "timer.fired"})
+
+REQUIRED_FIELDS: Final = frozenset(
+    {
+        "v",
+        "case",
+        "seq",
+        "at",
+        "kind",
+        "actor",
+        "event",
+        "payload",
+        "from",
+        "to",
+        "guards",
+        "actions",
+        "procedure",
+        "prev",
+        "hash",
+    }
+)
+"""Fields every sealed record has."""
+
+OPTIONAL_FIELDS: Final = frozenset({"idempotency_key", "reason", "rule_set", "data"})
+"""``rule_set`` and ``data`` in ``case.opened`` only; ``reason`` in ``event.refused`` only."""
+
+ALL_FIELDS: Final = REQUIRED_FIELDS | OPTIONAL_FIELDS
+
+HEX64: Final = re.compile(r"[0-9a-f]{64}")
+RFC3339: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+_UNSEALED_REQUIRED: Final = REQUIRED_FIELDS - {"hash"}
+_ONLY_IN: Final = {"rule_set": "case.opened", "data": "case.opened", "reason": "event.refused"}
+
+Problem = tuple[str, str]
+"""A failure kind (``missing-field``, ``bad-field-type``, …) and a message."""
+
+
+def record_problem(record: Mapping[str, Any], *, sealed: bool = True) -> Problem | None:
+    """The first thing wrong with the fields of ``record``, or None.
+
+    Args:
+        record: an audit record; with ``sealed`` it must carry ``hash`` (its value
+            is checked too, when present, either way).
+        sealed: whether ``hash`` is required.
+
+    Returns:
+        ``(kind, message)`` with kind one of ``unknown-version``, ``missing-field``,
+        ``unknown-field``, ``bad-field-type``, ``bad-first-record``; or None.
+    """
+    version = record.get("v")
+    if version != FORMAT_VERSION or type(version) is not int:
+        if "v" not in record:
+            return "missing-field", "missing field 'v' (the format version)"
+        return "unknown-version", (
+            f"unknown format version {version!r}; this yishi reads version {FORMAT_VERSION}"
+        )
+    keys = record.keys()
+    required = REQUIRED_FIELDS if sealed else _UNSEALED_REQUIRED
+    if not required <= keys:
+        missing = ", ".join(repr(k) for k in sorted(required - keys))
+        return "missing-field", f"missing field(s) {missing}"
+    if not keys <= ALL_FIELDS:
+        extra = ", ".join(repr(k) for k in sorted(keys - ALL_FIELDS))
+        return "unknown-field", f"unknown field(s) {extra} (format version 1 has no such field)"
+
+    kind = record["kind"]
+    if kind not in KINDS:
+        return _bad("kind", f"one of {', '.join(sorted(KINDS))}", kind)
+    case = record["case"]
+    if type(case) is not str or not case:
+        return _bad("case", "a non-empty string", case)
+    seq = record["seq"]
+    if type(seq) is not int or seq < 1:
+        return _bad("seq", "an integer ≥ 1", seq)
+    at = record["at"]
+    if type(at) is not str or not RFC3339.fullmatch(at):
+        return _bad("at", 'an RFC 3339 time with an offset, e.g. "2024-03-01T09:00:00+08:00"', at)
+    prev = record["prev"]
+    if type(prev) is not str or not HEX64.fullmatch(prev):
+        return _bad("prev", "64 lower-case hex digits", prev)
+    if "hash" in keys:
+        digest = record["hash"]
+        if type(digest) is not str or not HEX64.fullmatch(digest):
+            return _bad("hash", "64 lower-case hex digits", digest)
+    actor = record["actor"]
+    if (
+        type(actor) is not dict
+        or actor.keys() != {"id", "roles"}
+        or type(actor["id"]) is not str
+        or type(actor["roles"]) is not list
+        or not all(type(role) is str for role in actor["roles"])
+    ):
+        return _bad("actor", '{"id": string, "roles": [string, …]}', actor)
+    procedure = record["procedure"]
+    if (
+        type(procedure) is not dict
+        or procedure.keys() != {"id", "version", "sha256"}
+        or type(procedure["id"]) is not str
+        or type(procedure["version"]) is not str
+        or type(procedure["sha256"]) is not str
+    ):
+        return _bad("procedure", '{"id", "version", "sha256"} strings', procedure)
+    if type(record["payload"]) is not dict:
+        return _bad("payload", "an object", record["payload"])
+    if type(record["to"]) is not str:
+        return _bad("to", "a state id (string)", record["to"])
+    for name in ("guards", "actions"):
+        items = record[name]
+        if type(items) is not list or not all(type(item) is dict for item in items):
+            return _bad(name, "a list of objects", items)
+
+    opened = kind == "case.opened"
+    for name in ("event", "from"):
+        value = record[name]
+        if opened and value is not None:
+            return _bad(name, "null in a case.opened record", value)
+        if not opened and type(value) is not str:
+            return _bad(name, "a string", value)
+    for name, only in _ONLY_IN.items():
+        if (name in keys) != (kind == only):
+            where = "required" if kind == only else "not allowed"
+            return "missing-field" if kind == only else "unknown-field", (
+                f"field {name!r} is {where} in a {kind} record (it belongs to {only} only)"
+            )
+        if name in keys and type(record[name]) is not dict:
+            return _bad(name, "an object", record[name])
+    reason = record.get("reason")
+    if reason is not None and (
+        reason.keys() != {"code", "message", "details"}
+        or type(reason["code"]) is not str
+        or type(reason["message"]) is not str
+        or type(reason["details"]) is not list
+    ):
+        return _bad("reason", '{"code": string, "message": string, "details": [...]}', reason)
+    if "idempotency_key" in keys and type(record["idempotency_key"]) is not str:
+        return _bad("idempotency_key", "a string", record["idempotency_key"])
+    if opened != (seq == 1):
+        return "bad-first-record", (
+            "a case's first record is seq 1 and is its only case.opened record; "
+            f"found {kind} at seq {seq}"
+        )
+    return None
+
+
+def _bad(name: str, expected: str, found: object) -> Problem:
+    shown = repr(found)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return "bad-field-type", f"field {name!r} must be {expected}; found {shown}"
