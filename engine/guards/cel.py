@@ -19,9 +19,14 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cel
+from engine.guards.cel_core import load_core
+
+if TYPE_CHECKING:
+    from cel import Program
+
+cel = load_core()
 
 VARIABLES = ("actor", "data", "now", "payload")
 
@@ -85,7 +90,7 @@ class CelExpression:
     """A compiled, checked CEL expression."""
 
     source: str
-    program: cel.Program
+    program: Program
     variables: tuple[str, ...]
     fields: tuple[str, ...]
 
