@@ -209,7 +209,8 @@ class _Builder:
                 base=self._count((*path, kind, base_key), body[base_key]),
                 operator=operator,
                 fraction=fraction,
-                base_words=body.get("base", ""),
+                # Only a threshold names its base in words; a quorum's base is "expected".
+                base_words=body.get("base", "") if kind == "threshold" else "",
                 label=body.get("label", ""),
                 location=location,
             )
