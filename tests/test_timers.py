@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-
 from runtime_support import (
     CLERK,
     COMMITTEE,
