@@ -1,6 +1,16 @@
 """Case stores: where snapshots, audit records, idempotency keys and timers live."""
 
-from engine.storage.base import CaseSnapshot, Store
+from engine.storage.base import CaseFilter, CasePage, CaseSnapshot, IdempotencyEntry, Store
 from engine.storage.memory import MemoryStore
+from engine.storage.url import DEFAULT_URL, open_store
 
-__all__ = ["CaseSnapshot", "MemoryStore", "Store"]
+__all__ = [
+    "DEFAULT_URL",
+    "CaseFilter",
+    "CasePage",
+    "CaseSnapshot",
+    "IdempotencyEntry",
+    "MemoryStore",
+    "Store",
+    "open_store",
+]

@@ -3,11 +3,15 @@
 A commit appends one audit record and replaces the case snapshot in one atomic
 step, and only if the case's seq is still the one the writer read: a
 concurrent writer gets ``Conflict`` and the chain never forks.
+
+Records are kept as their exact audit-log line (``engine.audit.jsonl``: the hash
+first, then the canonical bytes that were hashed), so exporting a case gives the
+very bytes that were hashed and ``yishi verify`` accepts them as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -40,6 +44,27 @@ class IdempotencyEntry:
     seq: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CasePage:
+    """One page of ``list_cases``: newest update first; ``next`` continues after it."""
+
+    cases: tuple[CaseSnapshot, ...]
+    next: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseFilter:
+    """Which cases ``list_cases`` returns (every given condition must hold).
+
+    ``updated_since`` is inclusive and ``updated_before`` exclusive.
+    """
+
+    procedure: str | None = None
+    state: str | None = None
+    updated_since: datetime | None = None
+    updated_before: datetime | None = None
+
+
 class Store(Protocol):
     """Durable (or in-memory) home of procedures, cases, records, keys and timers."""
 
@@ -66,9 +91,13 @@ class Store(Protocol):
     ) -> None:
         """Append ``record`` and replace the snapshot atomically.
 
+        Returns only once the record is durable (for a durable backend).
+
         Raises:
-            Conflict: when the stored seq is not ``expected_seq`` (or the case already
-                exists when ``expected_seq`` is 0).
+            Conflict: when the stored seq is not ``expected_seq``, or the idempotency
+                key was recorded meanwhile by another writer.
+            CaseExists: when ``expected_seq`` is 0 and the case already exists.
+            StoreError: when the backend cannot write.
         """
         ...
 
@@ -84,6 +113,72 @@ class Store(Protocol):
         """Open cases whose deadline is at or before ``now``, earliest first."""
         ...
 
+    def claim_due_timers(
+        self, now: datetime, *, limit: int | None = None, lease_seconds: float = 60.0
+    ) -> list[CaseSnapshot]:
+        """Like ``due_timers``, but each returned timer is leased to the caller.
+
+        Another caller does not get the same timer until the lease (wall-clock
+        seconds) runs out or the case is committed (any commit ends the lease). With
+        PostgreSQL, workers claim with ``FOR UPDATE SKIP LOCKED`` so they never wait
+        for each other or take the same timer; the expected seq of the commit that
+        fires a timer still guarantees it is fired at most once.
+
+        Args:
+            now: the time timers are due at (deadline ≤ now).
+            limit: at most this many (all when None), earliest deadline first.
+            lease_seconds: how long the claim keeps other workers away.
+        """
+        ...
+
     def case_ids(self) -> list[str]:
         """Every case id, sorted."""
+        ...
+
+    def list_cases(
+        self, where: CaseFilter | None = None, *, after: str | None = None, limit: int = 50
+    ) -> CasePage:
+        """Cases matching ``where``, most recently updated first, one page at a time.
+
+        Paging is by key (the last case's update time and id), so a page costs the
+        same however deep it is, and cases updated meanwhile do not shift later pages.
+
+        Args:
+            where: the conditions (all cases when None).
+            after: the ``next`` of the previous page.
+            limit: the page size (1 or more).
+
+        Raises:
+            StoreError: when ``after`` is not a cursor this store produced.
+        """
+        ...
+
+    def export_lines(self, case_id: str) -> list[bytes]:
+        """The case's audit-log lines in seq order, each exactly as hashed, with its newline.
+
+        Empty when there is no such case.
+        """
+        ...
+
+    def import_case(
+        self,
+        snapshot: CaseSnapshot,
+        lines: Sequence[bytes],
+        *,
+        keys: Mapping[str, IdempotencyEntry] | None = None,
+    ) -> None:
+        """Store a case from its audit-log lines, the snapshot they lead to, and its keys.
+
+        The lines are verified first (layout, hashes, one unbroken chain from seq 1
+        of ``snapshot.id`` ending at ``snapshot.seq``/``snapshot.head``); a broken
+        chain stores nothing.
+
+        Raises:
+            AuditError: when the lines do not verify or do not match the snapshot.
+            CaseExists: when the store already holds a case with this id.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections and files; the store cannot be used afterwards."""
         ...

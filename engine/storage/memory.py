@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from engine.errors import CaseExists, Conflict
-from engine.storage.base import CaseSnapshot, IdempotencyEntry
+from engine.audit.jsonl import encode_line
+from engine.errors import CaseExists, Conflict, StoreError
+from engine.storage.base import CaseFilter, CasePage, CaseSnapshot, IdempotencyEntry
+from engine.storage.rows import (
+    check_import,
+    decode_cursor,
+    due_order,
+    encode_cursor,
+    filter_bounds,
+    parse_line_text,
+    text_micros,
+)
 
 
 class MemoryStore:
@@ -21,6 +32,7 @@ class MemoryStore:
         self._cases: dict[str, CaseSnapshot] = {}
         self._records: dict[str, list[dict[str, Any]]] = {}
         self._keys: dict[tuple[str, str], IdempotencyEntry] = {}
+        self._leases: dict[str, float] = {}
 
     def save_procedure(self, *, id: str, version: str, sha256: str, source: str) -> None:
         with self._lock:
@@ -52,7 +64,19 @@ class MemoryStore:
                     f"case {snapshot.id!r} is at seq {current.seq}, not {expected_seq}: "
                     "another writer moved it; read it again and retry"
                 )
+            if current is not None and record.get("prev") != current.head:
+                raise StoreError(
+                    f"case {snapshot.id!r}: the record does not continue the stored chain at "
+                    f"seq {current.seq}; refusing to fork it"
+                )
+            keyed = idempotency_key is not None and fingerprint is not None
+            if keyed and (snapshot.id, str(idempotency_key)) in self._keys:
+                raise Conflict(
+                    f"idempotency key {idempotency_key!r} on case {snapshot.id!r} was used by a "
+                    "concurrent request; retry to get its outcome"
+                )
             self._cases[snapshot.id] = snapshot
+            self._leases.pop(snapshot.id, None)
             self._records.setdefault(snapshot.id, []).append(dict(record))
             if idempotency_key is not None and fingerprint is not None:
                 self._keys[(snapshot.id, idempotency_key)] = IdempotencyEntry(
@@ -64,6 +88,25 @@ class MemoryStore:
         chosen = found if upto is None else found[:upto]
         return copy.deepcopy(chosen)
 
+    def export_lines(self, case_id: str) -> list[bytes]:
+        return [encode_line(record) for record in self._records.get(case_id, [])]
+
+    def import_case(
+        self,
+        snapshot: CaseSnapshot,
+        lines: Sequence[bytes],
+        *,
+        keys: Mapping[str, IdempotencyEntry] | None = None,
+    ) -> None:
+        texts = check_import(snapshot, lines)
+        with self._lock:
+            if snapshot.id in self._cases:
+                raise CaseExists(f"case {snapshot.id!r} is already in the store")
+            self._cases[snapshot.id] = snapshot
+            self._records[snapshot.id] = [parse_line_text(text) for text in texts]
+            for key, entry in (keys or {}).items():
+                self._keys[(snapshot.id, key)] = entry
+
     def idempotency(self, case_id: str, key: str) -> IdempotencyEntry | None:
         return self._keys.get((case_id, key))
 
@@ -73,7 +116,49 @@ class MemoryStore:
             for c in self._cases.values()
             if c.deadline_at is not None and not c.final and c.deadline_at <= now
         ]
-        return sorted(due, key=lambda c: (c.deadline_at or now, c.id))
+        return sorted(due, key=due_order)
+
+    def claim_due_timers(
+        self, now: datetime, *, limit: int | None = None, lease_seconds: float = 60.0
+    ) -> list[CaseSnapshot]:
+        wall = time.time()
+        with self._lock:
+            free = [c for c in self.due_timers(now) if self._leases.get(c.id, 0.0) < wall]
+            chosen = free if limit is None else free[:limit]
+            for case in chosen:
+                self._leases[case.id] = wall + lease_seconds
+        return chosen
 
     def case_ids(self) -> list[str]:
         return sorted(self._cases)
+
+    def list_cases(
+        self, where: CaseFilter | None = None, *, after: str | None = None, limit: int = 50
+    ) -> CasePage:
+        since, before = filter_bounds(where)
+        position = decode_cursor(after) if after is not None else None
+        keyed = sorted(
+            ((text_micros(c.updated_at), c.id, c) for c in list(self._cases.values())),
+            reverse=True,
+            key=lambda item: (item[0], item[1]),
+        )
+        chosen = []
+        for updated, case_id, case in keyed:
+            if where is not None and where.procedure not in (None, case.procedure_id):
+                continue
+            if where is not None and where.state not in (None, case.state):
+                continue
+            if (since is not None and updated < since) or (
+                before is not None and updated >= before
+            ):
+                continue
+            if position is not None and (updated, case_id) >= position:
+                continue
+            chosen.append((updated, case_id, case))
+        size = max(1, limit)
+        page = chosen[:size]
+        cursor = encode_cursor(page[-1][0], page[-1][1]) if len(chosen) > size else None
+        return CasePage(cases=tuple(c for _, _, c in page), next=cursor)
+
+    def close(self) -> None:
+        """Nothing to release; the contents stay readable."""

@@ -1,0 +1,218 @@
+"""What the SQL backends share: snapshot rows, record lines, cursors, import checks.
+
+SQLite and PostgreSQL keep the same columns; the only differences between them
+(placeholders, upserts, locking) live in their own modules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from engine.audit.jsonl import encode_line
+from engine.audit.verify import verify_lines
+from engine.errors import AuditError, Conflict, EngineError, StoreError
+from engine.storage.base import CaseFilter, CaseSnapshot
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+CASE_COLUMNS = (
+    "id",
+    "procedure_id",
+    "procedure_version",
+    "procedure_sha256",
+    "state",
+    "data",
+    "seq",
+    "head",
+    "final",
+    "state_entered_at",
+    "deadline_at",
+    "deadline_us",
+    "deadline_event",
+    "updated_at",
+    "updated_us",
+)
+"""The columns of ``cases`` that a snapshot fills, in this order (the lease is extra)."""
+
+
+def micros(at: datetime) -> int:
+    """Microseconds since the Unix epoch, exactly (for ordering by instant).
+
+    Raises:
+        ValueError: when ``at`` has no time zone.
+    """
+    if at.tzinfo is None:
+        raise ValueError("times must be timezone-aware")
+    return (at - EPOCH) // _MICROSECOND
+
+
+def text_micros(text: str) -> int:
+    """``micros`` of an RFC 3339 text (``Z`` or an offset)."""
+    return micros(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def dump_data(data: Mapping[str, Any]) -> str:
+    """Case data as compact JSON text, non-ASCII kept."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def case_row(snapshot: CaseSnapshot) -> tuple[Any, ...]:
+    """The ``CASE_COLUMNS`` values of a snapshot.
+
+    A final case keeps no deadline instant, so the due-timer index never lists it.
+    """
+    due = snapshot.deadline_at
+    due_us = micros(due) if due is not None and not snapshot.final else None
+    return (
+        snapshot.id,
+        snapshot.procedure_id,
+        snapshot.procedure_version,
+        snapshot.procedure_sha256,
+        snapshot.state,
+        dump_data(snapshot.data),
+        snapshot.seq,
+        snapshot.head,
+        bool(snapshot.final),
+        snapshot.state_entered_at,
+        due.isoformat() if due is not None else None,
+        due_us,
+        snapshot.deadline_event,
+        snapshot.updated_at,
+        text_micros(snapshot.updated_at),
+    )
+
+
+def snapshot_of(row: Sequence[Any]) -> CaseSnapshot:
+    """The snapshot a ``CASE_COLUMNS`` row holds (the deadline keeps its own offset)."""
+    due = row[10]
+    return CaseSnapshot(
+        id=row[0],
+        procedure_id=row[1],
+        procedure_version=row[2],
+        procedure_sha256=row[3],
+        state=row[4],
+        data=json.loads(row[5]),
+        seq=int(row[6]),
+        head=row[7],
+        final=bool(row[8]),
+        state_entered_at=row[9],
+        deadline_at=datetime.fromisoformat(due) if due is not None else None,
+        deadline_event=row[12],
+        updated_at=row[13],
+    )
+
+
+def due_order(snapshot: CaseSnapshot) -> tuple[int, str]:
+    """Sort key of due timers: deadline instant, then case id."""
+    assert snapshot.deadline_at is not None
+    return micros(snapshot.deadline_at), snapshot.id
+
+
+def record_line(record: Mapping[str, Any]) -> str:
+    """The audit-log line of a sealed record, without its newline, as stored.
+
+    Raises:
+        StoreError: when the record is not sealed or was changed after sealing.
+    """
+    try:
+        return encode_line(record)[:-1].decode("utf-8")
+    except AuditError as exc:
+        raise StoreError(f"refusing to store case {record.get('case')!r}: {exc}") from exc
+
+
+def parse_line_text(text: str) -> dict[str, Any]:
+    """A stored line back as a record."""
+    value: dict[str, Any] = json.loads(text)
+    return value
+
+
+def encode_cursor(updated_us: int, case_id: str) -> str:
+    """The opaque ``next`` of a page: where the last case sorted."""
+    return json.dumps([updated_us, case_id], ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    """The position an ``encode_cursor`` text names.
+
+    Raises:
+        StoreError: when ``cursor`` is not one.
+    """
+    try:
+        value = json.loads(cursor)
+        updated_us, case_id = value
+        if isinstance(updated_us, int) and isinstance(case_id, str):
+            return updated_us, case_id
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"{cursor!r} is not a page cursor from this store") from exc
+    raise StoreError(f"{cursor!r} is not a page cursor from this store")
+
+
+def filter_bounds(where: CaseFilter | None) -> tuple[int | None, int | None]:
+    """``updated_since``/``updated_before`` as microseconds."""
+    if where is None:
+        return None, None
+    since = micros(where.updated_since) if where.updated_since is not None else None
+    before = micros(where.updated_before) if where.updated_before is not None else None
+    return since, before
+
+
+def check_import(snapshot: CaseSnapshot, lines: Sequence[bytes]) -> list[str]:
+    """Verify lines for ``import_case``; return them as stored text (no newline).
+
+    Raises:
+        AuditError: when the lines do not verify, hold another case, or do not end
+            at the snapshot's seq and head.
+    """
+    if not lines:
+        raise AuditError(f"case {snapshot.id}: nothing to import (no records)")
+    normalised = [line if line.endswith(b"\n") else line + b"\n" for line in lines]
+    report = verify_lines(normalised)
+    if not report.ok:
+        assert report.failure is not None
+        raise AuditError(f"refusing to import: {report.failure}")
+    if [h.case for h in report.heads] != [snapshot.id]:
+        found = ", ".join(h.case for h in report.heads)
+        raise AuditError(
+            f"refusing to import: expected the records of case {snapshot.id}, found {found}"
+        )
+    head = report.heads[0]
+    if head.seq != snapshot.seq or head.hash != snapshot.head or head.seq != len(lines):
+        raise AuditError(
+            f"refusing to import case {snapshot.id}: the records end at seq {head.seq} "
+            f"(hash {head.hash[:12]}…), the snapshot at seq {snapshot.seq} "
+            f"(head {snapshot.head[:12]}…)"
+        )
+    return [line[:-1].decode("utf-8") for line in normalised]
+
+
+def conflict_error(
+    case_id: str, expected: int, prev: str, found: Sequence[Any] | None
+) -> EngineError:
+    """Why a conditional snapshot update matched no row.
+
+    Args:
+        case_id: the case.
+        expected: the seq the writer read.
+        prev: the head the writer's record links to.
+        found: the stored ``(seq, head)``, or None when the case does not exist.
+
+    Returns:
+        ``Conflict`` when the case moved on (or is missing); ``StoreError`` when the
+        seq matches but the head does not (the record would fork the chain).
+    """
+    if found is None:
+        return Conflict(f"case {case_id!r} does not exist (expected seq {expected})")
+    seq, head = int(found[0]), str(found[1])
+    if seq == expected and head != prev:
+        return StoreError(
+            f"case {case_id!r}: the record does not continue the stored chain at seq {seq} "
+            f"(prev {prev[:12]}…, head {head[:12]}…); refusing to fork it"
+        )
+    return Conflict(
+        f"case {case_id!r} is at seq {seq}, not {expected}: "
+        "another writer moved it; read it again and retry"
+    )
