@@ -237,11 +237,15 @@ class Engine:
         first = self.store.records(case_id, upto=entry.seq)[-1]
         return replace(outcome_of(first), replayed=True)
 
-    def tick(self, now: datetime | None = None) -> list[Outcome]:
-        """Fire every timer due at ``now``; each is recorded at its own due time."""
+    def tick(self, now: datetime | None = None, *, limit: int | None = None) -> list[Outcome]:
+        """Fire every timer due at ``now`` (at most ``limit``), each at its own due time.
+
+        Timers are claimed from the store first, so several workers sharing a store
+        take different timers; the expected seq still makes each fire at most once.
+        """
         moment = now or self.clock.now()
         outcomes = []
-        for snapshot in self.store.due_timers(moment):
+        for snapshot in self.store.claim_due_timers(moment, limit=limit):
             runner = self._runner(snapshot.procedure_sha256)
             assert snapshot.deadline_event is not None and snapshot.deadline_at is not None
             record, new = attempt(
