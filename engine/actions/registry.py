@@ -184,6 +184,13 @@ BUILTINS: tuple[ActionSpec, ...] = (
 )
 
 
+# The governance actions import ActionSpec from this module, so they join the
+# built-ins here, once this module's own names exist.
+from engine.actions.governance import GOVERNANCE_ACTIONS  # noqa: E402
+
+BUILTINS = (*BUILTINS, *GOVERNANCE_ACTIONS)
+
+
 def default_registry() -> Registry:
     """The built-in actions plus those installed under the ``yishi.actions`` entry points."""
     registry = Registry()
