@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from engine.audit.record import record_problem
 from engine.definition.compile import CompiledProcedure
 from engine.errors import EngineError
 from engine.runtime.clock import parse_time
-from engine.runtime.engine import InvalidData, _Runner, attempt, open_record
+from engine.runtime.engine import _Runner, attempt, open_record
 from engine.runtime.types import Actor
 from engine.storage.base import CaseSnapshot
 
@@ -72,9 +73,10 @@ class ReplayReport:
 def _group(records: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
     cases: dict[str, list[Mapping[str, Any]]] = {}
     for record in records:
-        cases.setdefault(str(record["case"]), []).append(record)
+        cases.setdefault(str(record.get("case")), []).append(record)
     for items in cases.values():
-        items.sort(key=lambda r: int(r["seq"]))
+        # A malformed seq sorts first; the record check then reports it.
+        items.sort(key=lambda r: r["seq"] if type(r.get("seq")) is int else 0)
     return cases
 
 
@@ -119,6 +121,47 @@ def parse_as_of(text: str) -> int | datetime:
         ) from exc
 
 
+def _runner_for(
+    first: Mapping[str, Any],
+    runners: dict[str, _Runner],
+    procedures: Callable[[str], CompiledProcedure | None],
+) -> _Runner:
+    named = first["procedure"]
+    sha = str(named["sha256"])
+    if sha not in runners:
+        compiled = procedures(sha)
+        if compiled is None:
+            raise ProcedureMissing(
+                f"case {first['case']} ran under {named['id']} {named['version']} "
+                f"(sha256 {sha}); that exact source was not given: pass the file with "
+                "--procedure (a changed file has another sha256)"
+            )
+        runners[sha] = _Runner(compiled)
+    return runners[sha]
+
+
+def _replay_one(
+    runner: _Runner, snapshot: CaseSnapshot | None, record: Mapping[str, Any]
+) -> tuple[Mapping[str, Any], CaseSnapshot | None]:
+    """The record the runtime produces from ``record``'s inputs, and the snapshot after it."""
+    key = record.get("idempotency_key")
+    try:
+        actor = Actor.of(record["actor"])
+        at = parse_time(str(record["at"]))
+        if snapshot is None:
+            return open_record(
+                runner, str(record["case"]), record.get("data", {}), actor=actor, at=at,
+                idempotency_key=key,
+            )  # fmt: skip
+        return attempt(
+            runner, snapshot, str(record["event"]), actor=actor,
+            payload=record.get("payload", {}), at=at, idempotency_key=key,
+            timer=record["kind"] == "timer.fired",
+        )  # fmt: skip
+    except (EngineError, KeyError, ValueError, TypeError) as exc:
+        return {**record, "replay_error": str(exc)}, snapshot
+
+
 def replay_records(
     records: Iterable[Mapping[str, Any]],
     procedures: Callable[[str], CompiledProcedure | None],
@@ -142,48 +185,31 @@ def replay_records(
     snapshots = []
     cases = _group(records)
     for case_id, items in cases.items():
-        first = items[0]
-        sha = str(first["procedure"]["sha256"])
-        if sha not in runners:
-            compiled = procedures(sha)
-            if compiled is None:
-                named = first["procedure"]
-                raise ProcedureMissing(
-                    f"case {case_id} ran under {named['id']} {named['version']} "
-                    f"(sha256 {sha}); that exact source was not given: pass the file with "
-                    "--procedure (a changed file has another sha256)"
-                )
-            runners[sha] = _Runner(compiled)
-        runner = runners[sha]
         snapshot: CaseSnapshot | None = None
         for record in items:
-            if _stop_here(record, as_of):
+            # A malformed record (a forged or foreign one that verify would also reject)
+            # is a divergence to report, never a crash inside the runtime.
+            problem = record_problem(record)
+            if problem is None and _stop_here(record, as_of):
                 break
-            actor = Actor.of(record["actor"])
-            at = parse_time(str(record["at"]))
-            key = record.get("idempotency_key")
-            try:
+            if problem is not None:
+                replayed: Mapping[str, Any] = {**record, "replay_error": problem[1]}
+            else:
                 if snapshot is None:
-                    replayed, snapshot = open_record(
-                        runner, case_id, record.get("data", {}), actor=actor, at=at,
-                        idempotency_key=key,
-                    )  # fmt: skip
-                else:
-                    replayed, snapshot = attempt(
-                        runner, snapshot, str(record["event"]), actor=actor,
-                        payload=record.get("payload", {}), at=at, idempotency_key=key,
-                        timer=record["kind"] == "timer.fired",
-                    )  # fmt: skip
-            except (InvalidData, EngineError, KeyError, ValueError) as exc:
-                replayed = {**record, "replay_error": str(exc)}
+                    runner = _runner_for(record, runners, procedures)
+                replayed, snapshot = _replay_one(runner, snapshot, record)
             if replayed != dict(record):
                 fields, diff = _diff(record, replayed)
                 done += 1
+                seq = record.get("seq")
                 return ReplayReport(
                     cases=len(cases),
                     records=done,
                     divergence=Divergence(
-                        case=case_id, seq=int(record["seq"]), fields=fields, diff=diff
+                        case=case_id,
+                        seq=seq if type(seq) is int else 0,
+                        fields=fields,
+                        diff=diff,
                     ),
                 )
             done += 1
