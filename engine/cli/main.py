@@ -19,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
 @app.callback()
 def _configure(
     verbose: Annotated[
@@ -74,11 +75,15 @@ def run(
     audit: Annotated[
         Path | None, typer.Option("--audit", help="Write the audit log (JSONL) here.")
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Store the case here (sqlite:///x.db, postgresql://…)."),
+    ] = None,
 ) -> None:
     """Run a scenario through its procedure, print each step and check its expectations."""
     from engine.cli.run_cmd import run_scenario_command
 
-    raise typer.Exit(run_scenario_command(scenario, audit=audit))
+    raise typer.Exit(run_scenario_command(scenario, audit=audit, db=db))
 
 
 @app.command()
@@ -114,6 +119,40 @@ def demo() -> None:
     from engine.cli.demo_cmd import run_demo
 
     raise typer.Exit(run_demo())
+
+
+@app.command()
+def worker(
+    *,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Store URL (default: $YISHI_DB, else sqlite:///yishi.db)."),
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="Fire what is due now, then exit.")] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", help="Seconds to wait when nothing is due.")
+    ] = 1.0,
+    batch: Annotated[int, typer.Option("--batch", help="Timers claimed per round.")] = 100,
+    now: Annotated[
+        str | None, typer.Option("--now", help="Fire timers due at this time (RFC 3339).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per timer.")] = False,
+) -> None:
+    """Fire due timers (state deadlines) from a store; several workers may share one."""
+    from engine.cli.worker_cmd import run_worker
+
+    raise typer.Exit(
+        run_worker(db, once=once, interval=interval, batch=batch, now=now, as_json=as_json)
+    )
+
+
+def _add_case_commands() -> None:
+    from engine.cli.case_cmd import case_app
+
+    app.add_typer(case_app, name="case")
+
+
+_add_case_commands()
 
 
 def main() -> None:

@@ -12,11 +12,23 @@ from engine.errors import EngineError, ProcedureError, ProcedureInvalid
 from engine.runtime.scenario import ScenarioResult, load_scenario, run_scenario
 
 
-def run_scenario_command(path: Path, *, audit: Path | None = None) -> int:
-    """Run the scenario at ``path``; return 0 when every expectation held, else 1."""
+def run_scenario_command(path: Path, *, audit: Path | None = None, db: str | None = None) -> int:
+    """Run the scenario at ``path``; return 0 when every expectation held, else 1.
+
+    With ``db`` (a store URL) the case is stored there; otherwise it lives in memory.
+    """
+    store = None
     try:
         scenario = load_scenario(path)
-        result = run_scenario(scenario)
+        if db is not None:
+            from engine.storage.url import open_store
+
+            store = open_store(db)
+        try:
+            result = run_scenario(scenario, store=store)
+        finally:
+            if store is not None:
+                store.close()
     except ProcedureInvalid as exc:
         print_problems(exc.problems)
         return 1
