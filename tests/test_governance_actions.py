@@ -1,0 +1,111 @@
+"""The governance actions run from a procedure's point of view: inputs, writes, refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from engine.actions.registry import BUILTINS, ActionFailed, default_registry
+from engine.governance.errors import GovernanceError
+
+
+@dataclass
+class FakeContext:
+    """Evaluates 'data.<name>' / 'payload.<name>' expressions by lookup."""
+
+    data: dict[str, Any]
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+    def evaluate(self, expression: str) -> Any:
+        scope, _, name = expression.partition(".")
+        source = self.data if scope == "data" else self.payload
+        return source[name]
+
+
+def _run(name: str, params: dict[str, Any], ctx: FakeContext) -> Any:
+    return default_registry()[name].run(params, ctx)
+
+
+def test_every_governance_action_has_a_strict_schema() -> None:
+    """Each built-in action's params refuse unknown keys and document every parameter."""
+    for spec in BUILTINS:
+        schema = spec.params_schema
+        assert schema["additionalProperties"] is False, spec.name
+        if spec.name not in ("set", "append", "increment"):
+            assert all("description" in p for p in schema["properties"].values()), spec.name
+
+
+def test_tally_round_writes_the_round_and_returns_it() -> None:
+    """tally_round reads ballots from the payload and writes the full record into data."""
+    ctx = FakeContext(
+        data={"candidates": ["甲", "乙"], "present": 3},
+        payload={"ballots": [{"marks": {"甲": "approve"}}] * 2 + [{"marks": {}}]},
+    )
+    output = _run(
+        "tally_round",
+        {"candidates": "data.candidates", "seats": 1, "ballots": "payload.ballots",
+         "voters": "data.present", "into": "data.rounds.first"},
+        ctx,
+    )  # fmt: skip
+    assert output["elected"] == ["甲"]
+    assert ctx.data["rounds"]["first"] == output
+    assert output["valid"] == 3
+
+
+def test_record_exclusion_refuses_without_both_approvals() -> None:
+    """record_exclusion (R2): without the meeting's vote the attempt is refused."""
+    ctx = FakeContext(
+        data={"members": [{"id": "m1", "status": "full"}]},
+        payload={"ex": {"member": "m1", "ground": "abroad", "upper_consent": True}},
+    )
+    params = {"members": "data.members", "exclusion": "payload.ex", "into": "data.excluded"}
+    with pytest.raises(GovernanceError) as caught:
+        _run("record_exclusion", params, ctx)
+    assert "vote of the meeting" in str(caught.value)
+    assert "excluded" not in ctx.data
+
+
+def test_check_slate_refuses_a_short_margin_and_a_candidate_scrutineer() -> None:
+    """check_slate (R6, R10): both failures are named in the refusal."""
+    ctx = FakeContext(data={"c": ["王一", "李二"], "s": ["王一"]})
+    params = {
+        "post": "委员", "seats": 2, "candidates": "data.c", "scrutineers": "data.s",
+        "into": "data.slate",
+    }  # fmt: skip
+    with pytest.raises(ActionFailed) as caught:
+        _run("check_slate", params, ctx)
+    assert "R6" in str(caught.value) and "监票人" in str(caught.value)
+
+
+def test_score_layers_compares_rules_on_the_same_ballots() -> None:
+    """score_layers (§3): the seed rule and a roster rule on the same recorded ballots."""
+    layer = {"yes": 5, "ballots_cast": 10}
+    ballots = {
+        "黄钰": {"A": layer, "trust": {"yes": 32, "ballots_cast": 33, "roster": 40}},
+        "任参": {"A": layer, "trust": {"yes": 19, "ballots_cast": 19, "roster": 25}},
+    }
+    rule = {"name": "seed", "layers": [{"layer": "A", "weight": "9/10"}], "trust": {}}
+    alt = {**rule, "name": "roster", "trust": {"denominator": "roster"}}
+    ctx = FakeContext(data={"b": ballots})
+    out = _run(
+        "score_layers",
+        {"ballots": "data.b", "rule": rule, "compare": [alt], "top": 1, "into": "data.s"},
+        ctx,
+    )
+    trust = {s["name"]: s["trust"]["rate_display"] for s in out["scores"]}
+    assert trust == {"黄钰": "96.97", "任参": "100.00"}
+    assert out["selected"] == ["任参"]
+    assert out["compare"][0]["selected"] == ["黄钰"]
+
+
+def test_rank_and_survey_rate() -> None:
+    """rank (R17) reports a tie at the cut-off; survey_rate (§5) exactly 60 % is not barred."""
+    ctx = FakeContext(data={"v": {"a": 5, "b": 3, "c": 3}, "s": {
+        "issued": 10, "returned": 10, "valid": 10, "satisfied": 6}})  # fmt: skip
+    ranked = _run("rank", {"scores": "data.v", "top": 2, "into": "data.r"}, ctx)
+    assert (ranked["selected"], ranked["tied"]) == (["a"], ["b", "c"])
+    rate = _run("survey_rate", {"counts": "data.s", "into": "data.rate"}, ctx)
+    assert rate["below_60"] is False
