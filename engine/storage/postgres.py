@@ -111,8 +111,12 @@ class PostgresStore:
         self._conns_lock = threading.Lock()
         self._closed = False
         self._known_procedures: set[str] = set()
-        with self._connection() as conn:
-            self._migrate(conn)
+        try:
+            with self._connection() as conn:
+                self._migrate(conn)
+        except BaseException:
+            self.close()
+            raise
 
     # -- connections --------------------------------------------------------------------------
 
