@@ -30,7 +30,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.audit.canonical import canonical_bytes, canonical_text_of_parsed
+from engine.audit.canonical import (
+    MAX_SAFE_INT,
+    canonical_bytes,
+    encode_sorted,
+    has_astral,
+    reference_bytes,
+)
 from engine.audit.chain import GENESIS
 from engine.audit.errors import NotCanonicalizable
 from engine.audit.jsonl import BODY_OFFSET, open_log, truncated_message
@@ -162,11 +168,27 @@ class _Chains:
         )
 
 
+class _Refused(ValueError):
+    """A JSON number the writer never writes (its line cannot be canonical)."""
+
+
 def _refuse_float(text: str) -> object:
-    raise ValueError(f"non-integer number {text}; audit records hold exact numbers only")
+    raise _Refused(
+        f"non-integer number {text}: audit records hold exact numbers only "
+        '(integers, or strings such as "2/3")'
+    )
 
 
-_DECODER = json.JSONDecoder(parse_float=_refuse_float, parse_constant=_refuse_float)
+def _safe_int(text: str) -> int:
+    number = int(text)
+    if len(text) > 15 and not -MAX_SAFE_INT <= number <= MAX_SAFE_INT:
+        raise _Refused(f"integer {text} is outside ±(2**53 - 1) and has no canonical form")
+    return number
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=_refuse_float, parse_constant=_refuse_float, parse_int=_safe_int
+)
 _scan = _DECODER.scan_once  # type: ignore[attr-defined]  # the C scanner; skips JSONDecoder.decode's Python wrapper
 
 # Best-effort identification of a damaged line. In the layout, top-level "at" is
@@ -227,6 +249,8 @@ def verify_lines(lines: Iterable[bytes]) -> VerifyReport:
         except json.JSONDecodeError as exc:
             message = f"invalid JSON at column {exc.colno}: {exc.msg}"
             return chains.report(_damaged("invalid-json", number, raw, message))
+        except _Refused as exc:
+            return chains.report(_damaged("bad-field-type", number, raw, str(exc)))
         except (ValueError, RecursionError) as exc:
             return chains.report(_damaged("invalid-json", number, raw, str(exc)))
         if end != len(text) - 1:
@@ -244,25 +268,20 @@ def verify_lines(lines: Iterable[bytes]) -> VerifyReport:
         seq: int = record["seq"]
 
         digest: str = record.pop("hash")
-        try:
-            canonical = canonical_text_of_parsed(record)
-        except NotCanonicalizable as exc:
-            return chains.report(
-                _located("not-canonical", number, case, seq, f"no canonical form: {exc}")
-            )
-        if type(canonical) is str:
-            in_layout = text[body_at:-1] == canonical[1:]
+        if has_astral(raw):
+            # A key beyond U+FFFF may sort differently in UTF-16: ask the reference.
+            try:
+                in_layout = raw[body_at:-1] == reference_bytes(record)[1:]
+            except NotCanonicalizable:
+                in_layout = False
         else:
-            in_layout = raw[body_at:-1] == canonical[1:]
+            in_layout = text[body_at:-1] == encode_sorted(record)[1:]
         if not in_layout or text[9:73] != digest or not raw.startswith(b'{"hash":"'):
-            message = _layout_message(raw, digest, canonical)
+            message = _layout_message(raw, digest, record)
             return chains.report(_located("not-canonical", number, case, seq, message))
         actual = sha256(b"{" + raw[body_at:-1]).hexdigest()
         if actual != digest:
-            message = (
-                f"hash mismatch: the record hashes to {actual[:16]}…, its hash field says "
-                f"{digest[:16]}…; it was changed after it was sealed"
-            )
+            message = _mismatch_message(actual, digest)
             return chains.report(_located("hash-mismatch", number, case, seq, message))
 
         head = heads.get(case)
@@ -306,10 +325,7 @@ def verify_records(records: Iterable[Mapping[str, Any]]) -> VerifyReport:
             message = f"no canonical form: {exc}"
             return chains.report(_located("bad-field-type", number, case, seq, message))
         if actual != digest:
-            message = (
-                f"hash mismatch: the record hashes to {actual[:16]}…, its hash field says "
-                f"{digest[:16]}…; it was changed after it was sealed"
-            )
+            message = _mismatch_message(actual, digest)
             return chains.report(_located("hash-mismatch", number, case, seq, message))
         link = chains.link_problem(case, seq, record["kind"], record["prev"], number)
         if link is not None:
@@ -317,6 +333,13 @@ def verify_records(records: Iterable[Mapping[str, Any]]) -> VerifyReport:
         chains.heads[case] = (seq, digest, number)
         chains.records += 1
     return chains.report()
+
+
+def _mismatch_message(actual: str, digest: str) -> str:
+    return (
+        f"hash mismatch: the record hashes to {actual}, but its hash field says {digest}; "
+        "it was changed after it was sealed"
+    )
 
 
 def _located(kind: str, line: int, case: object, seq: object, message: str) -> VerifyFailure:
@@ -344,10 +367,13 @@ def _damaged(kind: FailureKind, line: int, raw: bytes, message: str) -> VerifyFa
     return VerifyFailure(kind=kind, line=line, case=case, seq=seq, message=message)
 
 
-def _layout_message(raw: bytes, digest: str, canonical: str | bytes) -> str:
-    """Say where a line departs from the writer's layout."""
-    expected = b'{"hash":"' + digest.encode() + b'",'
-    expected += (canonical.encode() if isinstance(canonical, str) else canonical)[1:] + b"\n"
+def _layout_message(raw: bytes, digest: str, record: dict[str, Any]) -> str:
+    """Say where a line departs from the writer's layout of the same record."""
+    try:
+        body = canonical_bytes(record)
+    except NotCanonicalizable as exc:
+        return f"not in canonical form: {exc}"
+    expected = b'{"hash":"' + digest.encode() + b'",' + body[1:] + b"\n"
     column = next(
         (i for i, (a, b) in enumerate(zip(raw, expected, strict=False)) if a != b),
         min(len(raw), len(expected)),
