@@ -21,7 +21,9 @@ from engine.audit.jsonl import (
     append_records,
     encode_line,
     parse_line,
+    read_file,
     read_records,
+    write_file,
     write_records,
 )
 from engine.audit.record import FORMAT_VERSION, KINDS, record_problem
@@ -55,6 +57,7 @@ __all__ = [
     "canonical_bytes",
     "encode_line",
     "parse_line",
+    "read_file",
     "read_records",
     "record_hash",
     "record_problem",
@@ -63,5 +66,6 @@ __all__ = [
     "verify_file",
     "verify_lines",
     "verify_records",
+    "write_file",
     "write_records",
 ]

@@ -226,6 +226,27 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, 
             yield number, parse_line(raw, number)
 
 
+def read_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every record of an audit file, in file order (fields and hashes unchecked).
+
+    Raises:
+        LogUnreadable: the file cannot be opened.
+        LineError: a line is not a JSON object (see ``parse_line``).
+    """
+    return [record for _number, record in read_records(path)]
+
+
+def write_file(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> int:
+    """Replace ``path`` with these records atomically (``write_records``); return the count.
+
+    Raises:
+        RecordInvalid: as ``encode_line``.
+        NotCanonicalizable: as ``encode_line``.
+        OSError: the directory cannot be written.
+    """
+    return write_records(path, records)
+
+
 def truncated_message(raw: bytes) -> str:
     """Why a last line without a newline is refused."""
     return (

@@ -109,6 +109,13 @@ class VerifyReport:
     heads: tuple[CaseHead, ...]
     failure: VerifyFailure | None = None
 
+    @property
+    def message(self) -> str:
+        """``"ok: N records in M cases"``, or the failure as ``line L: case C seq S: …``."""
+        if self.failure is None:
+            return f"ok: {self.records} records in {self.cases} cases"
+        return str(self.failure)
+
 
 class _Chains:
     """Per-case (seq, hash, line) of the last verified record."""

@@ -27,7 +27,7 @@ def run_verify(path: Path) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if report.failure is None:
-        print(f"ok: {report.records} records in {report.cases} cases")
+        print(report.message)
         return 0
     failure = report.failure
     print(f"{path}:{failure.line}: {failure.where}{failure.message}")
