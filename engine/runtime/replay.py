@@ -121,6 +121,13 @@ def parse_as_of(text: str) -> int | datetime:
         ) from exc
 
 
+def _problem(record: Mapping[str, Any]) -> tuple[str, str] | None:
+    try:
+        return record_problem(record)
+    except TypeError as exc:  # e.g. an unhashable "kind": the record check itself tripped
+        return "bad-field-type", f"the record cannot be checked: {exc}"
+
+
 def _runner_for(
     first: Mapping[str, Any],
     runners: dict[str, _Runner],
@@ -189,7 +196,7 @@ def replay_records(
         for record in items:
             # A malformed record (a forged or foreign one that verify would also reject)
             # is a divergence to report, never a crash inside the runtime.
-            problem = record_problem(record)
+            problem = _problem(record)
             if problem is None and _stop_here(record, as_of):
                 break
             if problem is not None:
