@@ -1,0 +1,151 @@
+"""``yishi run`` and ``yishi replay`` as a user runs them: the installed script, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from runtime_support import FOUR_PATH, HAPPY_PATH, ROOT
+
+from engine.audit.chain import seal
+from engine.audit.jsonl import read_file, write_file
+
+YISHI = Path(sys.executable).with_name("yishi")
+
+
+def _yishi(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"}
+    return subprocess.run(
+        [str(YISHI), *map(str, args)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def _wrong_scenario(tmp_path: Path) -> Path:
+    """The happy path with a wrong final state: JSON is YAML, and keeps ``yes`` a string key."""
+    from engine.definition.strict_yaml import parse_yaml
+
+    body: dict[str, Any] = json.loads(
+        json.dumps(parse_yaml(HAPPY_PATH.read_text(encoding="utf-8"), "happy").value)
+    )
+    body["procedure"] = str(FOUR_PATH)
+    body["expect"]["state"] = "rejected"
+    path = tmp_path / "wrong.yaml"
+    path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_run_prints_the_table_writes_a_verified_log_and_exits_0(tmp_path: Path) -> None:
+    """yishi run: exit 0, each step in a table, expectations held, audit log written, verified."""
+    out = tmp_path / "audit.jsonl"
+
+    result = _yishi("run", HAPPY_PATH, "--audit", out)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "四议两公开 (four-deliberations-two-disclosures 1.0.0)" in result.stdout
+    for text in ("seq", "event", "outcome", "from → to", "why", "timer.fired", "not-authorised"):
+        assert text in result.stdout, text
+    assert "支委会到会不足: 2 present of 5 expected < 1/2 (2.5): met" in result.stdout
+    assert "final state: closed (办结)" in result.stdout
+    assert "✓ every expectation held" in result.stdout
+    assert f"audit log: {out} (14 records, verified)" in result.stdout
+    assert [r["seq"] for r in read_file(out)] == list(range(1, 15))
+
+
+def test_run_with_a_wrong_expectation_exits_1_with_the_mismatch(tmp_path: Path) -> None:
+    """yishi run: a scenario whose expectation does not hold exits 1 and says what differed."""
+    result = _yishi("run", _wrong_scenario(tmp_path))
+
+    assert result.returncode == 1
+    assert "✗ final state: expected rejected, got closed" in result.stdout
+    assert "every expectation held" not in result.stdout
+
+
+def test_run_of_a_missing_file_exits_1(tmp_path: Path) -> None:
+    """yishi run: a scenario file that does not exist is an error, exit 1."""
+    result = _yishi("run", tmp_path / "nope.yaml")
+
+    assert result.returncode == 1
+    assert "nope.yaml" in result.stderr
+
+
+def test_replay_of_the_written_log_exits_0(tmp_path: Path) -> None:
+    """yishi replay: the log written by run is reproduced exactly, exit 0."""
+    out = tmp_path / "audit.jsonl"
+    assert _yishi("run", HAPPY_PATH, "--audit", out).returncode == 0
+
+    result = _yishi("replay", out, "--procedure", FOUR_PATH)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok: 14 records in 1 case(s) reproduced exactly" in result.stdout
+
+
+def test_replay_as_of_prints_the_case_at_that_seq(tmp_path: Path) -> None:
+    """yishi replay --as-of SEQ: prints the case's state and data at that seq."""
+    out = tmp_path / "audit.jsonl"
+    assert _yishi("run", HAPPY_PATH, "--audit", out).returncode == 0
+
+    result = _yishi("replay", out, "--procedure", FOUR_PATH, "--as-of", "4")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
+    assert (shown["seq"], shown["state"]) == (4, "proposed")
+    assert shown["data"]["decisions"] == [
+        {"step": "propose", "present": 4, "yes": 3, "adopted": True}
+    ]
+
+
+def test_replay_of_a_tampered_log_exits_1(tmp_path: Path) -> None:
+    """yishi replay: a log edited after writing fails (it no longer verifies), exit 1."""
+    out = tmp_path / "audit.jsonl"
+    assert _yishi("run", HAPPY_PATH, "--audit", out).returncode == 0
+    text = out.read_text(encoding="utf-8")
+    out.write_text(text.replace('"yes":3', '"yes":1', 1), encoding="utf-8")
+
+    result = _yishi("replay", out, "--procedure", FOUR_PATH)
+
+    assert result.returncode == 1
+    assert "does not verify" in result.stdout
+
+
+def test_replay_of_a_resealed_forgery_exits_1_naming_the_seq(tmp_path: Path) -> None:
+    """yishi replay: a forgery with every hash recomputed verifies, but replay finds it."""
+    out = tmp_path / "audit.jsonl"
+    assert _yishi("run", HAPPY_PATH, "--audit", out).returncode == 0
+    records = read_file(out)
+    records[3]["to"] = "deliberated"  # seq 4: claim the proposal skipped a step
+    prev = records[2]["hash"]
+    for index in range(3, len(records)):
+        records[index] = seal(records[index], prev)
+        prev = records[index]["hash"]
+    write_file(out, records)
+    assert _yishi("verify", out).returncode == 0
+
+    result = _yishi("replay", out, "--procedure", FOUR_PATH)
+
+    assert result.returncode == 1
+    assert "replay diverges at case 2024-柳树村-道路硬化 seq 4: " in result.stdout
+    assert '"to": "deliberated"' in result.stdout
+
+
+def test_replay_without_the_procedure_version_exits_1(tmp_path: Path) -> None:
+    """yishi replay: when the named procedure version is not given, say so and exit 1."""
+    out = tmp_path / "audit.jsonl"
+    assert _yishi("run", HAPPY_PATH, "--audit", out).returncode == 0
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(FOUR_PATH.read_text(encoding="utf-8") + "\n# amended\n", encoding="utf-8")
+
+    result = _yishi("replay", out, "--procedure", changed)
+
+    assert result.returncode == 1
+    assert "that exact source was not given" in result.stderr
