@@ -42,7 +42,9 @@ def opened(case: str, title: str, at: str) -> dict[str, Any]:
     }
 
 
-def applied(case: str, seq: int, at: str, event: str, source: str, target: str) -> dict[str, Any]:
+def applied(  # noqa: PLR0917 - reads like the record it builds
+    case: str, seq: int, at: str, event: str, source: str, target: str
+) -> dict[str, Any]:
     """Fields of an ``event.applied`` record, with a guard and an action."""
     return {
         "v": 1,

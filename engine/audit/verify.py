@@ -225,7 +225,7 @@ def verify_bytes(data: bytes) -> VerifyReport:
     return verify_lines(io.BytesIO(data))
 
 
-def verify_lines(lines: Iterable[bytes]) -> VerifyReport:
+def verify_lines(lines: Iterable[bytes]) -> VerifyReport:  # noqa: PLR0915 - one hot loop
     """Verify lines as iterating a binary file yields them (each ending in ``\\n``).
 
     Args:
@@ -261,6 +261,9 @@ def verify_lines(lines: Iterable[bytes]) -> VerifyReport:
         except (ValueError, RecursionError) as exc:
             return chains.report(_damaged("invalid-json", number, raw, str(exc)))
         if end != len(text) - 1:
+            if text[end:].isspace():
+                message = f"not in canonical form at byte {end + 1}: whitespace after the record"
+                return chains.report(_damaged("not-canonical", number, raw, message))
             message = f"invalid JSON at column {end + 1}: extra data after the record"
             return chains.report(_damaged("invalid-json", number, raw, message))
         if type(record) is not dict:

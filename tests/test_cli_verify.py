@@ -1,0 +1,46 @@
+"""``yishi verify`` run as the installed script: ok, tampered, missing file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from audit_samples import sample_log
+
+from engine.audit import write_records
+
+YISHI = Path(sys.executable).with_name("yishi")
+
+
+def _verify(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(YISHI), "verify", str(path)], check=False, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_an_intact_log_prints_ok_and_exits_0(tmp_path: Path) -> None:
+    """Rule: exit 0 and "ok: N records in M cases"."""
+    path = tmp_path / "audit.jsonl"
+    write_records(path, sample_log())
+    ran = _verify(path)
+    assert (ran.returncode, ran.stdout) == (0, "ok: 9 records in 3 cases\n")
+
+
+def test_a_tampered_log_names_file_line_case_and_seq(tmp_path: Path) -> None:
+    """Rule: exit 1 with FILE:LINE: case C seq S: what is wrong."""
+    path = tmp_path / "audit.jsonl"
+    write_records(path, sample_log())
+    path.write_bytes(path.read_bytes().replace(b"41/58", b"40/58", 1))
+    ran = _verify(path)
+    assert ran.returncode == 1
+    assert ran.stdout.startswith(f"{path}:4: case c-2024-001 seq 2: hash mismatch")
+    assert "Traceback" not in ran.stderr
+
+
+def test_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
+    """Rule: an unreadable file is a clear message and a non-zero exit, never a traceback."""
+    ran = _verify(tmp_path / "missing.jsonl")
+    assert ran.returncode == 2
+    assert "no such file" in ran.stderr
+    assert "Traceback" not in ran.stderr + ran.stdout
