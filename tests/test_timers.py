@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
 from runtime_support import (
     CLERK,
     COMMITTEE,
@@ -16,8 +15,6 @@ from runtime_support import (
     open_four,
     toy,
 )
-
-from engine.audit.errors import RecordInvalid
 
 
 def test_tick_fires_a_due_timer_recorded_at_its_due_time_by_the_system() -> None:
@@ -128,13 +125,6 @@ def test_several_due_cases_fire_earliest_first_each_at_its_own_time() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    raises=RecordInvalid,
-    strict=True,
-    reason="engine/audit/record.py allows 'reason' in event.refused records only; a refused "
-    "timer is a timer.fired record with its reason (docs/running.md). The audit owner must "
-    "allow 'reason' in timer.fired; this test then passes and the marker must go.",
-)
 def test_a_refused_timer_is_recorded_with_its_reason_and_not_retried() -> None:
     """tick: a timer whose guards fail is recorded (timer.fired, with the reason), the state
     stays, and it is not retried by later ticks."""

@@ -41,7 +41,8 @@ REQUIRED_FIELDS: Final = frozenset(
 """Fields every sealed record has."""
 
 OPTIONAL_FIELDS: Final = frozenset({"idempotency_key", "reason", "rule_set", "data"})
-"""``rule_set`` and ``data`` in ``case.opened`` only; ``reason`` in ``event.refused`` only."""
+"""``rule_set``, ``data`` in ``case.opened`` only; ``reason`` required in ``event.refused``,
+optional in ``timer.fired`` (a timer whose transition could not run), absent elsewhere."""
 
 ALL_FIELDS: Final = REQUIRED_FIELDS | OPTIONAL_FIELDS
 
@@ -152,7 +153,7 @@ def _looks_valid(record: Mapping[str, Any], sealed: bool) -> bool:
             )
             and (
                 _reason_ok(record.get("reason"))
-                if kind == "event.refused"
+                if kind == "event.refused" or (kind == "timer.fired" and "reason" in keys)
                 else "reason" not in keys
             )
             and ("idempotency_key" not in keys or type(record["idempotency_key"]) is str)
@@ -260,11 +261,14 @@ def _first_problem(record: Mapping[str, Any], *, sealed: bool) -> Problem | None
         if not opened and type(value) is not str:
             return _bad(name, "a string", value)
     for name, only in _ONLY_IN.items():
+        if name == "reason" and kind == "timer.fired":
+            continue  # a refused timer is recorded as timer.fired with its reason
         if (name in keys) != (kind == only):
             where = "required" if kind == only else "not allowed"
             return "missing-field" if kind == only else "unknown-field", (
                 f"field {name!r} is {where} in a {kind} record (it belongs to {only} only)"
             )
+    for name in ("rule_set", "data", "reason"):
         if name in keys and type(record[name]) is not dict:
             return _bad(name, "an object", record[name])
     reason = record.get("reason")
