@@ -238,7 +238,8 @@ class _Compiler:
                     "integer field",
                     "count.type",
                 )
-        return Count(expression=expression)
+        path = (match.group(1), *match.group(2).strip(".").split(".")) if match else ()
+        return Count(expression=expression, path=path)
 
     def guard(self, guard: Guard) -> GuardCheck | None:
         if isinstance(guard, CelGuard):

@@ -85,6 +85,26 @@ def field_paths(source: str) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+class Bindings(dict[str, Any]):
+    """The values an attempt's expressions read (data, payload, actor, now).
+
+    Handing a Python dict to CEL converts it on every evaluation, which costs far
+    more than evaluating (about 15 µs for a two-field payload against 0.5 µs);
+    ``Bindings`` converts once, on first use, and every expression of the attempt
+    reuses that context. Treat it as read-only once built.
+    """
+
+    __slots__ = ("_context",)
+
+    def cel_context(self) -> Any:
+        """The CEL context for these values, built once."""
+        try:
+            return self._context
+        except AttributeError:
+            self._context = cel.Context(dict(self))
+            return self._context
+
+
 @dataclass(frozen=True, slots=True)
 class CelExpression:
     """A compiled, checked CEL expression."""
@@ -100,8 +120,9 @@ class CelExpression:
         Raises:
             CelRuntimeError: when CEL reports an error (missing field, wrong types, overflow).
         """
+        context = env.cel_context() if isinstance(env, Bindings) else env
         try:
-            return self.program.execute(env)
+            return self.program.execute(context)
         except Exception as exc:  # the Rust core raises several builtin types
             raise CelRuntimeError(_first_line(str(exc)), self.source) from exc
 

@@ -61,10 +61,15 @@ class _InputError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Count:
-    """A count in a guard: an integer literal or a compiled CEL expression."""
+    """A count in a guard: an integer literal or a compiled CEL expression.
+
+    When the expression is a bare field path (``payload.present``), ``path`` holds its
+    parts and the value is read directly, without a round trip through CEL.
+    """
 
     literal: int | None = None
     expression: CelExpression | None = None
+    path: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -73,13 +78,25 @@ class Count:
     def value(self, env: Env) -> int:
         if self.expression is None:
             return int(self.literal or 0)
-        try:
-            result = self.expression.evaluate(env)
-        except CelRuntimeError as exc:
-            raise _InputError(f"{self.expression.source}: {exc.message}") from exc
+        if self.path:
+            result = _read_path(env, self.path, self.expression.source)
+        else:
+            try:
+                result = self.expression.evaluate(env)
+            except CelRuntimeError as exc:
+                raise _InputError(f"{self.expression.source}: {exc.message}") from exc
         if isinstance(result, bool) or not isinstance(result, int):
             raise _InputError(f"{self.expression.source} gave {result!r}, not an integer")
         return result
+
+
+def _read_path(env: Env, path: tuple[str, ...], source: str) -> Any:
+    node: Any = env
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            raise _InputError(f"{source}: no value for {part!r}")
+        node = node[part]
+    return node
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

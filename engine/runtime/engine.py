@@ -31,7 +31,7 @@ from engine.audit.chain import GENESIS, seal
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import load_source
 from engine.errors import CaseError, Conflict, EngineError, UnknownCase
-from engine.guards.cel import CelRuntimeError
+from engine.guards.cel import Bindings, CelRuntimeError
 from engine.runtime.clock import Clock, SystemClock, format_time, parse_time
 from engine.runtime.deadlines import deadline_after
 from engine.runtime.machine import AttemptTrace, Draft, build_machine, fire
@@ -341,7 +341,7 @@ class Engine:
 
 
 def _env(data: Mapping[str, Any], payload: Mapping[str, Any], actor: Actor, at: datetime) -> Any:
-    return {"data": data, "payload": payload, "actor": actor.record(), "now": at}
+    return Bindings(data=data, payload=payload, actor=actor.record(), now=at)
 
 
 def _deadline(runner: _Runner, state: str, entered: datetime) -> tuple[datetime | None, str | None]:
