@@ -1,21 +1,29 @@
-"""``yishi demo``: the README's main job — check and describe every bundled procedure.
+"""``yishi demo``: the README's main job, end to end on the embedded SQLite store.
 
-For now the demo validates each file in ``procedures/`` and describes it; later
-it will also run a scenario. The directory is looked for next to the package's
-source tree (a checkout or an editable install) and then in the current
-directory (an installed wheel run from a checkout, as ``make demo`` does).
+1. validate every bundled procedure (``procedures/*.yaml``);
+2. run every happy-path scenario (``procedures/examples/*happy-path*.yaml``) with
+   its case stored in a fresh SQLite database (``out/yishi-demo.db``), printing
+   each step;
+3. export each case's audit log from the database (``out/<case>.audit.jsonl``),
+   verify its hash chain and replay it against the procedure.
+
+The directory is looked for next to the package's source tree (a checkout or an
+editable install) and then in the current directory (an installed wheel run from
+a checkout, as ``make demo`` does).
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
-from rich.console import Console
+from rich.markup import escape
 
-from engine.cli.describe_cmd import render_description
 from engine.cli.loading import load_or_report
-from engine.definition.describe import describe_procedure
+from engine.cli.output import console
+from engine.cli.run_cmd import show
+from engine.errors import EngineError
 
 
 def procedures_dir() -> Path | None:
@@ -32,11 +40,16 @@ def procedures_dir() -> Path | None:
     return None
 
 
-def run_demo() -> int:
-    """Validate and describe every bundled procedure, then print a one-line summary.
+def _safe_name(case_id: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", case_id) or "case"
+
+
+def run_demo(out: Path = Path("out")) -> int:
+    """Validate, run, export, verify and replay; print what happens at each step.
 
     Returns:
-        0 when every procedure is valid; 1 when any is invalid or none can be found.
+        0 when every procedure is valid, every scenario's expectations hold and every
+        audit log verifies and replays; 1 otherwise.
     """
     directory = procedures_dir()
     if directory is None:
@@ -46,16 +59,67 @@ def run_demo() -> int:
             file=sys.stderr,
         )
         return 1
-    console = Console(highlight=False)
+    screen = console()
     files = sorted(directory.glob("*.yaml"))
-    invalid: list[Path] = []
+    compiled = {}
     for path in files:
-        compiled = load_or_report(path)
-        if compiled is None:
-            invalid.append(path)
-            continue
-        render_description(describe_procedure(compiled), console)
-    valid = len(files) - len(invalid)
-    summary = f"{len(files)} procedure(s) in {directory}: {valid} valid, {len(invalid)} invalid"
-    console.print(summary, markup=False)
-    return 1 if invalid else 0
+        loaded = load_or_report(path)
+        if loaded is not None:
+            compiled[loaded.procedure.sha256] = loaded
+            screen.print(escape(f"✓ {path.name}: {loaded.procedure.title} — valid"))
+    failed = len(files) - len(compiled)
+    scenarios = sorted((directory / "examples").glob("*happy-path*.yaml"))
+    out.mkdir(parents=True, exist_ok=True)
+    database = out / "yishi-demo.db"
+    for stale in out.glob("yishi-demo.db*"):
+        stale.unlink()
+    for scenario_path in scenarios:
+        if not _run_one(scenario_path, f"sqlite:///{database}", out, compiled):
+            failed += 1
+    verdict = "[green]all good[/green]" if not failed else f"[red]{failed} failure(s)[/red]"
+    screen.print(
+        f"{len(files)} procedure(s) validated, {len(scenarios)} scenario(s) run on "
+        f"{escape(str(database))}: {verdict}"
+    )
+    return 1 if failed else 0
+
+
+def _run_one(path: Path, url: str, out: Path, compiled: dict[str, object]) -> bool:
+    from engine.audit.verify import verify_file
+    from engine.runtime.replay import replay_records
+    from engine.runtime.scenario import load_scenario, run_scenario
+    from engine.storage.url import open_store
+
+    screen = console()
+    screen.rule(escape(path.name))
+    try:
+        scenario = load_scenario(path)
+        store = open_store(url)
+        try:
+            result = run_scenario(scenario, store=store)
+            audit = out / f"{_safe_name(result.opened.case)}.audit.jsonl"
+            audit.write_bytes(b"".join(store.export_lines(result.opened.case)))
+        finally:
+            store.close()
+    except EngineError as exc:
+        print(f"{path}: {exc}", file=sys.stderr)
+        return False
+    show(result)
+    report = verify_file(audit)
+    if not report.ok:
+        screen.print(escape(f"✗ {audit}: {report.message}"))
+        return False
+    replayed = replay_records(
+        result.records,
+        lambda sha: result.procedure if sha == result.procedure.procedure.sha256 else None,
+    )
+    if not replayed.ok:
+        screen.print(escape(f"✗ replay of {audit} diverges: {replayed.divergence}"))
+        return False
+    screen.print(
+        escape(
+            f"audit log exported from the database to {audit}: {report.records} records, "
+            f"hash chain verified, every record reproduced by replay"
+        )
+    )
+    return result.ok

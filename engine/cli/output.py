@@ -16,9 +16,14 @@ if TYPE_CHECKING:
 @cache
 def console() -> Console:
     """The console commands print tables to (rich is imported on first use)."""
+    import shutil
+
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Piped output (CI logs, files) gets room for the tables' Chinese labels and
+    # explanations instead of rich's default of 80 columns.
+    width = None if sys.stdout.isatty() else max(shutil.get_terminal_size().columns, 150)
+    return Console(highlight=False, width=width)
 
 
 def print_problems(problems: Iterable[Problem]) -> None:

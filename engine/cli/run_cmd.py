@@ -63,36 +63,42 @@ def show(result: ScenarioResult) -> None:
     if title:
         out.print(escape(title))
     table = Table(show_lines=True)
-    for column in ("seq", "at", "event", "actor", "outcome", "from → to", "why"):
+    for column in ("seq", "at / actor", "event", "outcome", "why"):
         table.add_column(column)
     states = procedure.states
     opened = result.opened.record
     table.add_row(
-        "1", str(opened["at"]), "(open)", escape(str(opened["actor"]["id"])), "opened",
-        f"→ {opened['to']}", "",
-    )  # fmt: skip
+        "1",
+        escape(f"{opened['at']}\n{opened['actor']['id']}"),
+        "(open case)",
+        escape(f"opened → {opened['to']} {states[opened['to']].label}"),
+        "",
+    )
     for step in result.steps:
         for outcome in step.outcomes:
             record = outcome.record
             spec = procedure.events.get(outcome.event or "")
             label = spec.label if spec is not None else ""
-            move = f"{outcome.from_state} → {outcome.to_state}"
             target = states.get(outcome.to_state)
+            move = f"{outcome.from_state} → {outcome.to_state}"
             if target is not None:
-                move += f"\n{target.label}"
+                move += f" {target.label}"
             colour = "green" if outcome.applied else "red"
-            why = "\n".join(
-                str(g["explanation"]) for g in outcome.guards if g["transition"] == _taken(outcome)
-            )
+            verdict = "applied" if outcome.applied else "refused"
+            if record["kind"] == "timer.fired":
+                verdict = f"timer {verdict}"
             if outcome.reason is not None:
                 why = f"[{outcome.reason.code}] {outcome.reason.message}"
+            else:
+                taken = _taken(outcome)
+                why = "\n".join(
+                    str(g["explanation"]) for g in outcome.guards if g["transition"] == taken
+                )
             table.add_row(
                 str(outcome.seq),
-                str(record["at"]),
+                escape(f"{record['at']}\n{record['actor']['id']}"),
                 escape(f"{outcome.event}\n{label}"),
-                escape(str(record["actor"]["id"])),
-                f"[{colour}]{record['kind']}[/{colour}]",
-                escape(move),
+                f"[{colour}]{verdict}[/{colour}]\n" + escape(move),
                 escape(why),
             )
     out.print(table)
