@@ -1,6 +1,13 @@
 """Case stores: where snapshots, audit records, idempotency keys and timers live."""
 
-from engine.storage.base import CaseFilter, CasePage, CaseSnapshot, IdempotencyEntry, Store
+from engine.storage.base import (
+    CaseFilter,
+    CasePage,
+    CaseSnapshot,
+    IdempotencyEntry,
+    ProcedureRef,
+    Store,
+)
 from engine.storage.memory import MemoryStore
 from engine.storage.url import DEFAULT_URL, open_store
 
@@ -11,6 +18,7 @@ __all__ = [
     "CaseSnapshot",
     "IdempotencyEntry",
     "MemoryStore",
+    "ProcedureRef",
     "Store",
     "open_store",
 ]

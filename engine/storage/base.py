@@ -37,6 +37,15 @@ class CaseSnapshot:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ProcedureRef:
+    """A stored procedure version: its id, version and the sha256 of its source."""
+
+    id: str
+    version: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IdempotencyEntry:
     """What an idempotency key was first used for."""
 
@@ -74,6 +83,10 @@ class Store(Protocol):
 
     def procedure_source(self, sha256: str) -> str | None:
         """The source of a stored procedure version, or None."""
+        ...
+
+    def procedures(self) -> list[ProcedureRef]:
+        """Every stored procedure version, sorted by id, version and sha256."""
         ...
 
     def get_case(self, case_id: str) -> CaseSnapshot | None:

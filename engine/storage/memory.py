@@ -11,7 +11,13 @@ from typing import Any
 
 from engine.audit.jsonl import encode_line
 from engine.errors import CaseExists, Conflict, StoreError
-from engine.storage.base import CaseFilter, CasePage, CaseSnapshot, IdempotencyEntry
+from engine.storage.base import (
+    CaseFilter,
+    CasePage,
+    CaseSnapshot,
+    IdempotencyEntry,
+    ProcedureRef,
+)
 from engine.storage.rows import (
     check_import,
     decode_cursor,
@@ -29,6 +35,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._procedures: dict[str, str] = {}
+        self._procedure_refs: dict[str, ProcedureRef] = {}
         self._cases: dict[str, CaseSnapshot] = {}
         self._records: dict[str, list[dict[str, Any]]] = {}
         self._keys: dict[tuple[str, str], IdempotencyEntry] = {}
@@ -37,9 +44,17 @@ class MemoryStore:
     def save_procedure(self, *, id: str, version: str, sha256: str, source: str) -> None:
         with self._lock:
             self._procedures.setdefault(sha256, source)
+            self._procedure_refs.setdefault(
+                sha256, ProcedureRef(id=id, version=version, sha256=sha256)
+            )
 
     def procedure_source(self, sha256: str) -> str | None:
         return self._procedures.get(sha256)
+
+    def procedures(self) -> list[ProcedureRef]:
+        with self._lock:
+            refs = list(self._procedure_refs.values())
+        return sorted(refs, key=lambda r: (r.id, r.version, r.sha256))
 
     def get_case(self, case_id: str) -> CaseSnapshot | None:
         return self._cases.get(case_id)

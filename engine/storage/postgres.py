@@ -30,7 +30,13 @@ import psycopg
 from psycopg import sql
 
 from engine.errors import CaseExists, Conflict, StoreError
-from engine.storage.base import CaseFilter, CasePage, CaseSnapshot, IdempotencyEntry
+from engine.storage.base import (
+    CaseFilter,
+    CasePage,
+    CaseSnapshot,
+    IdempotencyEntry,
+    ProcedureRef,
+)
 from engine.storage.migrations import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, pending
 from engine.storage.rows import (
     CASE_COLUMNS,
@@ -190,6 +196,14 @@ class PostgresStore:
                 "SELECT source FROM procedures WHERE sha256 = %s", (sha256,)
             ).fetchone()
         return None if row is None else str(row[0])
+
+    def procedures(self) -> list[ProcedureRef]:
+        """Every stored procedure version, sorted by id, version and sha256."""
+        with self._connection() as conn:
+            rows = conn.execute("SELECT id, version, sha256 FROM procedures").fetchall()
+        # Sorted here, not by the database's collation, so every backend orders alike.
+        refs = [ProcedureRef(id=str(r[0]), version=str(r[1]), sha256=str(r[2])) for r in rows]
+        return sorted(refs, key=lambda r: (r.id, r.version, r.sha256))
 
     # -- cases --------------------------------------------------------------------------------
 

@@ -32,7 +32,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.errors import CaseExists, Conflict, EngineError, StoreError
-from engine.storage.base import CaseFilter, CasePage, CaseSnapshot, IdempotencyEntry
+from engine.storage.base import (
+    CaseFilter,
+    CasePage,
+    CaseSnapshot,
+    IdempotencyEntry,
+    ProcedureRef,
+)
 from engine.storage.migrations import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, pending
 from engine.storage.rows import (
     CASE_COLUMNS,
@@ -236,6 +242,14 @@ class SqliteStore:
             row = conn.execute("SELECT source FROM procedures WHERE sha256 = ?", (sha256,))
             found = row.fetchone()
         return None if found is None else str(found[0])
+
+    def procedures(self) -> list[ProcedureRef]:
+        """Every stored procedure version, sorted by id, version and sha256."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT id, version, sha256 FROM procedures ORDER BY id, version, sha256"
+            ).fetchall()
+        return [ProcedureRef(id=row[0], version=row[1], sha256=row[2]) for row in rows]
 
     # -- cases --------------------------------------------------------------------------------
 
