@@ -194,17 +194,19 @@ class Engine:
             IdempotencyMismatch: when the key was used before for a different request.
         """
         snapshot = self._snapshot(case_id)
+        who = Actor.of(actor)
+        body = dict(payload or {})
+        # A retry of a request that was applied gets its first outcome, even with the
+        # expected seq it was first sent with: that is what makes a retry safe.
+        if idempotency_key is not None:
+            earlier = self._idempotent(case_id, idempotency_key, event, who, body)
+            if earlier is not None:
+                return earlier
         if expected_seq is not None and snapshot.seq != expected_seq:
             raise Conflict(
                 f"case {case_id!r} is at seq {snapshot.seq}, not {expected_seq}: "
                 "read it again and retry"
             )
-        who = Actor.of(actor)
-        body = dict(payload or {})
-        if idempotency_key is not None:
-            earlier = self._idempotent(case_id, idempotency_key, event, who, body)
-            if earlier is not None:
-                return earlier
         runner = self._runner(snapshot.procedure_sha256)
         when = at or self.clock.now()
         record, new = attempt(
