@@ -9,7 +9,7 @@ refused with the rule's reason (``GovernanceError`` is an ``EngineError``).
 
 Actions: ``tally_round`` (R13–R19), ``reduce_seats`` (R18), ``score_layers`` (§3),
 ``rank`` (R17, §3), ``record_exclusion`` (R2), ``count_attendance`` (R1–R3),
-``check_slate`` (R6–R11) and ``survey_rate`` (§5).
+``check_slate`` (R6–R11), ``check_eligibility`` (§2–§3) and ``survey_rate`` (§5).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from engine.actions.registry import ActionContext, ActionFailed, ActionSpec
 from engine.governance import ballots as ballots_mod
-from engine.governance import ranking, roster, scoring, slate, survey
+from engine.governance import eligibility, ranking, roster, scoring, slate, survey
 from engine.guards.arithmetic import parse_fraction, show_rounded
 
 _PATH = {
@@ -100,6 +100,25 @@ def _plain_fraction(value: Any, what: str) -> Fraction:
 # -- tally_round ----------------------------------------------------------------------------
 
 
+def _ballots(raw: list[Any] | tuple[Any, ...]) -> list[ballots_mod.Ballot]:
+    """The returned ballots; ``{"count": n, "marks": …}`` stands for n identical ballots.
+
+    Counters sort identical ballots into piles (计票单); a pile is still marks only,
+    with no voter beside it (R12), and each of its ballots is judged on its own (R15).
+    """
+    out: list[ballots_mod.Ballot] = []
+    for entry in raw:
+        if isinstance(entry, Mapping) and "count" in entry:
+            count = entry["count"]
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ActionFailed(f"a pile of ballots has count {count!r}, not an integer ≥ 0")
+            rest = {k: v for k, v in entry.items() if k != "count"}
+            out.extend([ballots_mod.Ballot.from_json(rest)] * count)
+        else:
+            out.append(ballots_mod.Ballot.from_json(entry))
+    return out
+
+
 def _tally_round(params: Mapping[str, Any], ctx: ActionContext) -> Any:
     raw = _value(params, "ballots", ctx)
     if not isinstance(raw, list | tuple):
@@ -107,7 +126,7 @@ def _tally_round(params: Mapping[str, Any], ctx: ActionContext) -> Any:
     result = ballots_mod.tally_round(
         candidates=_names(params, "candidates", ctx),
         seats=_int(params, "seats", ctx),
-        ballots=[ballots_mod.Ballot.from_json(b) for b in raw],
+        ballots=_ballots(raw),
         voters=_int(params, "voters", ctx),
         expected=_optional_int(params, "expected", ctx),
         issued=_optional_int(params, "issued", ctx),
@@ -136,7 +155,8 @@ TALLY_ROUND = ActionSpec(
             "seats": _count_param("seats this round fills"),
             "ballots": _expr(
                 'the returned ballots, each {"marks": {name: "approve"|"disapprove"|"abstain"}, '
-                '"write_ins": {name: mark}}'
+                '"write_ins": {name: mark}}; {"count": n, "marks": …} stands for n identical '
+                "ballots"
             ),
             "voters": _count_param("voters present who took part (实到会)"),
             "expected": _count_param("voters expected (应到会); needed for base expected"),
@@ -150,9 +170,9 @@ TALLY_ROUND = ActionSpec(
                 "description": "Write-ins: ignored, counted and flagged (R19), or counted.",
             },
             "kind": {
-                "enum": ["regular", "tie_revote", "further"],
-                "description": "A regular round, a re-vote among the tied (R17) or a further "
-                "round (R18).",
+                "enum": ["regular", "tie_revote", "further", "plurality"],
+                "description": "A regular round, a re-vote among the tied (R17), a further "
+                "round (R18), or a top-N vote by votes alone (plurality, no R16 threshold).",
             },
             "round": _count_param("the round's number in the election"),
             "into": _PATH,
@@ -613,6 +633,80 @@ CHECK_SLATE = ActionSpec(
 )
 
 
+# -- check_eligibility ----------------------------------------------------------------------
+
+_TEST = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["fact"],
+    "description": "One fact compared one way: exactly one of at_least, at_most, equals, one_of.",
+    "properties": {
+        "fact": {"type": "string", "minLength": 1, "description": "The nominee's fact."},
+        "at_least": {"type": "integer", "description": "≥ (以上, the number included)."},
+        "at_most": {"type": "integer", "description": "≤ (以下, the number included)."},
+        "equals": {"description": "Equal to this value (same type)."},
+        "one_of": {"type": "array", "description": "Equal to one of these values."},
+    },
+}
+_TESTS = {"type": "array", "minItems": 1, "items": _TEST, "description": "Tests that all hold."}
+
+
+def _check_eligibility(params: Mapping[str, Any], ctx: ActionContext) -> Any:
+    nominees = _value(params, "nominees", ctx)
+    if not isinstance(nominees, list | tuple):
+        raise ActionFailed("nominees must be a list of {name, facts, …}")
+    record = eligibility.review(params["rules"], nominees)
+    _write(ctx, params["into"], record)
+    return record
+
+
+CHECK_ELIGIBILITY = ActionSpec(
+    name="check_eligibility",
+    description=(
+        "review each nominee against the published eligibility conditions (data, not code): "
+        "eligible or not, with every failed condition and its reason"
+    ),
+    params_schema={
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["rules", "nominees", "into"],
+        "properties": {
+            "rules": {
+                "type": "array",
+                "minItems": 1,
+                "description": "The published conditions; a nominee must meet every one.",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["id", "label"],
+                    "properties": {
+                        "id": {"type": "string", "minLength": 1, "description": "Rule id."},
+                        "label": {"type": "string", "description": "The condition in words."},
+                        "all_of": _TESTS,
+                        "any_of": {
+                            "type": "array",
+                            "minItems": 1,
+                            "description": "Alternatives; the rule holds when one holds.",
+                            "items": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["all_of"],
+                                "properties": {"all_of": _TESTS},
+                            },
+                        },
+                    },
+                },
+            },
+            "nominees": _expr("the nominees: a list of {name, facts: {fact: value}, …}"),
+            "into": _PATH,
+        },
+    },
+    run=_check_eligibility,
+    expressions=("nominees",),
+    writes="into",
+)
+
+
 # -- survey_rate ----------------------------------------------------------------------------
 
 
@@ -678,6 +772,7 @@ GOVERNANCE_ACTIONS: tuple[ActionSpec, ...] = (
     RECORD_EXCLUSION,
     COUNT_ATTENDANCE,
     CHECK_SLATE,
+    CHECK_ELIGIBILITY,
     SURVEY_RATE,
 )
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 
@@ -92,7 +94,8 @@ def show(result: ScenarioResult) -> None:
             else:
                 taken = _taken(outcome)
                 why = "\n".join(
-                    str(g["explanation"]) for g in outcome.guards if g["transition"] == taken
+                    [str(g["explanation"]) for g in outcome.guards if g["transition"] == taken]
+                    + _action_explanations(record)
                 )
             table.add_row(
                 str(outcome.seq),
@@ -110,6 +113,19 @@ def show(result: ScenarioResult) -> None:
         out.print(f"[red]✗ {escape(mismatch)}[/red]")
     if result.ok:
         out.print("[green]✓ every expectation held[/green]")
+
+
+def _action_explanations(record: Mapping[str, Any]) -> list[str]:
+    """The explanation lines governance actions return (every count of a ballot round)."""
+    lines: list[str] = []
+    for action in record.get("actions") or []:
+        output = action.get("output") if isinstance(action, dict) else None
+        explanation = output.get("explanation") if isinstance(output, dict) else None
+        if isinstance(explanation, str):
+            lines.append(explanation)
+        elif isinstance(explanation, list):
+            lines.extend(str(line) for line in explanation)
+    return lines
 
 
 def _taken(outcome: object) -> int | None:

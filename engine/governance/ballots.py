@@ -14,6 +14,10 @@
   non-elected, ``shortfall + ceil(shortfall/5)`` of them in vote order (2 for one
   seat), same threshold; or a recorded decision to reduce the seats.
 * R19 a write-in elected within the seats is flagged for the upper level's approval.
+
+``kind="plurality"`` counts a vote that selects by votes alone (a top-N ballot such
+as the 三票制 plenary choosing 2 formal candidates, DOMAIN.md §3): R14 and R15 apply,
+R16 does not, a tie at the cut-off goes to a re-vote as in R17.
 """
 
 from __future__ import annotations
@@ -32,11 +36,17 @@ Mark = Literal["approve", "disapprove", "abstain"]
 MARKS: tuple[Mark, ...] = ("approve", "disapprove", "abstain")
 Base = Literal["present", "expected"]
 WriteInPolicy = Literal["forbidden", "review", "allowed"]
-RoundKind = Literal["regular", "tie_revote", "further"]
+RoundKind = Literal["regular", "tie_revote", "further", "plurality"]
 Status = Literal["complete", "void", "tie", "shortfall"]
 
 HALF = Fraction(1, 2)
-_KIND_LABELS = {"regular": "正式选举", "tie_revote": "并列者再投票", "further": "另行选举"}
+_KIND_LABELS = {
+    "regular": "正式选举",
+    "tie_revote": "并列者再投票",
+    "further": "另行选举",
+    "plurality": "按得票多少票决",
+}
+_NO_THRESHOLD = ("tie_revote", "plurality")
 _BASE_LABELS = {"present": "实到会", "expected": "应到会"}
 
 
@@ -184,7 +194,7 @@ class RoundResult:
             "ignored_write_ins": self.ignored_write_ins,
             "threshold": {
                 "operator": "more_than",
-                "fraction": "0" if self.kind == "tie_revote" else "1/2",
+                "fraction": "0" if self.kind in _NO_THRESHOLD else "1/2",
                 "base": self.threshold_base,
                 "bound": f"{bound.numerator}/{bound.denominator}",
                 "bound_display": show_number(bound),
@@ -259,7 +269,8 @@ def tally_round(
         write_ins: ``forbidden`` ignores them; ``review`` counts them and flags an
             elected one (R19); ``allowed`` counts them without a flag. Re-votes and
             further rounds are among named candidates only, so they ignore write-ins.
-        kind: ``regular``, ``tie_revote`` (R17, plurality) or ``further`` (R18).
+        kind: ``regular``, ``tie_revote`` (R17, plurality), ``further`` (R18) or
+            ``plurality`` (a top-N vote by votes alone, no R16 threshold).
         number: the round's number in the election, for the record.
 
     Returns:
@@ -281,7 +292,7 @@ def tally_round(
         f"({'、'.join(candidates)})"
     ]
     base_count = voters if base == "present" else int(expected or 0)
-    bound = Fraction(0) if kind == "tie_revote" else HALF * base_count
+    bound = Fraction(0) if kind in _NO_THRESHOLD else HALF * base_count
     common: dict[str, Any] = {
         "number": number,
         "kind": kind,
@@ -372,6 +383,9 @@ def _decide(
     if kind == "tie_revote":
         lines.append("R17: 并列者再投票, 得票多者当选 (不再计过半数)")
         passing = names
+    elif kind == "plurality":
+        lines.append(f"按得票多少取前 {seats} 名 (不计过半数); 末位并列者再投票")
+        passing = names
     else:
         lines.append(f"R16: 当选须赞成票超过{base_words}的半数 (> {show_number(bound)})")
         passing = [n for n in names if votes[n] > bound]
@@ -392,7 +406,7 @@ def _decide(
     )
     for c in counts:
         tag = "另选他人 " if c.write_in else ""
-        verdict = "过半数" if c.passed and kind != "tie_revote" else ""
+        verdict = "过半数" if c.passed and kind not in _NO_THRESHOLD else ""
         lines.append(
             f"{tag}{c.name}: 赞成 {c.approve}, 反对 {c.disapprove}, 弃权 {c.abstain}"
             + (f" — {verdict}" if verdict else "")
