@@ -146,6 +146,31 @@ def worker(
     )
 
 
+@app.command()
+def serve(
+    *,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Store URL (default: $YISHI_DB, else sqlite:///yishi.db)."),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    tokens: Annotated[
+        Path, typer.Option("--tokens", help="Token file (YAML/JSON): token → actor and roles.")
+    ],
+    limit_concurrency: Annotated[
+        int, typer.Option("--limit-concurrency", help="Connections beyond this get 503.")
+    ] = 64,
+) -> None:
+    """Serve the HTTP API (see docs/embedding.md): bearer tokens, problem+json errors."""
+    from engine.server.serve import ServeOptions, run_serve
+
+    options = ServeOptions(
+        db=db, host=host, port=port, tokens=tokens, limit_concurrency=limit_concurrency
+    )
+    raise typer.Exit(run_serve(options))
+
+
 def _add_case_commands() -> None:
     from engine.cli.case_cmd import case_app
 

@@ -1,0 +1,177 @@
+"""The FastAPI application: routes, the engine's exceptions as problems, health and readiness.
+
+``create_app`` takes an ``Engine`` (and so a store) and a token table; it holds no
+state of its own beyond a cache of compiled procedures. Every engine error maps
+to one problem status and ``code``; anything unexpected is a 500 problem whose
+details go to the log, never to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.errors import (
+    CaseExists,
+    Conflict,
+    EngineError,
+    ProcedureInvalid,
+    StoreError,
+    UnknownCase,
+)
+from engine.runtime.engine import Engine, IdempotencyMismatch, InvalidData
+from engine.server.auth import TokenTable
+from engine.server.catalog import Catalog
+from engine.server.deps import Services, services
+from engine.server.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, BodyLimit
+from engine.server.models import Health
+from engine.server.problems import ProblemError, documented, problem_response
+from engine.server.routes_procedures import located
+
+_log = logging.getLogger("yishi.server")
+
+DESCRIPTION = """\
+The yishi engine over HTTP: register procedures (YAML), open cases, fire events as the
+actor your bearer token names, read, verify and replay the hash-chained audit.
+
+Errors are RFC 9457 problems (`application/problem+json`) with a `code`; a refused
+attempt is recorded in the audit and answered 422 with the engine's reason.
+See docs/embedding.md.
+"""
+
+
+def create_app(
+    engine: Engine,
+    tokens: TokenTable,
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+) -> FastAPI:
+    """The HTTP API over ``engine``.
+
+    Args:
+        engine: the engine (its store holds procedures and cases).
+        tokens: who may call, as whom.
+        max_body: the largest request body in bytes (413 above it).
+        body_timeout: seconds a client has to send a body (408 after it).
+
+    Returns:
+        The ASGI application.
+    """
+    from engine.server import routes_audit, routes_cases, routes_procedures
+
+    app = FastAPI(
+        title="yishi",
+        version="0.1.0",
+        summary="Governance procedures as audited state machines",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.services = Services(engine=engine, catalog=Catalog(engine), tokens=tokens)
+    app.include_router(routes_procedures.router)
+    app.include_router(routes_cases.router)
+    app.include_router(routes_audit.router)
+    _add_health(app)
+    _add_handlers(app)
+    app.add_middleware(BodyLimit, max_body=max_body, body_timeout=body_timeout)
+    return app
+
+
+def _add_health(app: FastAPI) -> None:
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    def healthz() -> Health:
+        """Liveness: the process answers (no token needed)."""
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Health, tags=["health"], responses=documented(503))
+    def readyz(request: Request) -> Health:
+        """Readiness: the store answers a read (no token needed); 503 when it does not."""
+        services(request).engine.store.get_case("readyz-probe")
+        return Health(status="ok")
+
+
+def _violations_of(exc: RequestValidationError) -> list[dict[str, str]]:
+    found = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        found.append({"path": where, "message": str(error.get("msg", ""))})
+    return found
+
+
+def _add_handlers(app: FastAPI) -> None:
+    def on(kind: type[Exception], status: int, code: str) -> None:
+        async def handle(request: Request, exc: Exception) -> JSONResponse:
+            return problem_response(status, code, str(exc))
+
+        app.add_exception_handler(kind, handle)
+
+    on(UnknownCase, 404, "unknown-case")
+    on(CaseExists, 409, "case-exists")
+    on(Conflict, 409, "conflict")
+    on(IdempotencyMismatch, 422, "idempotency-key-reused")
+
+    async def problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ProblemError)
+        return problem_response(
+            exc.status, exc.code, exc.detail, extra=exc.extra, headers=exc.headers
+        )
+
+    async def invalid_data(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, InvalidData)
+        return problem_response(422, "invalid-data", str(exc), extra={"violations": exc.violations})
+
+    async def invalid_procedure(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ProcedureInvalid)
+        problems = [located(p).model_dump() for p in exc.problems]
+        errors = sum(1 for p in exc.problems if p.severity == "error")
+        first = next(str(p) for p in exc.problems if p.severity == "error")
+        detail = f"{errors} error(s); the first: {first}"
+        return problem_response(422, "procedure-invalid", detail, extra={"violations": problems})
+
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        violations = _violations_of(exc)
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return problem_response(
+                400,
+                "malformed-body",
+                "the body is not valid JSON",
+                extra={"violations": violations},
+            )
+        detail = "; ".join(f"{v['path']}: {v['message']}" for v in violations)
+        return problem_response(422, "invalid-request", detail, extra={"violations": violations})
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "invalid-request")
+        headers: dict[str, Any] = dict(exc.headers or {})
+        return problem_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+    async def store_down(request: Request, exc: Exception) -> JSONResponse:
+        _log.error("store error on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            503, "store-unavailable", "the store cannot be reached; retry later"
+        )
+
+    async def engine_error(request: Request, exc: Exception) -> JSONResponse:
+        _log.exception("engine error on %s %s", request.method, request.url.path)
+        return problem_response(500, "internal-error", str(exc))
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem_response(500, "internal-error", "an unexpected error; see the server log")
+
+    app.add_exception_handler(ProblemError, problem)
+    app.add_exception_handler(InvalidData, invalid_data)
+    app.add_exception_handler(ProcedureInvalid, invalid_procedure)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(StoreError, store_down)
+    app.add_exception_handler(EngineError, engine_error)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,165 @@
+"""Bearer tokens → who is calling: an actor id, the roles they hold, and whether they are admin.
+
+The token file (YAML or JSON) maps each token to an actor::
+
+    tokens:
+      - actor: 张书记
+        roles: [branch_secretary]
+        sha256: 5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8
+      - actor: ops
+        admin: true            # may register procedures
+        token: dev-only-token  # plain text: accepted, for development only
+
+Only hashes need to be kept (``printf %s "$TOKEN" | sha256sum``). A presented token
+is hashed and compared with *every* entry's hash by ``hmac.compare_digest``, so
+the time taken says nothing about which entry, or how much of one, matched.
+Tokens are never logged nor put in an error message; the file's problems name
+the entry by its position, never by its token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EngineError
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_ROLE = re.compile(r"^[a-z][a-z0-9_]*$")
+MIN_TOKEN_LENGTH = 16
+"""Plain-text tokens shorter than this are refused: they could be guessed."""
+
+
+class TokenFileError(EngineError):
+    """The token file cannot be read or has a mistake (which entry, and what)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Principal:
+    """An authenticated caller: the actor recorded in the audit, their roles, admin or not."""
+
+    actor: str
+    roles: tuple[str, ...] = ()
+    admin: bool = False
+
+
+def token_hash(token: str) -> str:
+    """The sha256 (hex) of a token's UTF-8 bytes, as the token file keeps it."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class TokenTable:
+    """Looks up the principal a bearer token stands for, in constant time per entry.
+
+    Args:
+        entries: ``(sha256 hex of the token, principal)`` pairs.
+    """
+
+    def __init__(self, entries: list[tuple[str, Principal]]) -> None:
+        self._entries = [(bytes.fromhex(digest), who) for digest, who in entries]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, token: str) -> Principal | None:
+        """The principal for ``token``, or None when no entry has its hash.
+
+        Every entry is compared (no early exit), each with ``hmac.compare_digest``.
+        """
+        presented = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        found: Principal | None = None
+        for digest, who in self._entries:
+            if hmac.compare_digest(presented, digest) and found is None:
+                found = who
+        return found
+
+
+def parse_tokens(document: Any, source: str) -> TokenTable:
+    """Build a table from a parsed token file.
+
+    Args:
+        document: the parsed YAML/JSON (a mapping with a ``tokens`` list).
+        source: the file name, for messages.
+
+    Returns:
+        The token table.
+
+    Raises:
+        TokenFileError: naming the entry (by position) and the mistake.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("tokens"), list):
+        raise TokenFileError(f"{source}: expected a mapping with a 'tokens' list")
+    unknown = sorted(set(document) - {"tokens"})
+    if unknown:
+        raise TokenFileError(f"{source}: unknown key(s) {', '.join(unknown)}; expected: tokens")
+    entries: list[tuple[str, Principal]] = []
+    seen: set[str] = set()
+    for number, item in enumerate(document["tokens"], 1):
+        where = f"{source}: tokens[{number}]"
+        digest, who = _entry(item, where)
+        if digest in seen:
+            raise TokenFileError(f"{where}: the same token is listed twice")
+        seen.add(digest)
+        entries.append((digest, who))
+    return TokenTable(entries)
+
+
+def _entry(item: Any, where: str) -> tuple[str, Principal]:
+    if not isinstance(item, dict):
+        raise TokenFileError(f"{where}: expected a mapping with actor, roles and sha256")
+    unknown = sorted(set(item) - {"actor", "roles", "admin", "sha256", "token"})
+    if unknown:
+        raise TokenFileError(
+            f"{where}: unknown key(s) {', '.join(map(str, unknown))}; "
+            "expected: actor, roles, admin, sha256 (or token)"
+        )
+    actor = item.get("actor")
+    if not isinstance(actor, str) or not actor.strip() or len(actor) > 128:
+        raise TokenFileError(f"{where}: actor must be a non-empty text of at most 128 characters")
+    roles = item.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) and _ROLE.match(r) for r in roles):
+        raise TokenFileError(f"{where}: roles must be a list of role ids such as branch_secretary")
+    admin = item.get("admin", False)
+    if not isinstance(admin, bool):
+        raise TokenFileError(f"{where}: admin must be true or false")
+    if ("sha256" in item) == ("token" in item):
+        raise TokenFileError(f"{where}: give exactly one of sha256 (preferred) or token")
+    if "sha256" in item:
+        digest = item["sha256"]
+        if not isinstance(digest, str) or not _HEX64.match(digest.lower()):
+            raise TokenFileError(f"{where}: sha256 must be 64 hexadecimal digits")
+        digest = digest.lower()
+    else:
+        token = item["token"]
+        if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
+            raise TokenFileError(f"{where}: token must be at least {MIN_TOKEN_LENGTH} characters")
+        digest = token_hash(token)
+    return digest, Principal(actor=actor, roles=tuple(roles), admin=admin)
+
+
+def load_tokens(path: str | Path) -> TokenTable:
+    """Read a token file (YAML or JSON; JSON is YAML too).
+
+    Raises:
+        TokenFileError: when it is missing, unreadable, not YAML/JSON, or has a mistake.
+    """
+    import yaml
+
+    target = Path(path)
+    try:
+        text = target.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TokenFileError(f"{path}: cannot read the token file: {exc}") from exc
+    try:
+        document = json.loads(text) if target.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        # The parser's message may quote a line of the file, and so a token: say only where.
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        at = f" (line {line + 1})" if isinstance(line, int) else ""
+        raise TokenFileError(f"{path}: the token file is not valid YAML/JSON{at}") from None
+    return parse_tokens(document, str(path))

@@ -1,0 +1,131 @@
+"""Request limits the application enforces itself: body size and how long a body may take.
+
+Uvicorn bounds connections (``limit_concurrency``), idle keep-alive
+(``timeout_keep_alive``) and header size (h11); it does not bound a body. This
+ASGI middleware reads each body before the application sees it: a declared
+``Content-Length`` over the limit is answered 413 without reading anything, a
+body that grows past it (chunked) is cut off with 413, and a body that trickles
+in slower than ``body_timeout`` seconds in all gets 408. The application then
+reads the buffered body, so no endpoint can be made to hold a thread while a
+client sends slowly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from engine.server.problems import PROBLEM_TYPE, problem_body
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+DEFAULT_MAX_BODY = 1024 * 1024
+"""1 MiB: the largest request body (procedure YAML included)."""
+DEFAULT_BODY_TIMEOUT = 15.0
+"""Seconds a client has to send its whole body."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: buffer each request body, at most ``max_body`` bytes and seconds.
+
+    Args:
+        app: the application.
+        max_body: the largest body in bytes.
+        body_timeout: seconds allowed to receive the whole body.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    ) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.body_timeout = body_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the application with the body read and checked first."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body:
+            await _reject(send, 413, "body-too-large", self._too_large(declared))
+            return
+        try:
+            body = await asyncio.wait_for(self._read(receive), self.body_timeout)
+        except _TooLarge:
+            await _reject(send, 413, "body-too-large", self._too_large(None))
+            return
+        except TimeoutError:
+            detail = f"the body did not arrive within {self.body_timeout:g} seconds"
+            await _reject(send, 408, "body-timeout", detail)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise _TooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    def _too_large(self, declared: int | None) -> str:
+        size = f"{declared} bytes" if declared is not None else "more"
+        return f"the body is {size}; the limit is {self.max_body} bytes"
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # h11 refuses a malformed length before we see it
+    return None
+
+
+async def _reject(send: Send, status: int, code: str, detail: str) -> None:
+    body = json.dumps(problem_body(status, code, detail), ensure_ascii=False).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_TYPE.encode("ascii")),
+                (b"content-length", str(len(body)).encode("ascii")),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -1,0 +1,142 @@
+"""RFC 9457 problem details: every error the API returns, with the engine's own reasons.
+
+A problem is ``application/problem+json`` with ``type``, ``title``, ``status``,
+``detail`` and our ``code`` (one stable word per kind of problem; ``type`` is
+``urn:yishi:problem:<code>``). Where the engine gave more, the problem carries it:
+``violations`` (each with its ``path`` and ``message``), ``guards`` (each guard's
+inputs, result and explanation), and for a refused attempt the ``case``/``seq`` it
+was recorded at. ``docs/embedding.md`` lists the codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+PROBLEM_TYPE = "application/problem+json"
+
+TITLES: dict[str, str] = {
+    "unauthenticated": "A valid bearer token is required",
+    "forbidden": "This token may not do that",
+    "not-found": "No such resource",
+    "unknown-case": "No such case",
+    "unknown-procedure": "No such procedure version",
+    "method-not-allowed": "Method not allowed here",
+    "invalid-request": "The request does not match the API",
+    "malformed-body": "The body cannot be parsed",
+    "body-too-large": "The request body is too large",
+    "body-timeout": "The request body arrived too slowly",
+    "unsupported-media-type": "Unsupported media type",
+    "procedure-invalid": "The procedure has errors",
+    "invalid-data": "The case data does not match the procedure's data schema",
+    "case-exists": "A case with this id is already open",
+    "conflict": "The case moved on meanwhile",
+    "precondition-failed": "The case is not at the expected seq",
+    "idempotency-key-reused": "This idempotency key was used for a different request",
+    "not-allowed": "The event is not allowed in this state",
+    "not-authorised": "The actor holds none of the event's roles",
+    "invalid-payload": "The payload does not match the event's schema",
+    "guards-failed": "The event's conditions do not hold",
+    "action-failed": "The event's actions could not run",
+    "graphviz-missing": "SVG needs Graphviz, which is not installed",
+    "store-unavailable": "The store cannot be reached",
+    "internal-error": "Internal error",
+}
+
+
+class ProblemError(Exception):
+    """Raised by an endpoint to answer with a problem.
+
+    Args:
+        status: the HTTP status.
+        code: a key of ``TITLES``.
+        detail: what happened, for a person.
+        extra: further members (``violations``, ``guards``, ``case``, ``seq``…).
+        headers: response headers (``WWW-Authenticate``…).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.extra = dict(extra or {})
+        self.headers = dict(headers or {})
+
+
+def problem_body(
+    status: int, code: str, detail: str, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The JSON members of a problem."""
+    body: dict[str, Any] = {
+        "type": f"urn:yishi:problem:{code}",
+        "title": TITLES.get(code, code),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    body.update(extra or {})
+    return body
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """A ``application/problem+json`` response."""
+    return JSONResponse(
+        problem_body(status, code, detail, extra),
+        status_code=status,
+        media_type=PROBLEM_TYPE,
+        headers=dict(headers or {}),
+    )
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses`` for problem statuses (401 and 422 are added to every route).
+
+    Args:
+        statuses: the statuses an endpoint may answer with a problem.
+
+    Returns:
+        A ``responses`` mapping for a FastAPI route.
+    """
+    from engine.server.models import Problem
+
+    described: dict[int | str, dict[str, object]] = {}
+    for status in sorted({401, 422, *statuses}):
+        described[status] = {
+            "model": Problem,
+            "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "description": _STATUS_WORDS.get(status, "Problem"),
+        }
+    return described
+
+
+_STATUS_WORDS = {
+    400: "Malformed body or header",
+    401: "No or unknown bearer token",
+    403: "The token may not do this",
+    404: "Unknown case, procedure or route",
+    408: "The body arrived too slowly",
+    409: "Conflict: the case exists, or moved on meanwhile",
+    412: "If-Match: the case is not at that seq",
+    413: "Body too large",
+    415: "Unsupported media type",
+    422: "Invalid request, or the engine refused (the problem says why)",
+    503: "Unavailable (store unreachable, Graphviz missing)",
+}

@@ -1,0 +1,308 @@
+"""``/cases``: open, read, list, fire and explain — the engine's calls, as the token's actor.
+
+A refused attempt is recorded in the audit like any other, and answered
+``422`` with a problem carrying the engine's reason (``code``: ``not-allowed``,
+``not-authorised``, ``invalid-payload`` with ``violations``, ``guards-failed``
+with ``guards``, ``action-failed``) and the ``case``/``seq`` it was recorded
+at. An applied attempt is ``200`` with the outcome. ``ETag`` is the case's seq;
+``If-Match: "<seq>"`` makes the attempt conditional (412 when the case moved),
+and ``Idempotency-Key`` makes a retry return the first outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
+
+from engine.errors import Conflict, StoreError
+from engine.runtime.types import Actor, Outcome
+from engine.runtime.types import Reason as ReasonValue
+from engine.server.auth import Principal
+from engine.server.deps import MAX_PAGE, Caller, Deps
+from engine.server.models import (
+    CASE_ID,
+    IDEMPOTENCY_KEY,
+    CaseOut,
+    CasePage,
+    CaseSummary,
+    Deadline,
+    ExplainEvent,
+    ExplanationOut,
+    FireEvent,
+    OpenCase,
+    OutcomeOut,
+    ProcedureRef,
+    Reason,
+    TransitionOut,
+)
+from engine.server.problems import PROBLEM_TYPE, ProblemError, documented, problem_body
+
+router = APIRouter(tags=["cases"])
+
+CaseId = Annotated[str, Path(pattern=CASE_ID, description="The case id.")]
+IF_MATCH = r'^(\*|"[0-9]{1,18}"|[0-9]{1,18})$'
+PROCEDURE_ID = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+STATE_ID = r"^[a-z][a-z0-9_]*$"
+_NOT_A_CURSOR = "after: not a cursor from a previous page"
+
+
+def actor_of(caller: Principal) -> Actor:
+    """The actor the engine records: the token's, never one from the body."""
+    return Actor(id=caller.actor, roles=caller.roles)
+
+
+def etag(seq: int) -> str:
+    """The ``ETag`` of a case at ``seq`` (a strong tag)."""
+    return f'"{seq}"'
+
+
+def reason_out(reason: ReasonValue | None) -> Reason | None:
+    """An engine reason as the API returns it."""
+    if reason is None:
+        return None
+    return Reason(code=reason.code, message=reason.message, details=list(reason.details))
+
+
+def outcome_out(outcome: Outcome) -> OutcomeOut:
+    """An engine outcome as the API returns it."""
+    return OutcomeOut.model_validate(
+        {
+            "case": outcome.case,
+            "seq": outcome.seq,
+            "status": outcome.status,
+            "event": outcome.event,
+            "from": outcome.from_state,
+            "to": outcome.to_state,
+            "reason": reason_out(outcome.reason),
+            "guards": [dict(g) for g in outcome.guards],
+            "replayed": outcome.replayed,
+            "hash": str(outcome.record.get("hash", "")),
+        }
+    )
+
+
+def refusal(outcome: Outcome) -> JSONResponse:
+    """A recorded refusal as a 422 problem with the engine's reason."""
+    reason = outcome.reason
+    assert reason is not None
+    extra: dict[str, Any] = {
+        "case": outcome.case,
+        "seq": outcome.seq,
+        "event": outcome.event,
+        "state": outcome.from_state,
+        "recorded": True,
+        "replayed": outcome.replayed,
+        "hash": outcome.record.get("hash"),
+    }
+    if reason.code in ("invalid-payload", "action-failed") and reason.details:
+        extra["violations"] = [dict(d) for d in reason.details if isinstance(d, dict)]
+    if outcome.guards:
+        extra["guards"] = [dict(g) for g in outcome.guards]
+    headers = {} if outcome.replayed else {"ETag": etag(outcome.seq)}
+    return JSONResponse(
+        problem_body(422, reason.code, reason.message, extra),
+        status_code=422,
+        media_type=PROBLEM_TYPE,
+        headers=headers,
+    )
+
+
+@router.post(
+    "/cases",
+    status_code=201,
+    response_model=OutcomeOut,
+    response_model_by_alias=True,
+    responses=documented(404, 409, 413),
+)
+def open_case(body: OpenCase, response: Response, deps: Deps, caller: Caller) -> OutcomeOut:
+    """Open a case of a registered procedure version in its initial state (201).
+
+    Raises:
+        ProblemError: 404 for an unknown procedure version.
+        CaseExists: answered 409 ``case-exists``.
+        InvalidData: answered 422 ``invalid-data`` with each violation.
+    """
+    compiled = deps.catalog.get(body.procedure)
+    if compiled is None:
+        raise ProblemError(404, "unknown-procedure", f"no procedure version {body.procedure}")
+    outcome = deps.engine.open_case(compiled, body.id, body.data, actor=actor_of(caller))
+    response.headers["Location"] = f"/cases/{body.id}"
+    response.headers["ETag"] = etag(outcome.seq)
+    return outcome_out(outcome)
+
+
+@router.get("/cases", response_model=CasePage, responses=documented())
+def list_cases(
+    *,
+    deps: Deps,
+    caller: Caller,
+    procedure: Annotated[
+        str | None, Query(pattern=PROCEDURE_ID, description="Procedure id.")
+    ] = None,
+    state: Annotated[str | None, Query(pattern=STATE_ID, description="State id.")] = None,
+    updated_since: Annotated[
+        AwareDatetime | None, Query(description="Updated at or after (RFC 3339).")
+    ] = None,
+    updated_before: Annotated[
+        AwareDatetime | None, Query(description="Updated before (RFC 3339).")
+    ] = None,
+    after: Annotated[
+        str | None, Query(max_length=200, description="The previous page's next.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> CasePage:
+    """Cases, most recently updated first, one page at a time (keyset paging).
+
+    Raises:
+        ProblemError: 422 for a cursor this server did not give.
+    """
+    from engine.storage.base import CaseFilter
+
+    if after is not None:
+        _check_cursor(after)
+    where = CaseFilter(
+        procedure=procedure,
+        state=state,
+        updated_since=_bounded(updated_since),
+        updated_before=_bounded(updated_before),
+    )
+    page = deps.engine.store.list_cases(where, after=after, limit=limit)
+    return CasePage(
+        cases=[
+            CaseSummary(
+                id=c.id,
+                procedure=ProcedureRef(
+                    id=c.procedure_id, version=c.procedure_version, sha256=c.procedure_sha256
+                ),
+                state=c.state,
+                final=c.final,
+                seq=c.seq,
+                updated_at=c.updated_at,
+            )
+            for c in page.cases
+        ],
+        next=page.next,
+    )
+
+
+def _check_cursor(after: str) -> None:
+    """Refuse a cursor the store did not make (or one it could not use: out of range)."""
+    from engine.storage.rows import decode_cursor
+
+    try:
+        updated_us, case_id = decode_cursor(after)
+    except StoreError as exc:
+        raise ProblemError(
+            422, "invalid-request", "after: not a cursor from a previous page"
+        ) from exc
+    if not -(2**63) <= updated_us < 2**63 or not case_id or "\x00" in case_id:
+        raise ProblemError(422, "invalid-request", _NOT_A_CURSOR)
+
+
+def _bounded(moment: Any) -> Any:
+    """A filter time, refused when it is outside the years the store can order (1–9999 UTC)."""
+    if moment is None:
+        return None
+    try:
+        from datetime import UTC
+
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ProblemError(422, "invalid-request", "the time is out of range") from exc
+
+
+@router.get("/cases/{case_id}", response_model=CaseOut, responses=documented(404))
+def get_case(case_id: CaseId, response: Response, deps: Deps, caller: Caller) -> CaseOut:
+    """The case as it stands: state, data, seq (also its ``ETag``), head and deadline."""
+    view = deps.engine.case(case_id, history=False)
+    response.headers["ETag"] = etag(view.seq)
+    return CaseOut(
+        id=view.id,
+        procedure=ProcedureRef(**dict(view.procedure)),
+        state=view.state,
+        final=view.final,
+        seq=view.seq,
+        head=view.head,
+        deadline=Deadline(**dict(view.deadline)) if view.deadline else None,
+        data=dict(view.data),
+    )
+
+
+@router.post(
+    "/cases/{case_id}/events",
+    response_model=OutcomeOut,
+    response_model_by_alias=True,
+    responses=documented(404, 409, 412, 413),
+)
+def fire(
+    *,
+    case_id: CaseId,
+    body: FireEvent,
+    response: Response,
+    deps: Deps,
+    caller: Caller,
+    idempotency_key: Annotated[
+        str | None,
+        Header(pattern=IDEMPOTENCY_KEY, description="A retry with this key applies once."),
+    ] = None,
+    if_match: Annotated[
+        str | None, Header(pattern=IF_MATCH, description='The seq the case must be at: "3".')
+    ] = None,
+) -> Any:
+    """Attempt an event as the token's actor: 200 applied, 422 refused (recorded all the same).
+
+    Raises:
+        UnknownCase: answered 404.
+        ProblemError: 412 when ``If-Match`` names another seq (or the case moved meanwhile).
+        Conflict: answered 409 when a concurrent writer committed first (retry).
+        IdempotencyMismatch: answered 422 ``idempotency-key-reused``.
+    """
+    expected = None
+    if if_match is not None and if_match != "*":
+        expected = int(if_match.strip('"'))
+    try:
+        outcome = deps.engine.fire(
+            case_id,
+            body.event,
+            actor=actor_of(caller),
+            payload=body.payload,
+            idempotency_key=idempotency_key,
+            expected_seq=expected,
+        )
+    except Conflict as exc:
+        if expected is None:
+            raise
+        raise ProblemError(412, "precondition-failed", str(exc)) from exc
+    if not outcome.applied:
+        return refusal(outcome)
+    if not outcome.replayed:
+        response.headers["ETag"] = etag(outcome.seq)
+    return outcome_out(outcome)
+
+
+@router.post("/cases/{case_id}/explain", response_model=ExplanationOut, responses=documented(404))
+def explain(case_id: CaseId, body: ExplainEvent, deps: Deps, caller: Caller) -> ExplanationOut:
+    """What the event would need now, for the token's actor: each transition's guards."""
+    explained = deps.engine.explain(
+        case_id, body.event, actor=actor_of(caller), payload=body.payload
+    )
+    return ExplanationOut(
+        case=explained.case,
+        event=explained.event,
+        state=explained.state,
+        allowed=explained.allowed,
+        reason=reason_out(explained.reason),
+        transitions=[
+            TransitionOut(
+                index=t.index,
+                target=t.target,
+                label=t.label,
+                ready=t.ready,
+                guards=[dict(g) for g in t.guards],
+            )
+            for t in explained.transitions
+        ],
+    )
