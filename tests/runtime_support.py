@@ -25,8 +25,15 @@ from engine.runtime.types import Actor
 from engine.storage.memory import MemoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
-FOUR_PATH = ROOT / "procedures" / "four-deliberations-two-disclosures.yaml"
+# The runtime's tests run on a frozen copy of 四议两公开 1.0.0, so that amending the bundled
+# procedure (a new version) never changes what these tests pin: exact refusal messages,
+# guard explanations, seq numbers. The bundled procedure and its scenarios are tested as
+# they stand by test_scenarios.py and test_cli_run_replay.py.
+FOUR_PATH = ROOT / "tests" / "data" / "four-deliberations-1.0.0.yaml"
+BUNDLED_PATH = ROOT / "procedures" / "four-deliberations-two-disclosures.yaml"
 HAPPY_PATH = ROOT / "procedures" / "examples" / "four-deliberations-happy-path.yaml"
+FROZEN_HAPPY_PATH = ROOT / "tests" / "data" / "four-deliberations-1.0.0-happy-path.yaml"
+"""The happy-path scenario as it was written for 1.0.0 (14 records, 10 applied, 3 refused)."""
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=CST)
@@ -61,8 +68,14 @@ for _i, (_state, *_rest) in enumerate(_WAY):
 
 @cache
 def four() -> CompiledProcedure:
-    """The bundled 四议两公开 procedure, compiled once."""
+    """四议两公开 1.0.0 (the frozen test copy), compiled once."""
     return load_procedure(FOUR_PATH)
+
+
+@cache
+def bundled() -> CompiledProcedure:
+    """The bundled 四议两公开 procedure as it stands, compiled once."""
+    return load_procedure(BUNDLED_PATH)
 
 
 def new_engine(at: datetime = T0) -> tuple[Engine, FixedClock]:

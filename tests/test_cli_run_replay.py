@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runtime_support import FOUR_PATH, HAPPY_PATH, ROOT
+from runtime_support import BUNDLED_PATH, FOUR_PATH, FROZEN_HAPPY_PATH, HAPPY_PATH, ROOT
 
 from engine.audit.chain import seal
 from engine.audit.jsonl import read_file, write_file
@@ -36,7 +36,7 @@ def _wrong_scenario(tmp_path: Path) -> Path:
     from engine.definition.strict_yaml import parse_yaml
 
     body: dict[str, Any] = json.loads(
-        json.dumps(parse_yaml(HAPPY_PATH.read_text(encoding="utf-8"), "happy").value)
+        json.dumps(parse_yaml(FROZEN_HAPPY_PATH.read_text(encoding="utf-8"), "happy").value)
     )
     body["procedure"] = str(FOUR_PATH)
     body["expect"]["state"] = "rejected"
@@ -49,17 +49,33 @@ def test_run_prints_the_table_writes_a_verified_log_and_exits_0(tmp_path: Path) 
     """yishi run: exit 0, each step in a table, expectations held, audit log written, verified."""
     out = tmp_path / "audit.jsonl"
 
-    result = _yishi("run", HAPPY_PATH, "--audit", out)
+    result = _yishi("run", FROZEN_HAPPY_PATH, "--audit", out)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "四议两公开 (four-deliberations-two-disclosures 1.0.0)" in result.stdout
-    for text in ("seq", "event", "outcome", "from → to", "why", "timer.fired", "not-authorised"):
+    # The table's layout is the CLI's to choose; it must show each step and why.
+    for text in ("seq", "event", "outcome", "why", "sign_off", "not-authorised", "支委会到会不足"):
         assert text in result.stdout, text
-    assert "支委会到会不足: 2 present of 5 expected < 1/2 (2.5): met" in result.stdout
     assert "final state: closed (办结)" in result.stdout
     assert "✓ every expectation held" in result.stdout
     assert f"audit log: {out} (14 records, verified)" in result.stdout
     assert [r["seq"] for r in read_file(out)] == list(range(1, 15))
+
+
+def test_run_and_replay_of_the_bundled_happy_path(tmp_path: Path) -> None:
+    """yishi run then yishi replay on the bundled procedure and scenario, as they stand: both
+    exit 0, and replay reproduces every record the run wrote."""
+    out = tmp_path / "audit.jsonl"
+
+    ran = _yishi("run", HAPPY_PATH, "--audit", out)
+    replayed = _yishi("replay", out, "--procedure", BUNDLED_PATH)
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "✓ every expectation held" in ran.stdout
+    count = len(read_file(out))
+    assert f"audit log: {out} ({count} records, verified)" in ran.stdout
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert f"ok: {count} records in 1 case(s) reproduced exactly" in replayed.stdout
 
 
 def test_run_with_a_wrong_expectation_exits_1_with_the_mismatch(tmp_path: Path) -> None:
@@ -82,7 +98,7 @@ def test_run_of_a_missing_file_exits_1(tmp_path: Path) -> None:
 def test_replay_of_the_written_log_exits_0(tmp_path: Path) -> None:
     """yishi replay: the log written by run is reproduced exactly, exit 0."""
     out = tmp_path / "audit.jsonl"
-    assert _yishi("run", HAPPY_PATH, "--audit", out).returncode == 0
+    assert _yishi("run", FROZEN_HAPPY_PATH, "--audit", out).returncode == 0
 
     result = _yishi("replay", out, "--procedure", FOUR_PATH)
 
@@ -93,7 +109,7 @@ def test_replay_of_the_written_log_exits_0(tmp_path: Path) -> None:
 def test_replay_as_of_prints_the_case_at_that_seq(tmp_path: Path) -> None:
     """yishi replay --as-of SEQ: prints the case's state and data at that seq."""
     out = tmp_path / "audit.jsonl"
-    assert _yishi("run", HAPPY_PATH, "--audit", out).returncode == 0
+    assert _yishi("run", FROZEN_HAPPY_PATH, "--audit", out).returncode == 0
 
     result = _yishi("replay", out, "--procedure", FOUR_PATH, "--as-of", "4")
 
@@ -108,7 +124,7 @@ def test_replay_as_of_prints_the_case_at_that_seq(tmp_path: Path) -> None:
 def test_replay_of_a_tampered_log_exits_1(tmp_path: Path) -> None:
     """yishi replay: a log edited after writing fails (it no longer verifies), exit 1."""
     out = tmp_path / "audit.jsonl"
-    assert _yishi("run", HAPPY_PATH, "--audit", out).returncode == 0
+    assert _yishi("run", FROZEN_HAPPY_PATH, "--audit", out).returncode == 0
     text = out.read_text(encoding="utf-8")
     out.write_text(text.replace('"yes":3', '"yes":1', 1), encoding="utf-8")
 
@@ -121,7 +137,7 @@ def test_replay_of_a_tampered_log_exits_1(tmp_path: Path) -> None:
 def test_replay_of_a_resealed_forgery_exits_1_naming_the_seq(tmp_path: Path) -> None:
     """yishi replay: a forgery with every hash recomputed verifies, but replay finds it."""
     out = tmp_path / "audit.jsonl"
-    assert _yishi("run", HAPPY_PATH, "--audit", out).returncode == 0
+    assert _yishi("run", FROZEN_HAPPY_PATH, "--audit", out).returncode == 0
     records = read_file(out)
     records[3]["to"] = "deliberated"  # seq 4: claim the proposal skipped a step
     prev = records[2]["hash"]
@@ -141,7 +157,7 @@ def test_replay_of_a_resealed_forgery_exits_1_naming_the_seq(tmp_path: Path) -> 
 def test_replay_without_the_procedure_version_exits_1(tmp_path: Path) -> None:
     """yishi replay: when the named procedure version is not given, say so and exit 1."""
     out = tmp_path / "audit.jsonl"
-    assert _yishi("run", HAPPY_PATH, "--audit", out).returncode == 0
+    assert _yishi("run", FROZEN_HAPPY_PATH, "--audit", out).returncode == 0
     changed = tmp_path / "changed.yaml"
     changed.write_text(FOUR_PATH.read_text(encoding="utf-8") + "\n# amended\n", encoding="utf-8")
 

@@ -12,7 +12,7 @@ from runtime_support import (
     COMMITTEE,
     CST,
     DIRECTOR,
-    HAPPY_PATH,
+    FROZEN_HAPPY_PATH,
     SECRETARY,
     T0,
     TOY_DATA,
@@ -35,7 +35,7 @@ def _lookup(sha256: str) -> CompiledProcedure | None:
 
 
 def _happy() -> list[dict[str, Any]]:
-    return [dict(r) for r in run_scenario(load_scenario(HAPPY_PATH)).records]
+    return [dict(r) for r in run_scenario(load_scenario(FROZEN_HAPPY_PATH)).records]
 
 
 def _reseal(records: list[dict[str, Any]], start: int) -> None:

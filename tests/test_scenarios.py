@@ -1,7 +1,9 @@
 """engine.runtime.scenario: every bundled scenario runs and holds; mismatches are reported.
 
 The example list is a glob, so a scenario added under ``procedures/examples/``
-is tested without touching this file.
+is tested without touching this file. Tests that pin step numbers and messages
+use the frozen 1.0.0 copy in ``tests/data/``, so amending the bundled procedure
+and its scenario does not break them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runtime_support import HAPPY_PATH, ROOT, jcs_hash
+from runtime_support import FOUR_PATH, FROZEN_HAPPY_PATH, HAPPY_PATH, ROOT, jcs_hash
 
 from engine.definition.strict_yaml import parse_yaml
 from engine.runtime.scenario import ScenarioInvalid, load_scenario, run_scenario
@@ -47,9 +49,9 @@ def test_every_example_writes_a_sound_chain(path: Path) -> None:
         prev = record["hash"]
 
 
-def test_the_happy_path_outcomes() -> None:
-    """Scenarios: the 四议两公开 run reaches closed with 10 applied and 3 refused attempts."""
-    result = run_scenario(load_scenario(HAPPY_PATH))
+def test_the_frozen_happy_path_outcomes() -> None:
+    """Scenarios: the 1.0.0 happy path reaches closed with 10 applied and 3 refused attempts."""
+    result = run_scenario(load_scenario(FROZEN_HAPPY_PATH))
 
     statuses = [o.status for s in result.steps for o in s.outcomes]
     assert result.final_state == "closed"
@@ -60,8 +62,8 @@ def test_the_happy_path_outcomes() -> None:
 
 def _variant(tmp_path: Path, change: Any) -> Path:
     # The strict reader (PyYAML would read the payload key ``yes`` as True); JSON is YAML.
-    body = copy.deepcopy(parse_yaml(HAPPY_PATH.read_text(encoding="utf-8"), "happy").value)
-    body["procedure"] = str(ROOT / "procedures" / "four-deliberations-two-disclosures.yaml")
+    body = copy.deepcopy(parse_yaml(FROZEN_HAPPY_PATH.read_text(encoding="utf-8"), "happy").value)
+    body["procedure"] = str(FOUR_PATH)
     change(body)
     path = tmp_path / "variant.yaml"
     path.write_text(json.dumps(body, ensure_ascii=False, indent=1), encoding="utf-8")
