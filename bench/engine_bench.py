@@ -4,7 +4,8 @@ Run from the repository root with the project's interpreter::
 
     .venv/bin/python bench/engine_bench.py [--events N] [--profile]
 
-Figures (best of several rounds each; ratios, never pass/fail):
+Figures (CPU time, best of several interleaved rounds, so that other work on the
+machine disturbs both sides of a ratio alike; ratios, never pass/fail):
 
 * **engine vs bare transitions**: events/s through ``Engine.fire`` (payload
   check, four guards with explanations, an action, the audit record and its
@@ -30,7 +31,6 @@ import cProfile
 import pstats
 import sys
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -65,9 +65,7 @@ CASES = 10
 ROUNDS = 5
 
 
-def best(rounds: int, run: Callable[[], float]) -> float:
-    """The best (smallest) of ``rounds`` timings, in seconds."""
-    return min(run() for _ in range(rounds))
+clock = time.process_time
 
 
 # -- bare transitions -------------------------------------------------------------------------
@@ -106,11 +104,11 @@ def time_bare(machine: Machine, events: int) -> float:
     models = [_Model("drafting") for _ in range(CASES)]
     trigger = machine.events["propose"].trigger
     per_case = events // CASES
-    start = time.perf_counter()
+    start = clock()
     for model in models:
         for _ in range(per_case):
             trigger(model)
-    elapsed = time.perf_counter() - start
+    elapsed = clock() - start
     assert all(m.state == "drafting" for m in models)
     return elapsed
 
@@ -141,27 +139,27 @@ def fire_all(engine: Engine, events: int) -> None:
 def time_engine(compiled: CompiledProcedure, events: int) -> tuple[float, Engine]:
     """Seconds to fire ``events`` through the engine, and the engine (for its records)."""
     engine = fresh_engine(compiled)
-    start = time.perf_counter()
+    start = clock()
     fire_all(engine, events)
-    return time.perf_counter() - start, engine
+    return clock() - start, engine
 
 
 def time_open(compiled: CompiledProcedure, count: int) -> float:
     """Seconds to open ``count`` cases on a fresh engine (procedure already registered)."""
     engine = Engine(store=MemoryStore(), clock=FixedClock(T0))
     engine.open_case(compiled, "warm", DATA, actor=SECRETARY, at=T0)
-    start = time.perf_counter()
+    start = clock()
     for index in range(count):
         engine.open_case(compiled, f"o{index}", DATA, actor=SECRETARY, at=T0)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def time_replay(compiled: CompiledProcedure, records: list[dict[str, Any]]) -> float:
     """Seconds to replay ``records``; fails loudly if replay diverges."""
     known = {compiled.procedure.sha256: compiled}
-    start = time.perf_counter()
+    start = clock()
     report = replay_records(records, known.get)
-    elapsed = time.perf_counter() - start
+    elapsed = clock() - start
     assert report.ok, report.divergence
     return elapsed
 
@@ -183,11 +181,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000, help="events per round")
     parser.add_argument("--opens", type=int, default=5_000, help="cases opened per round")
+    parser.add_argument("--procedure", type=Path, default=PROCEDURE, help="四议两公开 file")
     parser.add_argument("--profile", action="store_true", help="profile the fire path")
     parser.add_argument("--top", type=int, default=30, help="functions shown by --profile")
     args = parser.parse_args()
 
-    compiled = load_procedure(PROCEDURE)
+    compiled = load_procedure(args.procedure)
     if args.profile:
         profile(compiled, args.events, args.top)
         return
@@ -195,18 +194,22 @@ def main() -> None:
     # The real guards' verdicts for 2 of 5 present: 1st transition fails, 2nd holds.
     machine = bare_machine(compiled, {("propose", 0): False, ("propose", 1): True})
     events = args.events - args.events % CASES
-    bare = best(ROUNDS, lambda: time_bare(machine, events))
-    runs = [time_engine(compiled, events) for _ in range(ROUNDS)]
-    full, engine = min(runs, key=lambda r: r[0])
-    opened = best(ROUNDS, lambda: time_open(compiled, args.opens))
-    records = [r for i in range(CASES) for r in engine.records(f"c{i}")]
-    replayed = best(ROUNDS, lambda: time_replay(compiled, records))
+    bares, fulls, opens, replays = [], [], [], []
+    engine = None
+    for _ in range(ROUNDS):  # interleaved: a busy moment slows every figure of its round
+        bares.append(time_bare(machine, events))
+        elapsed, engine = time_engine(compiled, events)
+        fulls.append(elapsed)
+        opens.append(time_open(compiled, args.opens))
+        records = [r for i in range(CASES) for r in engine.records(f"c{i}")]
+        replays.append(time_replay(compiled, records))
+    bare, full, opened, replayed = min(bares), min(fulls), min(opens), min(replays)
 
     bare_rate = events / bare
     engine_rate = events / full
     replay_rate = len(records) / replayed
     open_us = opened / args.opens * 1e6
-    print(f"events per round: {events} on {CASES} cases; best of {ROUNDS} rounds each")
+    print(f"events per round: {events} on {CASES} cases; CPU time, best of {ROUNDS} rounds")
     print(f"bare detached transitions : {bare_rate:12,.0f} events/s")
     print(f"engine, in memory         : {engine_rate:12,.0f} events/s  "
           f"({full / events * 1e6:.1f} µs/event)")  # fmt: skip
