@@ -57,7 +57,7 @@ class Catalog:
         if source is None:
             return None
         compiled = load_source(source, f"<store:{sha256[:12]}>")
-        self._keep(compiled)
+        self.remember(compiled)
         return compiled
 
     def check(self, source: str, file: str) -> CheckReport:
@@ -76,10 +76,11 @@ class Catalog:
         compiled = report.compiled
         known = self.engine.store.procedure_source(compiled.procedure.sha256) is not None
         self.engine.register(compiled)
-        self._keep(compiled)
+        self.remember(compiled)
         return Registration(compiled=compiled, warnings=report.warnings, registered=not known)
 
-    def _keep(self, compiled: CompiledProcedure) -> None:
+    def remember(self, compiled: CompiledProcedure) -> None:
+        """Keep a compiled version (its source must be in the store to open cases after restart)."""
         with self._lock:
             self._compiled[compiled.procedure.sha256] = compiled
             self._compiled.move_to_end(compiled.procedure.sha256)
