@@ -96,3 +96,23 @@ def test_plurality_ignores_write_ins() -> None:
 
     assert result.ignored_write_ins == 5
     assert "丁" not in result.votes()
+
+
+def test_rank_lists_equal_scores_the_same_whatever_the_map_order() -> None:
+    """rank: a map from CEL has no stable order, so ties are listed by name (replayable)."""
+    spec = default_registry()["rank"]
+
+    class Votes:
+        def __init__(self, votes: dict[str, int]) -> None:
+            self.data: dict[str, Any] = {}
+            self.votes = votes
+
+        def evaluate(self, expression: str) -> Any:
+            return self.votes
+
+    params = {"scores": "payload.votes", "top": 1, "into": "data.r"}
+    one = spec.run(params, Votes({"乙": 3, "甲": 3, "丙": 1}))
+    other = spec.run(params, Votes({"丙": 1, "甲": 3, "乙": 3}))
+
+    assert one == other
+    assert one["tied"] == sorted(["乙", "甲"])

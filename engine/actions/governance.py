@@ -313,7 +313,9 @@ def _layer_counts(raw: Any) -> dict[str, dict[str, scoring.LayerCount]]:
     if not isinstance(raw, Mapping):
         raise ActionFailed("ballots must map each candidate to its layers' counts")
     out: dict[str, dict[str, scoring.LayerCount]] = {}
-    for name, layers in raw.items():
+    # By name: a map that went through CEL comes back in a different order in every process,
+    # and the order decides how equal scores are listed (replay must get the same record).
+    for name, layers in sorted(raw.items(), key=lambda item: str(item[0])):
         if not isinstance(layers, Mapping):
             raise ActionFailed(f"{name}: layers must map layer → counts")
         out[str(name)] = {}
@@ -397,7 +399,8 @@ def _rank(params: Mapping[str, Any], ctx: ActionContext) -> Any:
     if not isinstance(raw, Mapping):
         raise ActionFailed("scores must map each name to an integer or a fraction string")
     scored: list[tuple[str, int | Fraction]] = []
-    for name, value in raw.items():
+    # By name, for the same reason as in _layer_counts: equal scores are then listed stably.
+    for name, value in sorted(raw.items(), key=lambda item: str(item[0])):
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise ActionFailed(f"{name}: {value!r} is not an integer or a fraction string")
         scored.append(
