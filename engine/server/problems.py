@@ -107,7 +107,7 @@ def problem_response(
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI ``responses`` for problem statuses (401 and 422 are added to every route).
+    """OpenAPI ``responses`` for problem statuses (400, 401 and 422 are added to every route).
 
     Args:
         statuses: the statuses an endpoint may answer with a problem.
@@ -118,7 +118,7 @@ def documented(*statuses: int) -> dict[int | str, dict[str, object]]:
     from engine.server.models import Problem
 
     described: dict[int | str, dict[str, object]] = {}
-    for status in sorted({401, 422, *statuses}):
+    for status in sorted({400, 401, 422, *statuses}):
         described[status] = {
             "model": Problem,
             "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},

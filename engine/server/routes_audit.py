@@ -31,6 +31,10 @@ from engine.server.routes_cases import CaseId
 router = APIRouter(tags=["audit"])
 
 JSONL = "application/jsonl"
+AS_OF = (
+    r"^([0-9]{1,18}|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2}))$"
+)
 _CHUNK = 256
 """Lines per chunk of a streamed audit log."""
 
@@ -99,7 +103,11 @@ def replay(
     caller: Caller,
     as_of: Annotated[
         str | None,
-        Query(max_length=64, description="Stop at this seq or RFC 3339 time (with offset)."),
+        Query(
+            pattern=AS_OF,
+            max_length=64,
+            description="Stop at this seq or RFC 3339 time (with offset).",
+        ),
     ] = None,
 ) -> ReplayOut:
     """Re-execute every record; report the first divergence, and the case at the end or as_of.

@@ -46,6 +46,7 @@ CaseId = Annotated[str, Path(pattern=CASE_ID, description="The case id.")]
 IF_MATCH = r'^(\*|"[0-9]{1,18}"|[0-9]{1,18})$'
 PROCEDURE_ID = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 STATE_ID = r"^[a-z][a-z0-9_]*$"
+CURSOR = r'^\[-?[0-9]{1,19},".+"\]$'
 _NOT_A_CURSOR = "after: not a cursor from a previous page"
 
 
@@ -150,7 +151,8 @@ def list_cases(
         AwareDatetime | None, Query(description="Updated before (RFC 3339).")
     ] = None,
     after: Annotated[
-        str | None, Query(max_length=200, description="The previous page's next.")
+        str | None,
+        Query(pattern=CURSOR, max_length=300, description="The previous page's next."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> CasePage:
