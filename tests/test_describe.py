@@ -22,7 +22,9 @@ from engine.definition.periods import period_words
 from engine.errors import SourceLocation
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "procedures" / "four-deliberations-two-disclosures.yaml"
+# 四议两公开 as it was at 1.0.0 (a frozen copy): these tests pin its exact labels, choices and
+# deadline edges, so amending the bundled procedure (a new version) does not change them.
+BUNDLED = ROOT / "tests" / "data" / "four-deliberations-1.0.0.yaml"
 TRICKY = ROOT / "tests" / "data" / "tricky-labels.yaml"
 HERE = SourceLocation(file="test.yaml", line=1, column=1)
 

@@ -31,7 +31,9 @@ from engine.definition.loader import load_procedure
 from engine.definition.model import Procedure
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "procedures" / "four-deliberations-two-disclosures.yaml"
+# 四议两公开 as it was at 1.0.0 (a frozen copy): these tests pin its exact labels, choices and
+# deadline edges, so amending the bundled procedure (a new version) does not change them.
+BUNDLED = ROOT / "tests" / "data" / "four-deliberations-1.0.0.yaml"
 TRICKY = ROOT / "tests" / "data" / "tricky-labels.yaml"
 
 # --- a validator for the stateDiagram-v2 subset to_mermaid emits ------------------------
