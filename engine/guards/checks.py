@@ -246,7 +246,9 @@ class WeightsCheck:
             value = self.expression.evaluate(env)
         except CelRuntimeError as exc:
             return _failed("weights", self.label, self.describe(), exc.message)
-        items = list(value.values()) if isinstance(value, dict) else value
+        # Maps come back from CEL in an order that changes from process to process;
+        # read them by key so the recorded weights (and so replay) are deterministic.
+        items = [value[key] for key in sorted(value)] if isinstance(value, dict) else value
         if not isinstance(items, list):
             return _failed("weights", self.label, self.describe(), f"gave {value!r}, not a list")
         try:
