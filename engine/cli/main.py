@@ -161,13 +161,17 @@ def serve(
     limit_concurrency: Annotated[
         int, typer.Option("--limit-concurrency", help="Connections beyond this get 503.")
     ] = 64,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log each request line.")
+    ] = True,
 ) -> None:
     """Serve the HTTP API (see docs/embedding.md): bearer tokens, problem+json errors."""
     from engine.server.serve import ServeOptions, run_serve
 
     options = ServeOptions(
-        db=db, host=host, port=port, tokens=tokens, limit_concurrency=limit_concurrency
-    )
+        db=db, host=host, port=port, tokens=tokens, limit_concurrency=limit_concurrency,
+        access_log=access_log,
+    )  # fmt: skip
     raise typer.Exit(run_serve(options))
 
 
