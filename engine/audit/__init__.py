@@ -9,7 +9,7 @@ them; ``verify_file`` checks every chain in a file.
 from __future__ import annotations
 
 from engine.audit.canonical import MAX_SAFE_INT, canonical_bytes, record_hash
-from engine.audit.chain import GENESIS, ChainHead, seal
+from engine.audit.chain import GENESIS, ChainHead, Sealed, seal
 from engine.audit.errors import (
     ChainError,
     LineError,
@@ -20,6 +20,7 @@ from engine.audit.errors import (
 from engine.audit.jsonl import (
     append_records,
     encode_line,
+    line_of,
     parse_line,
     read_file,
     read_records,
@@ -51,11 +52,13 @@ __all__ = [
     "LogUnreadable",
     "NotCanonicalizable",
     "RecordInvalid",
+    "Sealed",
     "VerifyFailure",
     "VerifyReport",
     "append_records",
     "canonical_bytes",
     "encode_line",
+    "line_of",
     "parse_line",
     "read_file",
     "read_records",

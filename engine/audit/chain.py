@@ -20,6 +20,21 @@ from engine.audit.record import HEX64, record_problem
 GENESIS = "0" * 64
 """The ``prev`` of every case's first record."""
 
+HASH_PREFIX = b'{"hash":"'
+
+
+class Sealed(dict[str, Any]):
+    """A sealed record that remembers its audit-log line.
+
+    Sealing already produces the canonical bytes the line is made of, so the line
+    is kept beside the record and writers (the JSONL files, the stores) need not
+    encode it again. Like any sealed record, it must not be changed afterwards.
+    """
+
+    __slots__ = ("line",)
+
+    line: bytes
+
 
 def seal(record: Mapping[str, Any], prev: str) -> dict[str, Any]:
     """A new record: ``record``'s fields with ``prev`` and its ``hash`` set.
@@ -49,8 +64,12 @@ def seal(record: Mapping[str, Any], prev: str) -> dict[str, Any]:
             f"seq {sealed['seq']} with prev {prev[:12]}…: seq 1 and only seq 1 "
             "follows the genesis (64 zeros)",
         )
-    sealed["hash"] = hashlib.sha256(canonical_bytes(sealed)).hexdigest()
-    return sealed
+    body = canonical_bytes(sealed)
+    digest = hashlib.sha256(body).hexdigest()
+    result = Sealed(sealed)
+    result["hash"] = digest
+    result.line = b"".join((HASH_PREFIX, digest.encode("ascii"), b'",', body[1:], b"\n"))
+    return result
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

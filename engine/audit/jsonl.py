@@ -27,13 +27,25 @@ from pathlib import Path
 from typing import IO, Any
 
 from engine.audit.canonical import canonical_bytes
+from engine.audit.chain import HASH_PREFIX, Sealed
 from engine.audit.errors import LineError, LogUnreadable, RecordInvalid
 from engine.audit.record import HEX64
 
-HASH_PREFIX = b'{"hash":"'
 """Every line starts with these bytes."""
 BODY_OFFSET = len(HASH_PREFIX) + 64 + 2
 """Where the record's canonical bytes (minus their ``{``) start in a line: 75."""
+
+
+def line_of(record: Mapping[str, Any]) -> bytes:
+    """The line for a record the caller just sealed: kept from sealing when it can be.
+
+    ``seal`` returns a ``Sealed`` record that carries the line made from the very bytes
+    it hashed, so a writer handing it straight to storage need not encode it again.
+    Anything else goes through ``encode_line``, which re-checks the hash.
+    """
+    if isinstance(record, Sealed):
+        return record.line
+    return encode_line(record)
 
 
 def encode_line(record: Mapping[str, Any]) -> bytes:

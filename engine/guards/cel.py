@@ -94,15 +94,27 @@ class Bindings(dict[str, Any]):
     reuses that context. Treat it as read-only once built.
     """
 
-    __slots__ = ("_context",)
+    __slots__ = ("_contexts",)
 
-    def cel_context(self) -> Any:
-        """The CEL context for these values, built once."""
+    _contexts: dict[tuple[str, ...], Any]
+
+    def cel_context(self, variables: tuple[str, ...]) -> Any:
+        """The CEL context holding ``variables`` (those an expression reads), built once.
+
+        Most expressions read only the payload; converting the whole case data for them
+        would cost more than everything else they do.
+        """
         try:
-            return self._context
+            contexts = self._contexts
         except AttributeError:
-            self._context = cel.Context(dict(self))
-            return self._context
+            contexts = {}
+            self._contexts = contexts
+        context = contexts.get(variables)
+        if context is None:
+            context = contexts[variables] = cel.Context(
+                {v: self[v] for v in variables if v in self}
+            )
+        return context
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +132,7 @@ class CelExpression:
         Raises:
             CelRuntimeError: when CEL reports an error (missing field, wrong types, overflow).
         """
-        context = env.cel_context() if isinstance(env, Bindings) else env
+        context = env.cel_context(self.variables) if isinstance(env, Bindings) else env
         try:
             return self.program.execute(context)
         except Exception as exc:  # the Rust core raises several builtin types

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.audit.jsonl import encode_line
+from engine.audit.jsonl import line_of
 from engine.audit.verify import verify_lines
 from engine.errors import AuditError, Conflict, EngineError, StoreError
 from engine.storage.base import CaseFilter, CaseSnapshot
@@ -115,11 +115,15 @@ def due_order(snapshot: CaseSnapshot) -> tuple[int, str]:
 def record_line(record: Mapping[str, Any]) -> str:
     """The audit-log line of a sealed record, without its newline, as stored.
 
+    A record straight from ``seal`` brings its line along; any other record is
+    encoded again and its hash re-checked.
+
     Raises:
-        StoreError: when the record is not sealed or was changed after sealing.
+        StoreError: when the record is not sealed, or (for a record not straight from
+            ``seal``) was changed after sealing.
     """
     try:
-        return encode_line(record)[:-1].decode("utf-8")
+        return line_of(record)[:-1].decode("utf-8")
     except AuditError as exc:
         raise StoreError(f"refusing to store case {record.get('case')!r}: {exc}") from exc
 
