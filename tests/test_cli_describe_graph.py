@@ -155,14 +155,20 @@ def test_an_invalid_file_prints_its_located_problems_with_exit_1(
     assert result.stdout == ""
 
 
-def test_demo_checks_and_describes_every_bundled_procedure() -> None:
-    """``demo`` describes each procedure in procedures/ and ends with a one-line summary;
-    it finds them from the repository root."""
-    result = yishi("demo", cwd=ROOT)
+def test_demo_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
+    """``demo`` validates every bundled procedure, runs every happy-path scenario on a
+    SQLite store, and exports an audit log per case that ``yishi verify`` accepts."""
+    result = yishi("demo", "--out", tmp_path, cwd=ROOT)
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
     count = len(list((ROOT / "procedures").glob("*.yaml")))
+    scenarios = len(list((ROOT / "procedures" / "examples").glob("*happy-path*.yaml")))
     last = result.stdout.strip().splitlines()[-1]
-    assert last.startswith(f"{count} procedure(s) in ")
-    assert last.endswith(f": {count} valid, 0 invalid")
+    assert last.startswith(f"{count} procedure(s) validated, {scenarios} scenario(s) run on ")
+    assert last.endswith(": all good")
     assert "四议两公开" in result.stdout
+    audits = sorted(tmp_path.glob("*.audit.jsonl"))
+    assert len(audits) == scenarios
+    for audit in audits:
+        verified = yishi("verify", audit)
+        assert verified.returncode == 0, verified.stdout + verified.stderr

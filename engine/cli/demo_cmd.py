@@ -61,20 +61,20 @@ def run_demo(out: Path = Path("out")) -> int:
         return 1
     screen = console()
     files = sorted(directory.glob("*.yaml"))
-    compiled = {}
+    failed = 0
     for path in files:
         loaded = load_or_report(path)
-        if loaded is not None:
-            compiled[loaded.procedure.sha256] = loaded
+        if loaded is None:
+            failed += 1
+        else:
             screen.print(escape(f"✓ {path.name}: {loaded.procedure.title} — valid"))
-    failed = len(files) - len(compiled)
     scenarios = sorted((directory / "examples").glob("*happy-path*.yaml"))
     out.mkdir(parents=True, exist_ok=True)
     database = out / "yishi-demo.db"
     for stale in out.glob("yishi-demo.db*"):
         stale.unlink()
     for scenario_path in scenarios:
-        if not _run_one(scenario_path, f"sqlite:///{database}", out, compiled):
+        if not _run_one(scenario_path, f"sqlite:///{database}", out):
             failed += 1
     verdict = "[green]all good[/green]" if not failed else f"[red]{failed} failure(s)[/red]"
     screen.print(
@@ -84,7 +84,7 @@ def run_demo(out: Path = Path("out")) -> int:
     return 1 if failed else 0
 
 
-def _run_one(path: Path, url: str, out: Path, compiled: dict[str, object]) -> bool:
+def _run_one(path: Path, url: str, out: Path) -> bool:
     from engine.audit.verify import verify_file
     from engine.runtime.replay import replay_records
     from engine.runtime.scenario import load_scenario, run_scenario

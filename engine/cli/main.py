@@ -114,11 +114,16 @@ def replay(
 
 
 @app.command()
-def demo() -> None:
-    """Validate and describe the bundled procedures (the README's main job)."""
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", help="Where the demo database and audit logs go.")
+    ] = Path("out"),
+) -> None:
+    """The main job: validate the bundled procedures, run their happy paths on SQLite,
+    export, verify and replay each audit log."""
     from engine.cli.demo_cmd import run_demo
 
-    raise typer.Exit(run_demo())
+    raise typer.Exit(run_demo(out))
 
 
 @app.command()
