@@ -164,3 +164,57 @@ def test_refused_expression_never_runs(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     _refusal(f'__import__("os").system("touch {marker}") == 0')
     assert not marker.exists()
+
+
+_EACH_FUNCTION = {
+    "size": "size('ab') == 2",
+    "has": "has(payload.a)",
+    "int": "int('3') == 3",
+    "uint": "uint(3) == 3u",
+    "string": "string(3) == '3'",
+    "bytes": "bytes('a') == b'a'",
+    "timestamp": "timestamp('2024-01-01T00:00:00Z') < now",
+    "duration": "duration('1h') == duration('60m')",
+    "type": "type(1) == type(2)",
+    "dyn": "dyn(1) == 1",
+    "matches": "'ab'.matches('^a')",
+    "contains": "'ab'.contains('a')",
+    "startsWith": "'ab'.startsWith('a')",
+    "endsWith": "'ab'.endsWith('b')",
+    "all": "[1].all(i, i > 0)",
+    "exists": "[1].exists(i, i > 0)",
+    "exists_one": "[1].exists_one(i, i > 0)",
+    "map": "[1].map(i, i * 2) == [2]",
+    "filter": "[1, 2].filter(i, i > 1) == [2]",
+    "getFullYear": "now.getFullYear() == 2024",
+    "getMonth": "now.getMonth() == 2",
+    "getDate": "now.getDate() == 1",
+    "getDayOfMonth": "now.getDayOfMonth() == 0",
+    "getDayOfWeek": "now.getDayOfWeek() == 5",
+    "getDayOfYear": "now.getDayOfYear() == 60",
+    "getHours": "now.getHours() == 0",
+    "getMinutes": "now.getMinutes() == 0",
+    "getSeconds": "now.getSeconds() == 0",
+}
+
+
+def test_every_allowed_function_runs_in_the_cel_core() -> None:
+    """Each function the load-time check accepts is one the CEL core provides: an
+    accepted function that the core lacks would only fail when a case runs."""
+    from datetime import UTC, datetime
+
+    from engine.guards import cel as cel_module
+
+    assert set(_EACH_FUNCTION) == set(cel_module._STANDARD_FUNCTIONS) - {"@in", "!_", "-_"}
+    env = {"payload": {"a": 1}, "now": datetime(2024, 3, 1, tzinfo=UTC)}
+    for name, source in _EACH_FUNCTION.items():
+        assert compile_cel(source).evaluate(env) is True, name
+
+
+def test_functions_the_core_lacks_are_refused_at_load_time() -> None:
+    """``max``, ``lowerAscii`` and friends are not in the CEL core, so they are refused
+    when the procedure loads rather than when a case runs."""
+    for source in ("max(1, 2) == 2", "'A'.lowerAscii() == 'a'", "' a '.trim() == 'a'"):
+        with pytest.raises(CelCheckError) as caught:
+            compile_cel(source)
+        assert "unknown function" in caught.value.message
