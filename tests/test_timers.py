@@ -158,3 +158,64 @@ def test_a_timer_whose_guards_hold_applies() -> None:
 
     assert [(o.status, o.to_state) for o in fired] == [("applied", "done")]
     assert engine.case("t").final is True
+
+
+PERIODIC = """\
+# yaml-language-server: $schema=../schemas/procedure.schema.json
+id: periodic
+version: "1.0.0"
+title: 季度公开
+rule_set:
+  name: test
+roles:
+  clerk:
+    label: 文书
+data:
+  type: object
+  properties:
+    lapses: {type: integer}
+initial: disclosing
+states:
+  disclosing:
+    label: 按季公开
+    deadline: {after: P3M, event: quarter_lapsed}
+  done:
+    label: 办结
+    final: true
+events:
+  quarter_lapsed:
+    label: 季度未公开
+    transitions:
+      - from: disclosing
+        to: disclosing
+        actions:
+          - increment: {path: data.lapses}
+  finish:
+    label: 办结
+    roles: [clerk]
+    transitions:
+      - {from: disclosing, to: done}
+"""
+
+
+def test_a_timers_own_self_loop_arms_the_deadline_again() -> None:
+    """A deadline whose event loops back to the same state fires every period: the
+    self-loop a timer takes re-enters the state and arms its deadline from the due time."""
+    from engine import load_source
+
+    engine, _ = new_engine()
+    engine.open_case(load_source(PERIODIC, "<periodic>"), "p1", {"lapses": 0}, actor=CLERK)
+
+    fired = engine.tick(T0 + timedelta(days=200))
+    assert [o.to_state for o in fired] == ["disclosing"]
+    assert engine.case("p1").deadline == {
+        "at": "2024-09-01T09:00:00+08:00",
+        "event": "quarter_lapsed",
+    }
+    again = engine.tick(T0 + timedelta(days=200))
+    assert [r["at"] for r in engine.records("p1")[1:]] == [
+        "2024-06-01T09:00:00+08:00",
+        "2024-09-01T09:00:00+08:00",
+    ]
+    assert len(again) == 1
+    assert engine.case("p1").data["lapses"] == 2

@@ -545,14 +545,15 @@ def attempt(
     if timer:
         record["kind"] = "timer.fired"  # applied or not: the reason says which
     sealed = seal(record, snapshot.head)
-    changed_state = state != snapshot.state
     due, timer_event = snapshot.deadline_at, snapshot.deadline_event
     entered = snapshot.state_entered_at
-    if changed_state:
+    if state != snapshot.state or (timer and reason is None):
+        # Entering a state arms its deadline; so does a timer's own self-loop, which is
+        # how a procedure says "every period" (a quarterly disclosure, a weekly visit).
         due, timer_event = _deadline(runner, state, at)
         entered = at_text
     elif timer:
-        due, timer_event = None, None  # a timer fires once; a refused one is not retried
+        due, timer_event = None, None  # a refused timer is recorded, not retried
     new = replace(
         snapshot,
         state=state,
