@@ -26,8 +26,9 @@ if TYPE_CHECKING:
         StoreError,
         UnknownCase,
     )
+    from engine.runtime.attempt import InvalidData
     from engine.runtime.clock import Clock, FixedClock, SystemClock
-    from engine.runtime.engine import Engine, IdempotencyMismatch, InvalidData
+    from engine.runtime.engine import Engine, IdempotencyMismatch
     from engine.runtime.types import Actor, CaseView, Explanation, Outcome, Reason
     from engine.storage.memory import MemoryStore
 
@@ -45,7 +46,7 @@ _PUBLIC = {
     "Explanation": "engine.runtime.types",
     "FixedClock": "engine.runtime.clock",
     "IdempotencyMismatch": "engine.runtime.engine",
-    "InvalidData": "engine.runtime.engine",
+    "InvalidData": "engine.runtime.attempt",
     "MemoryStore": "engine.storage.memory",
     "Outcome": "engine.runtime.types",
     "Problem": "engine.errors",

@@ -32,7 +32,8 @@ from runtime_support import (
 
 from engine.audit.chain import GENESIS
 from engine.errors import CaseExists, Conflict, EngineError, UnknownCase
-from engine.runtime.engine import Engine, IdempotencyMismatch, InvalidData
+from engine.runtime.attempt import InvalidData
+from engine.runtime.engine import Engine, IdempotencyMismatch
 from engine.runtime.types import SYSTEM, Actor
 
 AT = T0 + timedelta(days=3)

@@ -28,7 +28,8 @@ from store_support import (
 
 from engine.audit.jsonl import encode_line
 from engine.errors import AuditError, CaseExists, Conflict, StoreError
-from engine.runtime.engine import Engine, IdempotencyMismatch, attempt
+from engine.runtime.attempt import attempt
+from engine.runtime.engine import Engine, IdempotencyMismatch
 from engine.runtime.transfer import export_case, import_log
 from engine.storage import CaseFilter, MemoryStore, Store, open_store
 

@@ -22,8 +22,8 @@ from typing import Any
 from engine.audit.record import record_problem
 from engine.definition.compile import CompiledProcedure
 from engine.errors import EngineError
+from engine.runtime.attempt import Runner, attempt, open_record
 from engine.runtime.clock import parse_time
-from engine.runtime.engine import _Runner, attempt, open_record
 from engine.runtime.types import Actor
 from engine.storage.base import CaseSnapshot
 
@@ -130,9 +130,9 @@ def _problem(record: Mapping[str, Any]) -> tuple[str, str] | None:
 
 def _runner_for(
     first: Mapping[str, Any],
-    runners: dict[str, _Runner],
+    runners: dict[str, Runner],
     procedures: Callable[[str], CompiledProcedure | None],
-) -> _Runner:
+) -> Runner:
     named = first["procedure"]
     sha = str(named["sha256"])
     if sha not in runners:
@@ -143,12 +143,12 @@ def _runner_for(
                 f"(sha256 {sha}); that exact source was not given: pass the file with "
                 "--procedure (a changed file has another sha256)"
             )
-        runners[sha] = _Runner(compiled)
+        runners[sha] = Runner(compiled)
     return runners[sha]
 
 
 def _replay_one(
-    runner: _Runner, snapshot: CaseSnapshot | None, record: Mapping[str, Any]
+    runner: Runner, snapshot: CaseSnapshot | None, record: Mapping[str, Any]
 ) -> tuple[Mapping[str, Any], CaseSnapshot | None]:
     """The record the runtime produces from ``record``'s inputs, and the snapshot after it."""
     key = record.get("idempotency_key")
@@ -187,7 +187,7 @@ def replay_records(
     Raises:
         ProcedureMissing: when a case's procedure version is not available.
     """
-    runners: dict[str, _Runner] = {}
+    runners: dict[str, Runner] = {}
     done = 0
     snapshots = []
     cases = _group(records)

@@ -16,8 +16,9 @@ from engine.audit.jsonl import parse_line
 from engine.audit.verify import verify_lines
 from engine.definition.compile import CompiledProcedure
 from engine.errors import AuditError, EngineError
+from engine.runtime.attempt import Runner, attempt, fingerprint, open_record
 from engine.runtime.clock import parse_time
-from engine.runtime.engine import Engine, _Runner, attempt, fingerprint, open_record
+from engine.runtime.engine import Engine
 from engine.runtime.types import Actor
 from engine.storage.base import CaseSnapshot, IdempotencyEntry
 
@@ -129,7 +130,7 @@ def _runner(
     procedures: ProcedureLookup | None,
     case: str,
     named: dict[str, str],
-) -> _Runner:
+) -> Runner:
     compiled = procedures(sha256) if procedures is not None else None
     if compiled is not None:
         engine.register(compiled)

@@ -24,7 +24,8 @@ from engine.errors import (
     StoreError,
     UnknownCase,
 )
-from engine.runtime.engine import Engine, IdempotencyMismatch, InvalidData
+from engine.runtime.attempt import InvalidData
+from engine.runtime.engine import Engine, IdempotencyMismatch
 from engine.server.auth import TokenTable
 from engine.server.catalog import Catalog
 from engine.server.deps import Services, services

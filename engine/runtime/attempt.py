@@ -1,0 +1,366 @@
+"""What one attempt produces: a pure function of the procedure, the snapshot and the inputs.
+
+Steps 1–5 of every attempt (DESIGN.md "Running a case") and its sealed record live
+here, apart from the ``Engine`` that commits them, because replay must run the
+very same code and get the very same record: ``attempt`` reads nothing but its
+arguments (time only from ``at``) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from engine.audit.canonical import canonical_bytes
+from engine.audit.chain import GENESIS, seal
+from engine.definition.compile import CompiledProcedure
+from engine.errors import CaseError, EngineError
+from engine.guards.cel import Bindings, CelRuntimeError
+from engine.runtime.clock import format_time, parse_time
+from engine.runtime.deadlines import deadline_after
+from engine.runtime.machine import AttemptTrace, Draft, build_machine, fire
+from engine.runtime.payloads import SchemaCheck
+from engine.runtime.types import (
+    Actor,
+    Outcome,
+    Reason,
+)
+from engine.storage.base import CaseSnapshot
+
+FORMAT_VERSION = 1
+
+
+class InvalidData(CaseError):
+    """A case's initial data does not match the procedure's data schema."""
+
+    def __init__(self, violations: list[dict[str, str]]) -> None:
+        self.violations = violations
+        lines = "; ".join(f"{v['path']}: {v['message']}" for v in violations)
+        super().__init__(f"the case data does not match the procedure's data schema: {lines}")
+
+
+@dataclass(slots=True)
+class _ActionContext:
+    data: dict[str, Any]
+    payload: Mapping[str, Any]
+    env: dict[str, Any]
+    compiled: CompiledProcedure
+
+    def evaluate(self, expression: str) -> Any:
+        return self.compiled.expressions[expression].evaluate(self.env)
+
+
+class Runner:
+    """What attempts need per procedure version: compiled form, machine, schemas."""
+
+    def __init__(self, compiled: CompiledProcedure) -> None:
+        self.compiled = compiled
+        self.procedure = compiled.procedure
+        self.machine = build_machine(compiled)
+        self.payloads = {
+            eid: SchemaCheck(e.payload_schema) for eid, e in self.procedure.events.items()
+        }
+        self.data = SchemaCheck(self.procedure.data_schema)
+        self.identity = {
+            "id": self.procedure.id,
+            "version": self.procedure.version,
+            "sha256": self.procedure.sha256,
+        }
+        # Built once: converting the frozen choices on every open cost more than the rest.
+        self.rule_set = {
+            "name": self.procedure.rule_set.name,
+            "choices": _plain(self.procedure.rule_set.choices),
+        }
+
+
+def fingerprint(event: str, actor: Actor, payload: Mapping[str, Any]) -> str:
+    """What makes two requests "the same" for idempotency: event, actor and payload."""
+    body = {"event": event, "actor": actor.record(), "payload": dict(payload)}
+    return hashlib.sha256(canonical_bytes(body)).hexdigest()
+
+
+def make_env(
+    data: Mapping[str, Any], payload: Mapping[str, Any], actor: Actor, at: datetime
+) -> Any:
+    """What guards and action expressions may read: data, payload, actor and now."""
+    return Bindings(data=data, payload=payload, actor=actor.record(), now=at)
+
+
+def _deadline(runner: Runner, state: str, entered: datetime) -> tuple[datetime | None, str | None]:
+    deadline = runner.procedure.states[state].deadline
+    if deadline is None:
+        return None, None
+    return deadline_after(entered, deadline.period, deadline.days), deadline.event
+
+
+def open_record(
+    runner: Runner,
+    case_id: str,
+    data: Mapping[str, Any],
+    *,
+    actor: Actor,
+    at: datetime,
+    idempotency_key: str | None = None,
+) -> tuple[dict[str, Any], CaseSnapshot]:
+    """The sealed ``case.opened`` record and the first snapshot.
+
+    Raises:
+        InvalidData: when ``data`` does not match the data schema.
+    """
+    procedure = runner.procedure
+    initial_data = copy_json(dict(data))
+    violations = runner.data.violations(initial_data)
+    if violations:
+        raise InvalidData(violations)
+    at_text = format_time(at)
+    record: dict[str, Any] = {
+        "v": FORMAT_VERSION,
+        "case": case_id,
+        "seq": 1,
+        "at": at_text,
+        "kind": "case.opened",
+        "actor": actor.record(),
+        "event": None,
+        "payload": {},
+        "from": None,
+        "to": procedure.initial,
+        "guards": [],
+        "actions": [],
+        "procedure": dict(runner.identity),
+        "rule_set": copy_json(runner.rule_set),
+        "data": initial_data,
+    }
+    if idempotency_key is not None:
+        record["idempotency_key"] = idempotency_key
+    sealed = seal(record, GENESIS)
+    due, timer_event = _deadline(runner, procedure.initial, at)
+    snapshot = CaseSnapshot(
+        id=case_id,
+        procedure_id=procedure.id,
+        procedure_version=procedure.version,
+        procedure_sha256=procedure.sha256,
+        state=procedure.initial,
+        data=copy_json(initial_data),
+        seq=1,
+        head=sealed["hash"],
+        final=procedure.states[procedure.initial].final,
+        state_entered_at=at_text,
+        deadline_at=due,
+        deadline_event=timer_event,
+        updated_at=at_text,
+    )
+    return sealed, snapshot
+
+
+_ATOMS = frozenset({str, int, bool, float, type(None)})
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped values (dicts, lists, scalars), several times faster than
+    ``copy.deepcopy``; anything else is handed to ``copy.deepcopy``, so it is always deep.
+
+    Unlike ``deepcopy`` it does not keep two references to one list as one list in the
+    copy: case data is a tree (it comes from JSON), and the copies are equal either way.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_json(item) for item in value]
+    if kind in _ATOMS:
+        return value
+    return copy.deepcopy(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def precheck(
+    runner: Runner,
+    snapshot: CaseSnapshot,
+    event: str,
+    actor: Actor | None,
+    payload: Mapping[str, Any] | None,
+    *,
+    timer: bool = False,
+) -> Reason | None:
+    """Steps 1–3: is the event allowed here, is the actor authorised, is the payload valid."""
+    procedure = runner.procedure
+    state = procedure.states[snapshot.state]
+    spec = procedure.events.get(event)
+    if spec is None:
+        close = difflib.get_close_matches(event, list(procedure.events), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return Reason(code="not-allowed", message=f"unknown event {event!r}{hint}")
+    if not any(snapshot.state in t.sources for t in spec.transitions):
+        here = [e.id for e in procedure.events_from(snapshot.state)]
+        allowed = ", ".join(here) if here else "nothing (the case is finished)"
+        return Reason(
+            code="not-allowed",
+            message=f"{event} ({spec.label}) is not allowed in state {state.id} ({state.label}); "
+            f"allowed here: {allowed}",
+        )
+    if actor is not None and not timer and not set(actor.roles) & set(spec.roles):
+        who = ", ".join(f"{r} ({procedure.roles[r].label})" for r in spec.roles) or "no role"
+        held = ", ".join(actor.roles) or "no roles"
+        return Reason(
+            code="not-authorised",
+            message=f"{actor.id} holds {held}; {event} ({spec.label}) may be fired by: {who}",
+        )
+    if payload is not None:
+        violations = runner.payloads[event].violations(payload)
+        if violations:
+            return Reason(
+                code="invalid-payload",
+                message=f"the payload of {event} does not match its schema: "
+                + "; ".join(f"{v['path']}: {v['message']}" for v in violations),
+                details=tuple(violations),
+            )
+    return None
+
+
+def attempt(
+    runner: Runner,
+    snapshot: CaseSnapshot,
+    event: str,
+    *,
+    actor: Actor,
+    payload: Mapping[str, Any],
+    at: datetime,
+    idempotency_key: str | None = None,
+    timer: bool = False,
+) -> tuple[dict[str, Any], CaseSnapshot]:
+    """Steps 1–6 without the commit: the sealed record and the snapshot after it."""
+    at_text = format_time(at)
+    record: dict[str, Any] = {
+        "v": FORMAT_VERSION,
+        "case": snapshot.id,
+        "seq": snapshot.seq + 1,
+        "at": at_text,
+        "kind": "event.refused",
+        "actor": actor.record(),
+        "event": event,
+        "payload": copy_json(dict(payload)),
+        "from": snapshot.state,
+        "to": snapshot.state,
+        "guards": [],
+        "actions": [],
+        "procedure": dict(runner.identity),
+    }
+    if idempotency_key is not None:
+        record["idempotency_key"] = idempotency_key
+    state, data = snapshot.state, snapshot.data
+    reason = precheck(runner, snapshot, event, actor, payload, timer=timer)
+    if reason is None:
+        env = make_env(data, payload, actor, at)
+        trace = AttemptTrace(env=env)
+        fired = fire(runner.machine, event, Draft(state=snapshot.state), trace)
+        record["guards"] = trace.guards
+        if not fired or trace.chosen is None:
+            failing = [g["explanation"] for g in trace.guards if not g["result"]]
+            reason = Reason(
+                code="guards-failed",
+                message=f"no transition of {event} could run: " + "; ".join(failing),
+                details=tuple(failing),
+            )
+        else:
+            reason, new_data, outputs = _run_actions(runner, trace, data, payload, env)
+            if reason is None:
+                record["kind"] = "event.applied"
+                record["to"] = state = trace.chosen.transition.target
+                record["actions"] = outputs
+                data = new_data
+    if reason is not None:
+        record["reason"] = reason.record()
+    if timer:
+        record["kind"] = "timer.fired"  # applied or not: the reason says which
+    sealed = seal(record, snapshot.head)
+    due, timer_event = snapshot.deadline_at, snapshot.deadline_event
+    entered = snapshot.state_entered_at
+    if state != snapshot.state or (timer and reason is None):
+        # Entering a state arms its deadline; so does a timer's own self-loop, which is
+        # how a procedure says "every period" (a quarterly disclosure, a weekly visit).
+        due, timer_event = _deadline(runner, state, at)
+        entered = at_text
+    elif timer:
+        due, timer_event = None, None  # a refused timer is recorded, not retried
+    new = replace(
+        snapshot,
+        state=state,
+        data=data,
+        seq=snapshot.seq + 1,
+        head=sealed["hash"],
+        final=runner.procedure.states[state].final,
+        state_entered_at=entered,
+        deadline_at=due,
+        deadline_event=timer_event,
+        updated_at=at_text,
+    )
+    return sealed, new
+
+
+def _run_actions(
+    runner: Runner,
+    trace: AttemptTrace,
+    data: Mapping[str, Any],
+    payload: Mapping[str, Any],
+    env: dict[str, Any],
+) -> tuple[Reason | None, dict[str, Any], list[dict[str, Any]]]:
+    assert trace.chosen is not None
+    working = copy_json(dict(data))
+    ctx = _ActionContext(data=working, payload=payload, env=env, compiled=runner.compiled)
+    outputs = []
+    registry = runner.compiled.registry
+    for call in trace.chosen.transition.actions:
+        try:
+            output = registry[call.name].run(call.params, ctx)
+        except (EngineError, CelRuntimeError) as exc:
+            message = f"action {call.name} failed: {exc}"
+            return Reason(code="action-failed", message=message), dict(data), []
+        outputs.append({"name": call.name, "params": _plain(call.params), "output": output})
+    violations = runner.data.violations(working)
+    if violations:
+        message = "the actions would leave the case data invalid: " + "; ".join(
+            f"{v['path']}: {v['message']}" for v in violations
+        )
+        return (
+            Reason(code="action-failed", message=message, details=tuple(violations)),
+            dict(data),
+            [],
+        )
+    return None, working, outputs
+
+
+def outcome_of(record: Mapping[str, Any]) -> Outcome:
+    """The outcome an audit record stands for."""
+    reason = record.get("reason")
+    return Outcome(
+        case=record["case"],
+        seq=record["seq"],
+        status="refused" if "reason" in record else "applied",
+        event=record.get("event"),
+        from_state=record.get("from"),
+        to_state=record["to"],
+        reason=Reason(
+            code=reason["code"], message=reason["message"], details=tuple(reason["details"])
+        )
+        if reason
+        else None,
+        guards=tuple(record.get("guards", ())),
+        record=record,
+    )
+
+
+def recorded_time(record: Mapping[str, Any]) -> datetime:
+    """The ``at`` of a record as a datetime."""
+    return parse_time(str(record["at"]))
