@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import elections, layered
 
 from engine.governance.ballots import Ballot, RoundResult, tally_round
 from engine.governance.scoring import LayerCount, LayerRule, ScoringRule, score
-from tests.strategies import elections, layered
 
 Election = tuple[tuple[str, ...], int, list[Ballot], int]
 
