@@ -46,12 +46,19 @@ class InvalidData(CaseError):
 
 @dataclass(slots=True)
 class _ActionContext:
+    """What an action sees. Actions run in order and each sees the data as the earlier
+    ones left it: after an action has run, expressions read the working copy afresh."""
+
     data: dict[str, Any]
     payload: Mapping[str, Any]
     env: dict[str, Any]
     compiled: CompiledProcedure
+    stale: bool = False
 
     def evaluate(self, expression: str) -> Any:
+        if self.stale:
+            self.env = Bindings(self.env, data=self.data)
+            self.stale = False
         return self.compiled.expressions[expression].evaluate(self.env)
 
 
@@ -328,6 +335,7 @@ def _run_actions(
             message = f"action {call.name} failed: {exc}"
             return Reason(code="action-failed", message=message), dict(data), []
         outputs.append({"name": call.name, "params": _plain(call.params), "output": output})
+        ctx.stale = True
     violations = runner.data.violations(working)
     if violations:
         message = "the actions would leave the case data invalid: " + "; ".join(
