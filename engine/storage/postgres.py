@@ -40,13 +40,12 @@ from engine.storage.base import (
 from engine.storage.migrations import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, pending
 from engine.storage.rows import (
     CASE_COLUMNS,
+    case_filter,
     case_row,
     check_import,
     conflict_error,
-    decode_cursor,
     due_order,
     encode_cursor,
-    filter_bounds,
     micros,
     parse_line_text,
     record_line,
@@ -364,25 +363,7 @@ class PostgresStore:
         Raises:
             StoreError: when ``after`` is not a cursor from this store.
         """
-        conditions: list[str] = []
-        params: list[Any] = []
-        if where is not None and where.procedure is not None:
-            conditions.append("procedure_id = %s")
-            params.append(where.procedure)
-        if where is not None and where.state is not None:
-            conditions.append("state = %s")
-            params.append(where.state)
-        since, before = filter_bounds(where)
-        if since is not None:
-            conditions.append("updated_us >= %s")
-            params.append(since)
-        if before is not None:
-            conditions.append("updated_us < %s")
-            params.append(before)
-        if after is not None:
-            conditions.append("(updated_us, id) < (%s, %s)")
-            params.extend(decode_cursor(after))
-        clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        clause, params = case_filter(where, after, "%s")
         size = max(1, limit)
         with self._connection() as conn:
             rows = conn.execute(

@@ -164,6 +164,37 @@ def filter_bounds(where: CaseFilter | None) -> tuple[int | None, int | None]:
     return since, before
 
 
+def case_filter(
+    where: CaseFilter | None, after: str | None, placeholder: str
+) -> tuple[str, list[Any]]:
+    """The WHERE clause and parameters of ``list_cases``, in the backend's placeholder style.
+
+    Raises:
+        StoreError: when ``after`` is not a cursor from this store.
+    """
+    p = placeholder
+    conditions: list[str] = []
+    params: list[Any] = []
+    if where is not None and where.procedure is not None:
+        conditions.append(f"procedure_id = {p}")
+        params.append(where.procedure)
+    if where is not None and where.state is not None:
+        conditions.append(f"state = {p}")
+        params.append(where.state)
+    since, before = filter_bounds(where)
+    if since is not None:
+        conditions.append(f"updated_us >= {p}")
+        params.append(since)
+    if before is not None:
+        conditions.append(f"updated_us < {p}")
+        params.append(before)
+    if after is not None:
+        conditions.append(f"(updated_us, id) < ({p}, {p})")
+        params.extend(decode_cursor(after))
+    clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return clause, params
+
+
 def check_import(snapshot: CaseSnapshot, lines: Sequence[bytes]) -> list[str]:
     """Verify lines for ``import_case``; return them as stored text (no newline).
 
