@@ -5,6 +5,7 @@ can catch ``EngineError`` and know it caught ours::
 
     EngineError
     ├── ProcedureError          a procedure file cannot be used
+    │   ├── SourceUnreadable    ... because it cannot be read as UTF-8 text
     │   └── ProcedureInvalid    ... and here is every problem, located
     ├── CaseError               something about a case
     │   ├── UnknownCase
@@ -64,6 +65,15 @@ class EngineError(Exception):
 
 class ProcedureError(EngineError):
     """A procedure file cannot be read or used."""
+
+
+class SourceUnreadable(ProcedureError):
+    """A file cannot be read as UTF-8 text; ``location`` says which file, ``reason`` why."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.location = SourceLocation(file=path, line=1, column=1)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
 
 
 class ProcedureInvalid(ProcedureError):

@@ -165,3 +165,23 @@ def test_replay_without_the_procedure_version_exits_1(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert "that exact source was not given" in result.stderr
+
+
+def test_run_on_a_missing_file_names_it_once(tmp_path: Path) -> None:
+    """A missing scenario is one located line, the path said once, exit 1, no traceback."""
+    missing = tmp_path / "nowhere.yaml"
+    result = _yishi("run", missing)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"{missing}:1:1: no such file"
+
+
+def test_run_on_a_procedure_says_it_wants_a_scenario() -> None:
+    """Handing ``run`` a procedure file gets one clear message, not the scenario schema's
+    list of missing keys."""
+    procedure = ROOT / "procedures" / "four-deliberations-two-disclosures.yaml"
+    result = _yishi("run", procedure)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "this is a procedure, not a scenario" in lines[0]
+    assert lines[0].startswith(f"{procedure}:2:1: ")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import check_source, read_source
-from engine.errors import EngineError
+from engine.errors import SourceUnreadable
 
 
 def load_or_report(path: Path) -> CompiledProcedure | None:
@@ -27,9 +27,9 @@ def load_or_report(path: Path) -> CompiledProcedure | None:
     """
     try:
         report = check_source(read_source(path), str(path))
-    except EngineError as exc:
+    except SourceUnreadable as exc:
         # Same shape as ``yishi validate``, so editors and scripts read one format.
-        print(f"{path}:1:1: {exc}", file=sys.stderr)
+        print(f"{exc.location}: {exc.reason}", file=sys.stderr)
         return None
     if report.compiled is not None:
         return report.compiled

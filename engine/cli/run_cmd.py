@@ -10,7 +10,7 @@ from typing import Any
 from rich.markup import escape
 
 from engine.cli.output import console, print_problems
-from engine.errors import EngineError, ProcedureError, ProcedureInvalid
+from engine.errors import EngineError, ProcedureError, ProcedureInvalid, SourceUnreadable
 from engine.runtime.scenario import ScenarioResult, load_scenario, run_scenario
 
 
@@ -33,6 +33,9 @@ def run_scenario_command(path: Path, *, audit: Path | None = None, db: str | Non
                 store.close()
     except ProcedureInvalid as exc:
         print_problems(exc.problems)
+        return 1
+    except SourceUnreadable as exc:
+        print(f"{exc.location}: {exc.reason}", file=sys.stderr)
         return 1
     except (ProcedureError, EngineError, ValueError) as exc:
         print(f"{path}: {exc}", file=sys.stderr)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from engine.definition.loader import check_source, read_source
-from engine.errors import ProcedureError
+from engine.errors import SourceUnreadable
 
 
 def run_validate(paths: list[Path], *, strict: bool = False) -> int:
@@ -15,8 +15,8 @@ def run_validate(paths: list[Path], *, strict: bool = False) -> int:
     for path in paths:
         try:
             report = check_source(read_source(path), str(path))
-        except ProcedureError as exc:
-            print(f"{path}:1:1: {exc}", file=sys.stderr)
+        except SourceUnreadable as exc:
+            print(f"{exc.location}: {exc.reason}", file=sys.stderr)
             failed = True
             continue
         for problem in report.problems:

@@ -17,7 +17,7 @@ from engine.definition.compile import CompiledProcedure, compile_procedure
 from engine.definition.lint import lint_procedure
 from engine.definition.schema_check import check_schema
 from engine.definition.strict_yaml import YamlProblems, parse_yaml
-from engine.errors import Problem, ProcedureError, ProcedureInvalid, SourceLocation
+from engine.errors import Problem, ProcedureInvalid, SourceLocation, SourceUnreadable
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../schemas/procedure.schema.json"
 
@@ -73,19 +73,19 @@ def read_source(path: str | Path) -> str:
     """Read a procedure file as UTF-8 text.
 
     Raises:
-        ProcedureError: when the file is missing, unreadable, not UTF-8 or too big.
+        SourceUnreadable: when the file is missing, unreadable or not UTF-8.
     """
     target = Path(path)
     try:
         raw = target.read_bytes()
     except FileNotFoundError as exc:
-        raise ProcedureError(f"{path}: no such file") from exc
+        raise SourceUnreadable(str(path), "no such file") from exc
     except OSError as exc:
-        raise ProcedureError(f"{path}: cannot be read ({exc.strerror})") from exc
+        raise SourceUnreadable(str(path), f"cannot be read ({exc.strerror})") from exc
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProcedureError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+        raise SourceUnreadable(str(path), f"not UTF-8 text (byte {exc.start})") from exc
 
 
 def load_procedure(path: str | Path, registry: Registry | None = None) -> CompiledProcedure:

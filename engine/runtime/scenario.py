@@ -80,6 +80,18 @@ def load_scenario(path: str | Path) -> Scenario:
         doc = parse_yaml(source, file)
     except YamlProblems as exc:
         raise ScenarioInvalid(exc.problems) from exc
+    if isinstance(doc.value, dict) and {"states", "events"} <= set(doc.value):
+        raise ScenarioInvalid(
+            [
+                Problem(
+                    location=doc.locate(()),
+                    message="this is a procedure, not a scenario: yishi run takes a scenario "
+                    "that names a procedure (see procedures/examples/); check a procedure "
+                    "with yishi validate",
+                    code="scenario.is-procedure",
+                )
+            ]
+        )
     validator = Draft202012Validator(load_schema("scenario.schema.json"))
     problems = [
         Problem(
