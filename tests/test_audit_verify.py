@@ -278,3 +278,20 @@ def test_the_documented_independent_check_agrees(tmp_path: Path) -> None:
     )
     assert ran.returncode != 0
     assert "line 4" in ran.stderr
+
+
+def test_a_lone_surrogate_escape_is_reported_not_raised() -> None:
+    r"""A ``\ud800`` escape decodes to a string with no UTF-8 form: verify reports the line
+    (not canonical, naming the field) instead of failing with an encoder error."""
+    from engine.audit.jsonl import encode_line
+
+    line = encode_line(single())
+    assert b'"c-2024-009"' in line
+    forged = line.replace(b'"c-2024-009"', b'"c-2024-\\ud800"', 1)
+
+    report = verify_bytes(forged)
+
+    assert not report.ok
+    assert report.failure is not None
+    assert report.failure.kind == "not-canonical"
+    assert "lone surrogate" in report.failure.message

@@ -2,12 +2,13 @@
 
 A record's ``hash`` is the sha256 of the RFC 8785 (JCS) bytes of the record
 without ``hash``. The ``rfc8785`` package is the reference, but it is written in
-Python and costs ~10x the C ``json`` encoder. For the values audit records hold
-(dicts, lists, strings, safe integers, booleans, null: never floats) the C
-encoder with sorted keys, compact separators and ``ensure_ascii=False`` writes
-the very same bytes, except in two corners we detect and hand to ``rfc8785``:
+Python and costs ~80x orjson (measured: 17 µs for the C ``json`` encoder, 2 µs for
+orjson on a 1.4 kB record). For the values audit records hold (dicts, lists,
+strings, safe integers, booleans, null: never floats) orjson with sorted keys
+writes the very same bytes — compact, UTF-8, the same string escapes — except in
+two corners we detect and hand to ``rfc8785``:
 
-* RFC 8785 sorts keys by UTF-16 code units, Python by code points; they differ
+* RFC 8785 sorts keys by UTF-16 code units, orjson by code points; they differ
   only when a key holds a character beyond U+FFFF (rare CJK in names);
 * integers beyond ±(2**53 - 1) have no JCS form (``rfc8785`` refuses them).
 
@@ -17,10 +18,10 @@ the very same bytes, except in two corners we detect and hand to ``rfc8785``:
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, cast
 
+import orjson
 import rfc8785
 
 from engine.audit.errors import NotCanonicalizable
@@ -29,32 +30,9 @@ MAX_SAFE_INT = 2**53 - 1
 """The largest integer with a JCS form (and the smallest is its negation)."""
 
 
-def _refuse_unknown(value: object) -> object:
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _make_encoder() -> Callable[[object], str]:
-    """The C encoder, built once (``json.dumps`` builds one per call)."""
-    try:
-        from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - CPython always has _json
-        c_make_encoder = None
-    if c_make_encoder is None or c_encode_basestring is None:  # pragma: no cover
-        slow = json.JSONEncoder(
-            ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
-        )
-        return slow.encode
-    chunks = c_make_encoder(
-        None, _refuse_unknown, c_encode_basestring, None, ":", ",", True, False, False
-    )
-
-    def encode(value: object) -> str:
-        return "".join(chunks(value, 0))
-
-    return encode
-
-
-_encode = _make_encoder()
+def _encode(value: object) -> bytes:
+    """Compact JSON with sorted keys, non-ASCII kept (orjson, ~8x the C ``json`` encoder)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def _reference(value: object) -> bytes:
@@ -81,11 +59,12 @@ def canonical_bytes(value: object) -> bytes:
             type; the error's ``path`` names the place, e.g. ``$.guards[0].inputs.ratio``.
     """
     _check(value)
-    text = _encode(value)
     try:
-        data = text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        where = _find_surrogate(value, "$") or "$"
+        data = _encode(value)
+    except orjson.JSONEncodeError as exc:
+        where = _find_surrogate(value, "$")
+        if where is None:
+            raise NotCanonicalizable("$", str(exc)) from exc
         raise NotCanonicalizable(where, "a string holds a lone surrogate (not UTF-8)") from exc
     if has_astral(data):
         return _reference(value)
@@ -102,8 +81,8 @@ def has_astral(data: bytes) -> bool:
     )
 
 
-def encode_sorted(value: object) -> str:
-    """The C encoder's text for a value already known to be plain, float-free JSON.
+def encode_sorted(value: object) -> bytes:
+    """The sorted encoding of a value already known to be plain, float-free JSON.
 
     It equals the canonical text unless a key holds a character beyond U+FFFF
     (then use ``reference_bytes``); integers must already be within range. This is
@@ -113,9 +92,14 @@ def encode_sorted(value: object) -> str:
         value: the output of a JSON decoder that refuses floats and unsafe integers.
 
     Returns:
-        Compact JSON text with keys sorted by code point.
+        Compact UTF-8 JSON with keys sorted by code point; empty when the value has
+        no encoding (a lone surrogate decoded from a ``\ud800`` escape), which no
+        line's body equals.
     """
-    return _encode(value)
+    try:
+        return _encode(value)
+    except orjson.JSONEncodeError:
+        return b""
 
 
 def reference_bytes(value: object) -> bytes:

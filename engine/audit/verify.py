@@ -285,7 +285,7 @@ def verify_lines(lines: Iterable[bytes]) -> VerifyReport:  # noqa: PLR0915 - one
             except NotCanonicalizable:
                 in_layout = False
         else:
-            in_layout = text[body_at:-1] == encode_sorted(record)[1:]
+            in_layout = raw[body_at:-1] == encode_sorted(record)[1:]
         if not in_layout or text[9:73] != digest or not raw.startswith(b'{"hash":"'):
             message = _layout_message(raw, digest, record)
             return chains.report(_located("not-canonical", number, case, seq, message))
