@@ -77,6 +77,40 @@ class _StrictComposer(
         _StrictResolver.__init__(self)
 
 
+# libyaml reads about ten times faster than the pure-Python reader, with the same marks.
+_WITH_LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
+
+
+def _compose(text: str) -> Any:
+    """The node graph of ``text``, composed by libyaml when PyYAML has it.
+
+    When libyaml reports an error, the pure-Python composer reads the text again and
+    has the last word: its messages say what it found (e.g. "but got ':'"), and deep
+    nesting is refused by our own limit rather than by libyaml's.
+
+    Raises:
+        yaml.MarkedYAMLError: a syntax error, located.
+        RecursionError: nesting too deep for the Python composer.
+    """
+    if not _WITH_LIBYAML:  # pragma: no cover
+        return _StrictComposer(text).get_single_node()
+    try:
+        return _StrictCComposer(text).get_single_node()
+    except yaml.YAMLError:
+        return _StrictComposer(text).get_single_node()
+
+
+if _WITH_LIBYAML:
+    from yaml._yaml import CParser
+
+    class _StrictCComposer(CParser, _StrictResolver):
+        """libyaml's composer resolving plain scalars as ``_StrictResolver`` does."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            _StrictResolver.__init__(self)
+
+
 def format_path(path: Path) -> str:
     """Render a key path the way users read it: ``events.propose.transitions[0].to``."""
     out = ""
@@ -285,10 +319,9 @@ def parse_yaml(text: str | bytes, file: str) -> Document:
             loc = SourceLocation(file=file, line=1, column=1)
             msg = f"the file is not UTF-8 text (byte {exc.start})"
             raise YamlProblems([Problem(location=loc, message=msg, code="yaml.encoding")]) from exc
-    composer = _StrictComposer(text)
     builder = _Builder(file)
     try:
-        node = composer.get_single_node()
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
