@@ -36,7 +36,7 @@ def run_worker(
     Returns:
         0 when it stopped normally; 1 on an error (printed as one line).
     """
-    from engine.cli.case_cmd import UsageProblem, engine_on, fail, guarded, parse_at
+    from engine.cli.case_support import UsageProblem, engine_on, fail, guarded, parse_at
 
     def run() -> int:
         moment: datetime | None = parse_at(now)
