@@ -4,14 +4,21 @@
 ``engine.governance.ballots`` and records every count, the elected, any tie or
 shortfall and the explanation; ``reduce_seats`` records the meeting's vote to
 reduce the seats after a round that ended in shortfall (R18).
+
+Where a guard and an action decide the same thing, the action takes its rule from
+the procedure's parameters (``more_than``/``at_least``, the ``floor`` of seats) and
+``reduce_seats`` may state which outcome its transition stands for (``expects``), so
+a record can never say ``adopted: false`` on the transition that reduced the seats.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 from engine.actions.params import (
+    FRACTION,
     PATH,
     count_param,
     expr,
@@ -19,6 +26,7 @@ from engine.actions.params import (
     param_names,
     param_optional_int,
     param_value,
+    plain_fraction,
     write,
 )
 from engine.actions.registry import ActionContext, ActionFailed, ActionSpec
@@ -44,10 +52,28 @@ def _ballots(raw: list[Any] | tuple[Any, ...]) -> list[ballots_mod.Ballot]:
     return out
 
 
+def _rule(params: Mapping[str, Any], what: str) -> tuple[ballots_mod.Operator, Fraction]:
+    """The rule stated by ``more_than`` or ``at_least`` (more than 1/2 when neither is given)."""
+    if "at_least" in params:
+        return "at_least", plain_fraction(params["at_least"], f"{what} at_least")
+    if "more_than" in params:
+        return "more_than", plain_fraction(params["more_than"], f"{what} more_than")
+    return "more_than", ballots_mod.HALF
+
+
+def _flag(params: Mapping[str, Any], key: str, ctx: ActionContext) -> bool:
+    """A boolean parameter, literal or CEL; False when not given."""
+    value = param_value(params, key, ctx) if key in params else False
+    if not isinstance(value, bool):
+        raise ActionFailed(f"{key} gave {value!r}, not true or false")
+    return value
+
+
 def _tally_round(params: Mapping[str, Any], ctx: ActionContext) -> Any:
     raw = param_value(params, "ballots", ctx)
     if not isinstance(raw, list | tuple):
         raise ActionFailed(f"ballots gave {type(raw).__name__}, not a list of ballots")
+    operator, fraction = _rule(params, "tally_round")
     result = ballots_mod.tally_round(
         candidates=param_names(params, "candidates", ctx),
         seats=param_int(params, "seats", ctx),
@@ -59,6 +85,11 @@ def _tally_round(params: Mapping[str, Any], ctx: ActionContext) -> Any:
         write_ins=params.get("write_ins", "review"),
         kind=params.get("kind", "regular"),
         number=param_optional_int(params, "round", ctx) or 1,
+        returned=param_optional_int(params, "returned", ctx),
+        written_in=param_names(params, "written_in", ctx),
+        operator=operator,
+        fraction=fraction,
+        reduction=_flag(params, "seat_reduction", ctx),
     )
     record = result.record()
     write(ctx, params["into"], record)
@@ -80,9 +111,32 @@ TALLY_ROUND: ActionSpec = ActionSpec(
             "seats": count_param("seats this round fills"),
             "ballots": expr(
                 'the returned ballots, each {"marks": {name: "approve"|"disapprove"|"abstain"}, '
-                '"write_ins": {name: mark}}; {"count": n, "marks": …} stands for n identical '
-                "ballots"
+                '"write_ins": {name: mark}} or {"spoiled": reason} (signed, unreadable, torn, '
+                'over_marked, marked, other); {"count": n, …} stands for n identical ballots'
             ),
+            "returned": count_param(
+                "the ballots the tellers declared returned; must equal the ballots entered"
+            ),
+            "written_in": expr(
+                "names on this ballot who entered as write-ins in an earlier round (they keep "
+                "their flag, R19); the round record's written_in gives them"
+            ),
+            "more_than": {
+                **FRACTION,
+                "description": "R16: elected with approvals more than this fraction of the "
+                'base (default "1/2").',
+            },
+            "at_least": {
+                **FRACTION,
+                "description": "R16: elected with approvals at least this fraction of the base "
+                "(for 半数以上 wording); instead of more_than.",
+            },
+            "seat_reduction": {
+                "oneOf": [{"type": "boolean"}, {"type": "string", "minLength": 1}],
+                "description": "Whether the procedure lets the meeting reduce the seats after "
+                "a shortfall (a boolean or a CEL expression); only then does the explanation "
+                "offer it.",
+            },
             "voters": count_param("voters present who took part (实到会)"),
             "expected": count_param("voters expected (应到会); needed for base expected"),
             "issued": count_param("ballots issued; the voters when omitted"),
@@ -104,7 +158,18 @@ TALLY_ROUND: ActionSpec = ActionSpec(
         },
     },
     run=_tally_round,
-    expressions=("candidates", "seats", "ballots", "voters", "expected", "issued", "round"),
+    expressions=(
+        "candidates",
+        "seats",
+        "ballots",
+        "voters",
+        "expected",
+        "issued",
+        "round",
+        "returned",
+        "written_in",
+        "seat_reduction",
+    ),  # fmt: skip
     writes="into",
 )
 
@@ -113,49 +178,68 @@ def _reduce_seats(params: Mapping[str, Any], ctx: ActionContext) -> Any:
     last = param_value(params, "round", ctx)
     if not isinstance(last, Mapping) or last.get("status") != "shortfall":
         raise ActionFailed("R18: seats can be reduced only after a round that ended in shortfall")
-    proposed = param_int(params, "proposed_seats", ctx)
-    yes = param_int(params, "yes", ctx)
-    present = param_int(params, "present", ctx)
-    seats, elected = int(last["seats"]), len(last["elected"])
-    if not elected <= proposed < seats:
+    operator, fraction = _rule(params, "reduce_seats")
+    decision = ballots_mod.decide_reduction(
+        status=str(last["status"]),
+        seats=int(last["seats"]),
+        elected=len(last["elected"]),
+        proposed_seats=param_int(params, "proposed_seats", ctx),
+        yes=param_int(params, "yes", ctx),
+        present=param_int(params, "present", ctx),
+        operator=operator,
+        fraction=fraction,
+        floor=param_optional_int(params, "floor", ctx) or 1,
+    )
+    expects = params.get("expects")
+    if expects is not None and decision.adopted != (expects == "adopted"):
         raise ActionFailed(
-            f"R18: the reduced seats must lie between the {elected} elected and the {seats} "
-            f"seats (got {proposed})"
+            f"R18: this transition stands for the reduction being {expects}, but by the "
+            f"procedure's rule it is {'adopted' if decision.adopted else 'rejected'} "
+            f"({decision.explanation}): the guard and the rule disagree"
         )
-    adopted = 2 * yes > present
-    record = {
-        "seats": seats,
-        "elected": elected,
-        "proposed_seats": proposed,
-        "yes": yes,
-        "present": present,
-        "adopted": adopted,
-        "explanation": (
-            f"R18: 减少名额 {seats} → {proposed}: 赞成 {yes}, 到会 {present}, "
-            f"须超过半数: {'通过' if adopted else '未通过'}"
-        ),
-    }
+    record = decision.record()
     write(ctx, params["into"], record)
     return record
 
 
+_ONE_RULE = [{"required": ["more_than"]}, {"required": ["at_least"]}]
+
 REDUCE_SEATS: ActionSpec = ActionSpec(
     name="reduce_seats",
-    description="record the meeting's vote to reduce the seats after a shortfall (R18)",
+    description=(
+        "record the meeting's vote to reduce the seats after a shortfall (R18), by the "
+        "procedure's rule and never below its floor"
+    ),
     params_schema={
         "type": "object",
         "additionalProperties": False,
         "required": ["round", "proposed_seats", "yes", "present", "into"],
+        "oneOf": _ONE_RULE,
         "properties": {
             "round": expr("the recorded round (as written by tally_round)"),
             "proposed_seats": count_param("the reduced number of seats"),
             "yes": count_param("votes for the reduction"),
             "present": count_param("voters present"),
+            "more_than": {
+                **FRACTION,
+                "description": "Adopted with yes votes more than this fraction of those present.",
+            },
+            "at_least": {
+                **FRACTION,
+                "description": "Adopted with yes votes at least this fraction of those present "
+                "(半数以上 wording); instead of more_than.",
+            },
+            "floor": count_param("the fewest seats the body keeps (1 when omitted)"),
+            "expects": {
+                "enum": ["adopted", "rejected"],
+                "description": "The outcome this transition stands for: the action fails "
+                "rather than record the other one.",
+            },
             "into": PATH,
         },
     },
     run=_reduce_seats,
-    expressions=("round", "proposed_seats", "yes", "present"),
+    expressions=("round", "proposed_seats", "yes", "present", "floor"),
     writes="into",
 )
 

@@ -286,6 +286,10 @@ def _explain_alternatives(doc: Document, error: ValidationError, path: Path) -> 
     keys = [k for k in instance if k not in ("label", "explain")]
     guess = _suggest(keys[0], kinds) if keys else ""
     found = ", ".join(repr(k) for k in keys) or "nothing"
+    if "guards" not in path:
+        # An action whose parameters offer alternatives (reduce_seats' more_than or at_least).
+        message = f"exactly one of {', '.join(kinds)} is required; found {found}"
+        return [_problem(doc, path, message, "schema.one-of")]
     return [
         _problem(
             doc,

@@ -5,15 +5,23 @@
   counts only when it is marked ○ (``Ballot.write_ins`` holds only those).
 * R14 returned ballots > voters (or > issued): the whole round is void, held again.
 * R15 a ballot approving more names than there are seats (write-ins included) is
-  invalid as a whole; a blank ballot is valid.
+  invalid as a whole (``over_marked``); so is a ballot the tellers set aside as spoiled
+  for a reason (signed, unreadable, torn, otherwise marked): it is entered as
+  ``{"spoiled": reason}`` and counted as returned and invalid, by reason. A blank ballot
+  is valid. Issued, returned, valid, invalid (by reason) and blank are recorded and add
+  up: valid + invalid = returned.
 * R16 elected: approvals more than half of a declared base — ``present`` (1990 and
-  the seed) or ``expected`` (2020); never of valid ballots; exactly half fails.
+  the seed) or ``expected`` (2020); never of valid ballots; exactly half fails. The
+  procedure may state another bound (``at_least`` half for 半数以上 wording): the
+  round then applies the procedure's rule, so its record says what its guards say.
 * R17 more pass than seats: elect by votes; a tie at the cut-off goes to a re-vote
   among the tied only (``kind="tie_revote"``: plurality, a second tie repeats).
 * R18 fewer pass than seats: a further round (``kind="further"``) among the
   non-elected, ``shortfall + ceil(shortfall/5)`` of them in vote order (2 for one
-  seat), same threshold; or a recorded decision to reduce the seats.
-* R19 a write-in elected within the seats is flagged for the upper level's approval.
+  seat), same threshold; or, where the procedure provides it, a recorded decision to
+  reduce the seats (by the procedure's rule, never below its floor of seats).
+* R19 a write-in elected within the seats is flagged for the upper level's approval,
+  in whichever round: a write-in carried into a re-vote or further round keeps its flag.
 
 ``kind="plurality"`` counts a vote that selects by votes alone (a top-N ballot such
 as the 三票制 plenary choosing 2 formal candidates, DOMAIN.md §3): R14 and R15 apply,
@@ -30,6 +38,7 @@ from typing import Any, Literal
 
 from engine.governance.errors import GovernanceError
 from engine.governance.ranking import rank_top
+from engine.governance.secrecy import SPOILED_REASONS
 from engine.guards.arithmetic import ThresholdOutcome, show_number, threshold
 
 Mark = Literal["approve", "disapprove", "abstain"]
@@ -48,6 +57,17 @@ _KIND_LABELS = {
 }
 _NO_THRESHOLD = ("tie_revote", "plurality")
 _BASE_LABELS = {"present": "实到会", "expected": "应到会"}
+Operator = Literal["more_than", "at_least"]
+_OPERATOR_WORDS = {"more_than": "超过", "at_least": "达到"}
+_OPERATOR_SIGNS = {"more_than": ">", "at_least": "≥"}
+SPOILED_LABELS = {
+    "signed": "署名",
+    "unreadable": "无法辨认",
+    "torn": "破损",
+    "over_marked": "所投赞成超过应选名额",
+    "marked": "作其他记号",
+    "other": "其他",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,12 +79,15 @@ class Ballot:
         disapprove: listed candidates marked ×; every other listed name abstains.
         write_ins: names written in and marked ○ (the only write-ins that count, R13).
         unmarked_write_ins: names written in without ○: kept as a count, never counted.
+        spoiled: why the tellers set the ballot aside as invalid (one of
+            ``SPOILED_REASONS``); a spoiled ballot carries no marks.
     """
 
     approve: tuple[str, ...] = ()
     disapprove: tuple[str, ...] = ()
     write_ins: tuple[str, ...] = ()
     unmarked_write_ins: int = 0
+    spoiled: str | None = None
 
     def __post_init__(self) -> None:
         marked = (*self.approve, *self.disapprove)
@@ -74,27 +97,42 @@ class Ballot:
     @property
     def blank(self) -> bool:
         """No mark and no write-in at all (R15: still a valid ballot)."""
-        return not (self.approve or self.disapprove or self.write_ins or self.unmarked_write_ins)
+        return self.spoiled is None and not (
+            self.approve or self.disapprove or self.write_ins or self.unmarked_write_ins
+        )
 
     @classmethod
     def from_json(cls, raw: Any) -> Ballot:
-        """Read ``{"marks": {name: mark}, "write_ins": {name: mark}}``.
+        """Read ``{"marks": {name: mark}, "write_ins": {name: mark}}`` or ``{"spoiled": why}``.
 
         Marks are ``approve``, ``disapprove`` or ``abstain``; a missing name abstains.
+        Messages name the shape expected, never the content found: a ballot's content
+        must not reach a record through an error.
 
         Raises:
-            GovernanceError: for another shape or mark.
+            GovernanceError: for another shape, mark or reason.
         """
-        if not isinstance(raw, Mapping) or set(raw) - {"marks", "write_ins"}:
+        if not isinstance(raw, Mapping) or set(raw) - {"marks", "write_ins", "spoiled"}:
             raise GovernanceError(
-                f"R13: a ballot is {{'marks': {{name: mark}}, 'write_ins': {{name: mark}}}}, "
-                f"not {raw!r}"
+                "R13: a ballot is {'marks': {name: mark}, 'write_ins': {name: mark}} or "
+                "{'spoiled': reason}, with no other key"
             )
+        if "spoiled" in raw:
+            if set(raw) != {"spoiled"}:
+                raise GovernanceError(
+                    "R15: a spoiled ballot is entered as {'spoiled': reason} alone: its marks "
+                    "are not counted, so they are not recorded"
+                )
+            if raw["spoiled"] not in SPOILED_REASONS:
+                raise GovernanceError(
+                    f"R15: a spoiled ballot's reason is one of {list(SPOILED_REASONS)}"
+                )
+            return cls(spoiled=str(raw["spoiled"]))
         marks = raw.get("marks", {})
         written = raw.get("write_ins", {})
         for part in (marks, written):
             if not isinstance(part, Mapping) or any(m not in MARKS for m in part.values()):
-                raise GovernanceError(f"R13: marks are one of {list(MARKS)}; found {part!r}")
+                raise GovernanceError(f"R13: marks are one of {list(MARKS)}")
         return cls(
             approve=tuple(n for n, m in marks.items() if m == "approve"),
             disapprove=tuple(n for n, m in marks.items() if m == "disapprove"),
@@ -139,6 +177,10 @@ class RoundResult:
         tied / tie_places: who goes to a re-vote and for how many places (R17).
         further_candidates: who stands in the further round (R18).
         needs_approval: elected write-ins, for the upper level (R19).
+        invalid_by_reason: the invalid ballots per reason (R15), adding up to ``invalid``.
+        written_in: the names in this round that entered as write-ins (here or in an
+            earlier round), for the next round's ``written_in`` (R19).
+        operator / fraction: the R16 rule applied (more than, or at least, a fraction).
     """
 
     number: int
@@ -167,6 +209,10 @@ class RoundResult:
     needs_approval: tuple[str, ...]
     status: Status
     explanation: tuple[str, ...]
+    invalid_by_reason: tuple[tuple[str, int], ...] = ()
+    written_in: tuple[str, ...] = ()
+    operator: Operator = "more_than"
+    fraction: Fraction = HALF
 
     def votes(self) -> dict[str, int]:
         """Approvals by name."""
@@ -190,11 +236,12 @@ class RoundResult:
             "void": self.void,
             "valid": self.valid,
             "invalid": self.invalid,
+            "invalid_by_reason": dict(self.invalid_by_reason),
             "blank": self.blank,
             "ignored_write_ins": self.ignored_write_ins,
             "threshold": {
-                "operator": "more_than",
-                "fraction": "0" if self.kind in _NO_THRESHOLD else "1/2",
+                "operator": "more_than" if self.kind in _NO_THRESHOLD else self.operator,
+                "fraction": "0" if self.kind in _NO_THRESHOLD else _show_fraction(self.fraction),
                 "base": self.threshold_base,
                 "bound": f"{bound.numerator}/{bound.denominator}",
                 "bound_display": show_number(bound),
@@ -206,8 +253,13 @@ class RoundResult:
             "shortfall": self.shortfall,
             "further_candidates": list(self.further_candidates),
             "needs_approval": list(self.needs_approval),
+            "written_in": list(self.written_in),
             "explanation": list(self.explanation),
         }
+
+
+def _show_fraction(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
 
 
 def further_round_size(shortfall: int) -> int:
@@ -255,6 +307,11 @@ def tally_round(
     write_ins: WriteInPolicy = "review",
     kind: RoundKind = "regular",
     number: int = 1,
+    returned: int | None = None,
+    written_in: Sequence[str] = (),
+    operator: Operator = "more_than",
+    fraction: Fraction = HALF,
+    reduction: bool = False,
 ) -> RoundResult:
     """Count one round and decide it (R13–R19).
 
@@ -272,6 +329,13 @@ def tally_round(
         kind: ``regular``, ``tie_revote`` (R17, plurality), ``further`` (R18) or
             ``plurality`` (a top-N vote by votes alone, no R16 threshold).
         number: the round's number in the election, for the record.
+        returned: the ballots the tellers declared returned (收回); when given it must
+            equal the number of ballots entered (spoiled ones included).
+        written_in: names on this ballot that entered as write-ins in an earlier round
+            (a re-vote or further round): they keep their flag (R19).
+        operator / fraction: the R16 rule from the procedure (default: more than 1/2).
+        reduction: whether the procedure lets the meeting reduce the seats after a
+            shortfall; only then does the R18 explanation offer it.
 
     Returns:
         The round's result, with every count and the explanation.
@@ -285,14 +349,25 @@ def tally_round(
         candidates=candidates, seats=seats, voters=voters, expected=expected,
         issued=given_issued, base=base,
     )  # fmt: skip
+    if operator not in _OPERATOR_WORDS or not 0 < fraction < 1:
+        raise GovernanceError(
+            f"R16: the rule is more_than or at_least a fraction between 0 and 1, "
+            f"not {operator} {fraction}"
+        )
+    if returned is not None and returned != len(ballots):
+        raise GovernanceError(
+            f"R14: the tellers declared {returned} ballots returned, but {len(ballots)} were "
+            "entered (spoiled ballots included): the counts must agree before the round is counted"
+        )
     policy: WriteInPolicy = write_ins if kind == "regular" else "forbidden"
+    carried = frozenset(written_in)
     returned = len(ballots)
     lines = [
         f"第{number}轮 {_KIND_LABELS[kind]}: 应选 {seats} 名, 候选人 {len(candidates)} 名 "
         f"({'、'.join(candidates)})"
     ]
     base_count = voters if base == "present" else int(expected or 0)
-    bound = Fraction(0) if kind in _NO_THRESHOLD else HALF * base_count
+    bound = Fraction(0) if kind in _NO_THRESHOLD else fraction * base_count
     common: dict[str, Any] = {
         "number": number,
         "kind": kind,
@@ -306,6 +381,8 @@ def tally_round(
         "returned": returned,
         "threshold_base": base_count,
         "threshold_bound": bound,
+        "operator": operator,
+        "fraction": fraction,
     }
     if returned > voters or returned > given_issued:
         lines.append(
@@ -320,17 +397,23 @@ def tally_round(
     lines.append(
         f"R14: 发出选票 {given_issued} 张, 收回 {returned} 张, 投票人 {voters} 人: 选举有效"
     )
-    approvals, disapprovals, written, tallies = _count(ballots, seats, policy)
+    approvals, disapprovals, written, tallies, by_reason = _count(ballots, seats, policy)
     valid, invalid, blank, ignored = tallies
+    if valid + invalid != returned or sum(by_reason.values()) != invalid:
+        raise GovernanceError(  # the categories must add up, or nothing is recorded
+            f"R15: valid {valid} + invalid {invalid} ≠ returned {returned}, or the invalid "
+            f"ballots by reason {dict(by_reason)} do not add up to {invalid}"
+        )
     listed = set(candidates)
     strays = (set(approvals) | set(disapprovals)) - listed
     if strays:
         raise GovernanceError(
             f"R13: ballots mark {sorted(strays)}, who are not on the ballot {list(candidates)}"
         )
+    reasons = "、".join(f"{SPOILED_LABELS[r]} {n} 张" for r, n in sorted(by_reason.items()) if n)
     lines.append(
-        f"R15: 有效票 {valid} 张 (其中空白票 {blank} 张), 无效票 {invalid} 张 "
-        f"(所投赞成超过应选 {seats} 名)"
+        f"R15: 有效票 {valid} 张 (其中空白票 {blank} 张), 无效票 {invalid} 张"
+        + (f" ({reasons})" if reasons else "")
     )
     if ignored:
         lines.append(f"R13: 未计入的另选他人 {ignored} 个 (未划○, 或本轮不允许另选)")
@@ -338,8 +421,8 @@ def tally_round(
         candidates=candidates, written=sorted(set(written) - listed),
         votes_of=lambda n: approvals.get(n, 0) + written.get(n, 0),
         disapprovals=disapprovals, valid=valid, seats=seats, kind=kind, bound=bound,
-        policy=policy, lines=lines,
-        base_words=f"{_BASE_LABELS[base]}人数 {base_count} ",
+        policy=write_ins, lines=lines, carried=carried, operator=operator, fraction=fraction,
+        base_words=f"{_BASE_LABELS[base]}人数 {base_count} ", reduction=reduction,
     )  # fmt: skip
     counts, elected, tied, open_places, shortfall, further, flagged = decision
     status: Status = "tie" if tied else "shortfall" if shortfall else "complete"
@@ -348,6 +431,8 @@ def tally_round(
         ignored_write_ins=ignored, counts=counts, elected=elected, tied=tied,
         tie_places=open_places, shortfall=shortfall, further_candidates=further,
         needs_approval=flagged, status=status, explanation=tuple(lines),
+        invalid_by_reason=tuple(sorted(by_reason.items())),
+        written_in=tuple(c.name for c in counts if c.write_in),
     )  # fmt: skip
 
 
@@ -375,9 +460,18 @@ def _decide(
     policy: WriteInPolicy,
     lines: list[str],
     base_words: str,
+    carried: frozenset[str],
+    operator: Operator,
+    fraction: Fraction,
+    reduction: bool,
 ) -> Decision:
-    """Apply R16–R19 to the counts; append the explanation to ``lines``."""
+    """Apply R16–R19 to the counts; append the explanation to ``lines``.
+
+    ``policy`` is the procedure's write-in policy (R19 flags by it in every round);
+    ``carried`` names listed candidates who entered as write-ins in an earlier round.
+    """
     listed = set(candidates)
+    threshold_word = "过半数" if (operator, fraction) == ("more_than", HALF) else "达到当选票数"
     names = [*candidates, *written]
     votes = {n: votes_of(n) for n in names}
     if kind == "tie_revote":
@@ -387,8 +481,14 @@ def _decide(
         lines.append(f"按得票多少取前 {seats} 名 (不计过半数); 末位并列者再投票")
         passing = names
     else:
-        lines.append(f"R16: 当选须赞成票超过{base_words}的半数 (> {show_number(bound)})")
-        passing = [n for n in names if votes[n] > bound]
+        share = "半数" if fraction == HALF else f"{_show_fraction(fraction)}"
+        lines.append(
+            f"R16: 当选须赞成票{_OPERATOR_WORDS[operator]}{base_words}的{share} "
+            f"({_OPERATOR_SIGNS[operator]} {show_number(bound)})"
+        )
+        passing = [
+            n for n in names if (votes[n] > bound if operator == "more_than" else votes[n] >= bound)
+        ]
     ranked = rank_top([(n, votes[n]) for n in passing], seats, "revote")
     passed_set = set(passing)
     order = rank_top([(n, votes[n]) for n in names], len(names)).order
@@ -399,14 +499,14 @@ def _decide(
             disapprove=disapprovals.get(n, 0),
             # A write-in has no printed line to leave blank: it only collects approvals.
             abstain=0 if n not in listed else valid - votes[n] - disapprovals.get(n, 0),
-            write_in=n not in listed,
+            write_in=n not in listed or n in carried,
             passed=n in passed_set,
         )
         for n in order
     )
     for c in counts:
         tag = "另选他人 " if c.write_in else ""
-        verdict = "过半数" if c.passed and kind not in _NO_THRESHOLD else ""
+        verdict = threshold_word if c.passed and kind not in _NO_THRESHOLD else ""
         lines.append(
             f"{tag}{c.name}: 赞成 {c.approve}, 反对 {c.disapprove}, 弃权 {c.abstain}"
             + (f" — {verdict}" if verdict else "")
@@ -428,18 +528,34 @@ def _decide(
         further = rank_top(rest, size, "admit_all").selected
         lines.append(
             f"R18: 当选 {len(elected)} 名, 不足应选 {seats} 名, 差 {shortfall} 名: "
-            f"在未当选人中按得票多少取 {size} 名另行选举 ({'、'.join(further) or '无'}), "
-            "或经大会表决减少名额"
+            + _further_words(size, further)
+            + ("; 或经大会表决减少名额" if reduction else "")
         )
-    flagged = tuple(n for n in elected if n not in listed) if policy == "review" else ()
+    write_ins = {c.name for c in counts if c.write_in}
+    flagged = tuple(n for n in elected if n in write_ins) if policy == "review" else ()
     if flagged:
         lines.append(f"R19: 另选他人 {'、'.join(flagged)} 当选, 报上级组织审批")
     return counts, elected, tied, ranked.open_places, shortfall, further, flagged
 
 
+def _further_words(size: int, further: Sequence[str]) -> str:
+    """R18's further-round sentence, naming every candidate and saying why the count differs."""
+    names = "、".join(further)
+    if not further:
+        return f"应取 {size} 名另行选举, 但已无未当选人"
+    if len(further) < size:
+        return f"应取 {size} 名另行选举, 未当选人只有 {len(further)} 名, 全部参加 ({names})"
+    if len(further) > size:
+        return (
+            f"按得票多少取 {size} 名另行选举, 末位得票相同者一并参加, "
+            f"共 {len(further)} 名 ({names})"
+        )
+    return f"在未当选人中按得票多少取 {size} 名另行选举 ({names})"
+
+
 def _count(
     ballots: Sequence[Ballot], seats: int, policy: WriteInPolicy
-) -> tuple[Counter[str], Counter[str], Counter[str], tuple[int, int, int, int]]:
+) -> tuple[Counter[str], Counter[str], Counter[str], tuple[int, int, int, int], Counter[str]]:
     """Approvals, disapprovals and counted write-ins over the valid ballots (R13, R15).
 
     The common case — no write-ins — only extends two flat lists, which
@@ -449,8 +565,13 @@ def _count(
     disapproved: list[str] = []
     written: list[str] = []
     invalid = blank = ignored = 0
+    by_reason: Counter[str] = Counter()
     count_write_ins = policy != "forbidden"
     for ballot in ballots:
+        if ballot.spoiled is not None:
+            invalid += 1
+            by_reason[ballot.spoiled] += 1
+            continue
         ignored += ballot.unmarked_write_ins
         extra = ballot.write_ins
         if extra and not count_write_ins:
@@ -461,6 +582,7 @@ def _count(
             extra = tuple(n for n in extra if n not in ballot.approve)
         if len(ballot.approve) + len(extra) > seats:
             invalid += 1
+            by_reason["over_marked"] += 1
             continue
         if ballot.blank:
             blank += 1
@@ -474,6 +596,7 @@ def _count(
         Counter(disapproved),
         Counter(written),
         (valid, invalid, blank, ignored),
+        by_reason,
     )
 
 
@@ -484,8 +607,12 @@ class SeatReduction:
     seats: int
     elected: int
     proposed_seats: int
+    floor: int
     yes: int
     present: int
+    operator: Operator
+    fraction: Fraction
+    bound: Fraction
     adopted: bool
     explanation: str
 
@@ -495,43 +622,103 @@ class SeatReduction:
             "seats": self.seats,
             "elected": self.elected,
             "proposed_seats": self.proposed_seats,
+            "floor": self.floor,
             "yes": self.yes,
             "present": self.present,
+            "rule": {
+                "operator": self.operator,
+                "fraction": _show_fraction(self.fraction),
+                "bound": _show_fraction(self.bound),
+                "bound_display": show_number(self.bound),
+            },
             "adopted": self.adopted,
             "explanation": self.explanation,
         }
 
 
 def reduce_seats(
-    result: RoundResult, *, proposed_seats: int, yes: int, present: int
+    result: RoundResult,
+    *,
+    proposed_seats: int,
+    yes: int,
+    present: int,
+    operator: Operator = "more_than",
+    fraction: Fraction = HALF,
+    floor: int = 1,
 ) -> SeatReduction:
-    """R18: decide to reduce the seats after a shortfall, by more than half of those present.
+    """R18 after ``result``: ``decide_reduction`` with the round's seats and elected."""
+    return decide_reduction(
+        status=result.status, seats=result.seats, elected=len(result.elected),
+        proposed_seats=proposed_seats, yes=yes, present=present, operator=operator,
+        fraction=fraction, floor=floor,
+    )  # fmt: skip
+
+
+def decide_reduction(
+    *,
+    status: str,
+    seats: int,
+    elected: int,
+    proposed_seats: int,
+    yes: int,
+    present: int,
+    operator: Operator = "more_than",
+    fraction: Fraction = HALF,
+    floor: int = 1,
+) -> SeatReduction:
+    """R18: decide to reduce the seats after a shortfall, by the procedure's rule.
+
+    Args:
+        status: the status of the round that preceded the vote (must be ``shortfall``).
+        seats: the seats that round was to fill; elected: how many it elected.
+        proposed_seats: the reduced number of seats put to the vote.
+        yes / present: the votes for the reduction and the voters present.
+        operator / fraction: the adoption rule the procedure states (more than, or at
+            least, ``fraction`` of those present) — the same its guard applies.
+        floor: the fewest seats the body may keep (a committee keeps at least 3, say).
 
     Raises:
-        GovernanceError: when the round had no shortfall, or the proposal is below the
-            number already elected or not below the seats.
+        GovernanceError: when the round had no shortfall, the proposal is below the
+            number already elected or the floor, or not below the seats.
     """
-    if result.status != "shortfall":
+    if status != "shortfall":
+        raise GovernanceError(f"R18: seats can be reduced only after a shortfall, not {status}")
+    if operator not in _OPERATOR_WORDS or not 0 < fraction <= 1:
         raise GovernanceError(
-            f"R18: seats can be reduced only after a shortfall, not {result.status}"
+            f"R18: the rule is more_than or at_least a fraction in (0, 1], not {operator} {fraction}"
         )
-    if not len(result.elected) <= proposed_seats < result.seats:
+    if floor < 1:
+        raise GovernanceError(f"R18: the floor of seats is at least 1, not {floor}")
+    if proposed_seats < floor:
         raise GovernanceError(
-            f"R18: the reduced seats must lie between the {len(result.elected)} elected and "
-            f"the {result.seats} seats (got {proposed_seats})"
+            f"R18: the seats cannot be reduced to {proposed_seats}: the procedure keeps at "
+            f"least {floor} (减少名额不得少于 {floor} 名)"
         )
-    outcome = threshold(yes, "more_than", HALF, present)
+    if not elected <= proposed_seats < seats:
+        raise GovernanceError(
+            f"R18: the reduced seats must lie between the {elected} elected and "
+            f"the {seats} seats (got {proposed_seats})"
+        )
+    if yes > present:
+        raise GovernanceError(f"R18: {yes} votes for the reduction exceed {present} present")
+    outcome = threshold(yes, operator, fraction, present)
     verdict = "通过" if outcome.met else "未通过"
+    share = "半数" if fraction == HALF else _show_fraction(fraction)
     text = (
-        f"R18: 减少名额 {result.seats} → {proposed_seats}: 赞成 {yes}, 到会 {present}, "
-        f"须 > {show_number(outcome.bound)}: {verdict}"
+        f"R18: 减少名额 {seats} → {proposed_seats} (不少于 {floor} 名): 赞成 {yes}, "
+        f"到会 {present}, 须{_OPERATOR_WORDS[operator]}到会的{share} "
+        f"({_OPERATOR_SIGNS[operator]} {show_number(outcome.bound)}): {verdict}"
     )
     return SeatReduction(
-        seats=result.seats,
-        elected=len(result.elected),
+        seats=seats,
+        elected=elected,
         proposed_seats=proposed_seats,
+        floor=floor,
         yes=yes,
         present=present,
+        operator=operator,
+        fraction=fraction,
+        bound=outcome.bound,
         adopted=outcome.met,
         explanation=text,
     )

@@ -20,11 +20,19 @@ from engine.audit.canonical import canonical_bytes
 from engine.audit.chain import GENESIS, seal
 from engine.definition.compile import CompiledProcedure
 from engine.errors import CaseError, EngineError
+from engine.governance.secrecy import canonical_ballots, secrecy_violations
 from engine.guards.cel import Bindings, CelRuntimeError
 from engine.runtime.clock import format_time, parse_time
 from engine.runtime.deadlines import deadline_after
 from engine.runtime.machine import AttemptTrace, Draft, build_machine, fire
 from engine.runtime.payloads import SchemaCheck
+from engine.runtime.refusal import (
+    WITHHELD,
+    kept_payload,
+    read_withheld,
+    withheld_form,
+    withheld_reason,
+)
 from engine.runtime.types import (
     Actor,
     Outcome,
@@ -267,7 +275,10 @@ def attempt(
     if idempotency_key is not None:
         record["idempotency_key"] = idempotency_key
     state, data = snapshot.state, snapshot.data
-    reason = precheck(runner, snapshot, event, actor, payload, timer=timer)
+    payload, reason = _screen_payload(runner, event, payload)
+    record["payload"] = copy_json(payload)
+    if reason is None:
+        reason = precheck(runner, snapshot, event, actor, payload, timer=timer)
     if reason is None:
         env = make_env(data, payload, actor, at)
         trace = AttemptTrace(env=env)
@@ -288,6 +299,7 @@ def attempt(
                 record["actions"] = outputs
                 data = new_data
     if reason is not None:
+        record["payload"], reason = kept_payload(event, record["payload"], reason)
         record["reason"] = reason.record()
     if timer:
         record["kind"] = "timer.fired"  # applied or not: the reason says which
@@ -314,6 +326,30 @@ def attempt(
         updated_at=at_text,
     )
     return sealed, new
+
+
+def _screen_payload(
+    runner: Runner, event: str, payload: Mapping[str, Any]
+) -> tuple[Mapping[str, Any], Reason | None]:
+    """The payload as the attempt will use and record it, or the refusal it earns first.
+
+    A withheld form (see ``engine.runtime.refusal``) stands for a refusal already
+    decided, which replay must reach again. A secret-ballot event's ballots must hold
+    marks only (else the payload is refused and withheld, before anything of it is
+    recorded) and are put in canonical order, whatever order they were entered in.
+    """
+    form = read_withheld(payload)
+    if form is not None:
+        return payload, withheld_reason(event, form)
+    spec = runner.procedure.events.get(event)
+    if spec is None or not spec.secret_ballot:
+        return payload, None
+    violations = secrecy_violations(payload)
+    if violations:
+        paths = [v["path"] for v in violations]
+        withheld = withheld_form(payload, why="secret-ballot", code="secret-ballot", paths=paths)
+        return withheld, withheld_reason(event, withheld[WITHHELD])
+    return canonical_ballots(payload), None
 
 
 def _run_actions(
