@@ -169,7 +169,7 @@ TALLY_ROUND: ActionSpec = ActionSpec(
         "returned",
         "written_in",
         "seat_reduction",
-    ),  # fmt: skip
+    ),
     writes="into",
 )
 

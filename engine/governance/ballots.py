@@ -685,7 +685,8 @@ def decide_reduction(
         raise GovernanceError(f"R18: seats can be reduced only after a shortfall, not {status}")
     if operator not in _OPERATOR_WORDS or not 0 < fraction <= 1:
         raise GovernanceError(
-            f"R18: the rule is more_than or at_least a fraction in (0, 1], not {operator} {fraction}"
+            "R18: the rule is more_than or at_least a fraction in (0, 1], "
+            f"not {operator} {fraction}"
         )
     if floor < 1:
         raise GovernanceError(f"R18: the floor of seats is at least 1, not {floor}")
