@@ -300,6 +300,9 @@ def attempt(
                 data = new_data
     if reason is not None:
         record["payload"], reason = kept_payload(event, record["payload"], reason)
+        if read_withheld(record["payload"]) is not None:
+            # Guard inputs quote the payload; replay rebuilds this refusal without them.
+            record["guards"] = []
         record["reason"] = reason.record()
     if timer:
         record["kind"] = "timer.fired"  # applied or not: the reason says which
