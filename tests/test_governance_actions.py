@@ -101,6 +101,28 @@ def test_score_layers_compares_rules_on_the_same_ballots() -> None:
     assert out["compare"][0]["selected"] == ["黄钰"]
 
 
+def test_a_comparison_lacking_its_input_is_not_computed_and_never_blocks() -> None:
+    """score_layers (§3): without the optional roster the roster comparison is "not
+    computed", with why, and the main result is recorded all the same."""
+    layer = {"yes": 5, "ballots_cast": 10}
+    ballots = {
+        "黄钰": {"A": layer, "trust": {"yes": 32, "ballots_cast": 33}},
+        "任参": {"A": layer, "trust": {"yes": 19, "ballots_cast": 19}},
+    }
+    rule = {"name": "seed", "layers": [{"layer": "A", "weight": "9/10"}], "trust": {}}
+    alt = {**rule, "name": "roster", "trust": {"denominator": "roster"}}
+    ctx = FakeContext(data={"b": ballots})
+    out = _run(
+        "score_layers",
+        {"ballots": "data.b", "rule": rule, "compare": [alt], "top": 1, "into": "data.s"},
+        ctx,
+    )
+    assert out["selected"] == ["任参"]
+    assert out["compare"][0]["name"] == "roster"
+    assert out["compare"][0]["computed"] is False
+    assert "roster" in out["compare"][0]["reason"]
+
+
 def test_rank_and_survey_rate() -> None:
     """rank (R17) reports a tie at the cut-off; survey_rate (§5) exactly 60 % is not barred."""
     ctx = FakeContext(data={"v": {"a": 5, "b": 3, "c": 3}, "s": {

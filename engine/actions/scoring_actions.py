@@ -25,6 +25,7 @@ from engine.actions.params import (
 )
 from engine.actions.registry import ActionContext, ActionFailed, ActionSpec
 from engine.governance import ranking, scoring
+from engine.governance.errors import GovernanceError
 from engine.guards.arithmetic import show_rounded
 
 _DENOMINATOR = {
@@ -128,16 +129,32 @@ def _layer_counts(raw: Any) -> dict[str, dict[str, scoring.LayerCount]]:
     return out
 
 
+def _compare(
+    raw: Mapping[str, Any],
+    top: int,
+    tie_rule: Any,
+    counts: dict[str, dict[str, scoring.LayerCount]],
+) -> dict[str, Any]:
+    """One alternative rule's scores, or why they could not be computed.
+
+    A comparison is a side computation: an input it needs but the main rule does not
+    (the unit roster, say, optional in the payload) makes it "not computed", recorded
+    with the reason, and never blocks the main result.
+    """
+    rule = _rule(raw, top, tie_rule)
+    try:
+        return scoring.score(rule, counts).record()
+    except GovernanceError as exc:
+        return {"name": rule.name, "computed": False, "reason": f"未计算: {exc}"}
+
+
 def _score_layers(params: Mapping[str, Any], ctx: ActionContext) -> Any:
     counts = _layer_counts(param_value(params, "ballots", ctx))
     top = param_int(params, "top", ctx)
     tie_rule = params.get("tie_rule", "revote")
     main = scoring.score(_rule(params["rule"], top, tie_rule), counts)
     record = main.record()
-    alternatives = [
-        scoring.score(_rule(raw, top, tie_rule), counts).record()
-        for raw in params.get("compare", ())
-    ]
+    alternatives = [_compare(raw, top, tie_rule, counts) for raw in params.get("compare", ())]
     if alternatives:
         record["compare"] = alternatives
     write(ctx, params["into"], record)
