@@ -121,6 +121,7 @@ def test_a_voter_named_beside_a_choice_leaves_no_trace_in_the_audit_log() -> Non
     kept = outcome.record["payload"][WITHHELD]
     assert (kept["why"], kept["paths"]) == ("secret-ballot", ["ballots[1]"])
     assert len(kept["sha256"]) == 64
+    assert outcome.record["guards"] == []
 
 
 def test_a_name_put_where_a_mark_goes_is_refused_too() -> None:
@@ -232,3 +233,20 @@ def test_an_oversized_invalid_payload_keeps_the_violation_paths() -> None:
     kept = outcome.record["payload"][WITHHELD]
     assert (kept["code"], kept["paths"]) == ("invalid-payload", ["present"])
     assert outcome.reason is not None and outcome.reason.details == ("present",)
+
+
+def test_a_payload_that_is_a_withheld_form_is_refused_as_that_form() -> None:
+    """A well-formed withheld form sent as a payload is refused the way the form says."""
+    engine = _opened()
+    form = {
+        WITHHELD: {
+            "why": "too-large", "code": "invalid-payload", "sha256": "0" * 64, "bytes": 9,
+            "paths": ["present"],
+        }
+    }  # fmt: skip
+
+    outcome = engine.fire("c1", "count", actor=TELLER, payload=form, at=AT)
+
+    assert outcome.reason is not None
+    assert (outcome.reason.code, outcome.reason.details) == ("invalid-payload", ("present",))
+    assert outcome.record["payload"] == form
