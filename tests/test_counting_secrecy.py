@@ -8,6 +8,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from runtime_support import T0, new_engine
 
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import load_source
@@ -15,7 +16,6 @@ from engine.runtime.engine import Engine
 from engine.runtime.refusal import REFUSED_PAYLOAD_LIMIT, WITHHELD
 from engine.runtime.replay import replay_records
 from engine.runtime.types import Actor
-from runtime_support import T0, new_engine
 
 TELLER = Actor(id="计票人", roles=("teller",))
 
@@ -190,7 +190,7 @@ def test_ballots_are_sorted_in_a_refusal_as_well() -> None:
 
     assert outcome.reason is not None and outcome.reason.code == "guards-failed"
     assert outcome.record["payload"]["ballots"] == sorted(
-        ballots, key=lambda b: list(b["marks"])[0]
+        ballots, key=lambda b: next(iter(b["marks"]))
     )
 
 

@@ -131,3 +131,67 @@ def test_rank_and_survey_rate() -> None:
     assert (ranked["selected"], ranked["tied"]) == (["a"], ["b", "c"])
     rate = _run("survey_rate", {"counts": "data.s", "into": "data.rate"}, ctx)
     assert rate["below_60"] is False
+
+
+def _shortfall_round() -> dict[str, Any]:
+    return {"status": "shortfall", "seats": 5, "elected": ["甲", "乙", "丙", "丁"]}
+
+
+@pytest.mark.parametrize(
+    ("rule", "adopted"), [({"more_than": "1/2"}, False), ({"at_least": "1/2"}, True)]
+)
+def test_reduce_seats_takes_the_procedures_rule(rule: dict[str, str], adopted: bool) -> None:
+    """reduce_seats (R18): 20 of 40 is adopted by at_least 1/2 (半数以上), not by more_than."""
+    ctx = FakeContext(data={"round": _shortfall_round()})
+    params = {
+        "round": "data.round", "proposed_seats": 4, "yes": 20, "present": 40, "floor": 3,
+        "into": "data.reduction", **rule,
+    }  # fmt: skip
+    out = _run("reduce_seats", params, ctx)
+    assert out["adopted"] is adopted
+    assert ctx.data["reduction"] == out
+
+
+def test_reduce_seats_fails_rather_than_record_an_outcome_its_transition_denies() -> None:
+    """reduce_seats (R18): with expects: adopted, a vote the rule rejects fails the action,
+    so no record says adopted: false on the transition that reduced the seats."""
+    ctx = FakeContext(data={"round": _shortfall_round()})
+    params = {
+        "round": "data.round", "proposed_seats": 4, "yes": 20, "present": 40,
+        "more_than": "1/2", "expects": "adopted", "into": "data.reduction",
+    }  # fmt: skip
+    with pytest.raises(ActionFailed) as caught:
+        _run("reduce_seats", params, ctx)
+    assert "disagree" in str(caught.value)
+    assert "reduction" not in ctx.data
+    assert _run("reduce_seats", {**params, "yes": 21}, ctx)["adopted"] is True
+
+
+def test_reduce_seats_needs_its_rule_in_the_procedure() -> None:
+    """reduce_seats (R18): the schema requires exactly one of more_than and at_least."""
+    import jsonschema
+
+    schema = default_registry()["reduce_seats"].params_schema
+    base = {"round": "data.r", "proposed_seats": 1, "yes": 1, "present": 1, "into": "data.x"}
+    validator = jsonschema.Draft202012Validator(schema)
+    assert not validator.is_valid(base)
+    assert validator.is_valid({**base, "more_than": "1/2"})
+    assert not validator.is_valid({**base, "more_than": "1/2", "at_least": "1/2"})
+
+
+def test_tally_round_reads_spoiled_ballots_and_the_declared_count() -> None:
+    """tally_round (R15): {"spoiled": reason} piles are invalid by reason; returned is checked."""
+    ctx = FakeContext(
+        data={"candidates": ["甲"]},
+        payload={
+            "ballots": [{"count": 3, "marks": {"甲": "approve"}}, {"count": 2, "spoiled": "signed"}]
+        },
+    )
+    params = {
+        "candidates": "data.candidates", "seats": 1, "ballots": "payload.ballots", "voters": 5,
+        "returned": 5, "into": "data.round",
+    }  # fmt: skip
+    out = _run("tally_round", params, ctx)
+    assert (out["valid"], out["invalid"], out["invalid_by_reason"]) == (3, 2, {"signed": 2})
+    with pytest.raises(GovernanceError):
+        _run("tally_round", {**params, "returned": 4}, ctx)
