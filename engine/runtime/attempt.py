@@ -257,6 +257,7 @@ def attempt(
 ) -> tuple[dict[str, Any], CaseSnapshot]:
     """Steps 1–6 without the commit: the sealed record and the snapshot after it."""
     at_text = format_time(at)
+    payload, reason = _screen_payload(runner, event, payload)
     record: dict[str, Any] = {
         "v": FORMAT_VERSION,
         "case": snapshot.id,
@@ -275,8 +276,6 @@ def attempt(
     if idempotency_key is not None:
         record["idempotency_key"] = idempotency_key
     state, data = snapshot.state, snapshot.data
-    payload, reason = _screen_payload(runner, event, payload)
-    record["payload"] = copy_json(payload)
     if reason is None:
         reason = precheck(runner, snapshot, event, actor, payload, timer=timer)
     if reason is None:
