@@ -12,6 +12,7 @@ from runtime_support import T0, new_engine
 
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import load_source
+from engine.governance.secrecy import _plainly_secret, secrecy_violations
 from engine.runtime.engine import Engine
 from engine.runtime.refusal import REFUSED_PAYLOAD_LIMIT, WITHHELD
 from engine.runtime.replay import replay_records
@@ -250,3 +251,34 @@ def test_a_payload_that_is_a_withheld_form_is_refused_as_that_form() -> None:
     assert outcome.reason is not None
     assert (outcome.reason.code, outcome.reason.details) == ("invalid-payload", ("present",))
     assert outcome.record["payload"] == form
+
+
+json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from(["approve", "disapprove", "abstain", "signed", "torn", "欧阳投票人"]),
+)
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["甲", "乙", "voter"]), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+ballot_like = st.dictionaries(
+    st.sampled_from(["marks", "write_ins", "count", "spoiled", "voter", "seat"]),
+    json_value,
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ballot_like)
+def test_the_fast_check_and_the_full_check_agree(ballot: dict[str, Any]) -> None:
+    """R12: a ballot passes the per-ballot fast path exactly when the full check finds nothing."""
+    found = secrecy_violations({"ballots": [ballot]})
+    assert _plainly_secret(ballot) is (found == [])
+    assert all(v["path"].startswith("ballots[0]") for v in found)
+    assert not any("欧阳投票人" in v["message"] for v in found)
