@@ -282,3 +282,23 @@ def test_the_fast_check_and_the_full_check_agree(ballot: dict[str, Any]) -> None
     assert _plainly_secret(ballot) is (found == [])
     assert all(v["path"].startswith("ballots[0]") for v in found)
     assert not any("欧阳投票人" in v["message"] for v in found)
+
+
+def test_withheld_refusals_are_valid_audit_records() -> None:
+    """A withheld refusal is a record the audit-record schema and the field check accept."""
+    from jsonschema import Draft202012Validator
+
+    from engine.audit.record import record_problem
+    from engine.schemas import load_schema
+
+    engine = _opened()
+    engine.fire(
+        "c1", "count", actor=TELLER, at=AT,
+        payload={"present": 1, "ballots": [{"marks": {"甲": "approve"}, "voter": "某人"}]},
+    )  # fmt: skip
+    engine.fire("c1", "note", actor=TELLER, at=AT, payload={"text": "x" * REFUSED_PAYLOAD_LIMIT})
+    validator = Draft202012Validator(load_schema("audit-record.schema.json"))
+    for record in engine.records("c1")[1:]:
+        assert WITHHELD in record["payload"]
+        assert [e.message for e in validator.iter_errors(record)] == []
+        assert record_problem(record) is None

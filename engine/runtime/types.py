@@ -41,7 +41,9 @@ class Reason:
     ``not-authorised`` (the actor holds none of the event's roles), ``invalid-payload``
     (``details`` lists each violation with its path), ``guards-failed`` (no candidate
     transition's guards all held; ``details`` has each failing guard's explanation),
-    ``action-failed``.
+    ``action-failed``, ``secret-ballot`` (a secret ballot holds more than marks;
+    ``details`` has the ballots' paths). When a refused payload is withheld (see
+    ``engine.runtime.refusal``) ``details`` holds the violation paths only.
     """
 
     code: str
