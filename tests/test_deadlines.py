@@ -123,13 +123,20 @@ def test_a_working_week_is_five_working_days() -> None:
     assert deadline_after(entered, "P1W", "working") == deadline_after(entered, "P5D", "working")
 
 
-def test_working_midnight_is_in_the_entry_offset() -> None:
-    """Working days: the midnight is in the entry time's own offset."""
+def test_working_days_count_in_the_procedure_zone_not_the_entry_offset() -> None:
+    """Working days: days and midnight are the procedure zone's, whatever offset the entry
+    time was written with. Fri 2024-03-01 16:00 -05:00 is Sat 2 March 05:00 in Shanghai:
+    the first working day after it is Mon 4 March and the deadline Shanghai's midnight
+    ending it (16:00 UTC). In New York's own zone the entry day is Friday, the first
+    working day after it also Mon 4 March, due at New York's midnight. Results are UTC."""
     entered = datetime(2024, 3, 1, 16, 0, tzinfo=timezone(timedelta(hours=-5)))
 
     due = deadline_after(entered, "P1D", "working")
+    there = deadline_after(entered, "P1D", "working", "America/New_York")
 
-    assert due == datetime(2024, 3, 5, 0, 0, tzinfo=timezone(timedelta(hours=-5)))
+    assert due == datetime(2024, 3, 4, 16, 0, tzinfo=UTC)
+    assert due.tzinfo is UTC
+    assert there == datetime(2024, 3, 5, 5, 0, tzinfo=UTC)
 
 
 def test_working_days_with_hours_are_rejected() -> None:
@@ -171,7 +178,7 @@ def test_entering_a_state_with_a_working_day_deadline_schedules_it() -> None:
 
     engine.fire("t", "post", actor=CLERK, at=entered)
 
-    assert engine.case("t").deadline == {"at": "2024-10-11T00:00:00+08:00", "event": "expire"}
+    assert engine.case("t").deadline == {"at": "2024-10-10T16:00:00Z", "event": "expire"}
 
 
 def test_a_state_entered_in_an_uncovered_year_fails_clearly_and_records_nothing() -> None:

@@ -723,7 +723,7 @@ def test_case_opened_record_names_the_procedure_and_holds_data_and_rule_set() ->
         None,
         "drafting",
     )
-    assert opened["at"] == "2024-03-01T09:00:00+08:00"
+    assert opened["at"] == "2024-03-01T01:00:00Z"  # entered as 09:00+08:00, recorded in UTC
     assert opened["actor"] == {"id": "张书记", "roles": ["branch_secretary"]}
 
 
@@ -804,7 +804,7 @@ def test_at_omitted_takes_the_clock_time_and_records_it() -> None:
 
     outcome = engine.fire("c1", "propose", actor=SECRETARY, payload={"present": 4, "yes": 3})
 
-    assert outcome.record["at"] == "2024-03-03T19:00:00+08:00"
+    assert outcome.record["at"] == "2024-03-03T11:00:00Z"  # the clock said 19:00+08:00
 
 
 def test_same_inputs_give_byte_identical_records() -> None:
@@ -830,6 +830,6 @@ def test_case_view_reports_the_pending_deadline() -> None:
 
     view = engine.case("c1", history=False)
 
-    assert view.deadline == {"at": "2024-03-08T14:00:00+08:00", "event": "resolution_period_ended"}
+    assert view.deadline == {"at": "2024-03-08T06:00:00Z", "event": "resolution_period_ended"}
     assert view.history == ()
     assert view.final is False

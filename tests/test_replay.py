@@ -213,7 +213,7 @@ def test_as_of_a_time_stops_before_the_first_later_record() -> None:
 
     (snapshot,) = report.snapshots
     assert snapshot.seq == 4
-    assert snapshot.at == "2024-03-04T09:00:00+08:00"
+    assert snapshot.at == "2024-03-04T01:00:00Z"  # 09:00 in Shanghai
     assert (snapshot.state, dict(snapshot.data)) == seen[4]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from runtime_support import (
     CLERK,
@@ -15,6 +15,8 @@ from runtime_support import (
     open_four,
     toy,
 )
+
+from engine.runtime.clock import format_time, normalise
 
 
 def test_tick_fires_a_due_timer_recorded_at_its_due_time_by_the_system() -> None:
@@ -32,7 +34,9 @@ def test_tick_fires_a_due_timer_recorded_at_its_due_time_by_the_system() -> None
     assert record["kind"] == "timer.fired"
     assert record["event"] == "resolution_period_ended"
     assert record["actor"] == {"id": "system", "roles": []}
-    assert record["at"] == due.isoformat() == "2024-03-08T14:00:00+08:00"
+    # recorded in UTC: the same instant as 2024-03-08T14:00:00+08:00
+    assert record["at"] == "2024-03-08T06:00:00Z"
+    assert due == datetime(2024, 3, 8, 6, 0, tzinfo=UTC)
     assert record["payload"] == {}
     assert "reason" not in record
     assert record["hash"] == jcs_hash(record)
@@ -106,7 +110,7 @@ def test_the_next_deadline_counts_from_the_timer_due_time() -> None:
     fired = engine.tick(datetime(2024, 6, 28, 0, 0, tzinfo=CST))
 
     assert [o.to_state for o in fired] == ["awaiting_sign_off"]
-    assert engine.records("c1")[-1]["at"] == "2024-06-27T09:00:00+08:00"
+    assert engine.records("c1")[-1]["at"] == "2024-06-27T01:00:00Z"  # 09:00 in Shanghai
 
 
 def test_several_due_cases_fire_earliest_first_each_at_its_own_time() -> None:
@@ -120,8 +124,8 @@ def test_several_due_cases_fire_earliest_first_each_at_its_own_time() -> None:
 
     assert [o.case for o in fired] == ["early", "late"]
     assert [o.record["at"] for o in fired] == [
-        (early + timedelta(days=7)).isoformat(),
-        (late + timedelta(days=7)).isoformat(),
+        format_time(normalise(early + timedelta(days=7))),
+        format_time(normalise(late + timedelta(days=7))),
     ]
 
 
@@ -138,7 +142,7 @@ def test_a_refused_timer_is_recorded_with_its_reason_and_not_retried() -> None:
     assert [(o.status, o.to_state) for o in fired] == [("refused", "posted")]
     record = engine.records("t")[-1]
     assert record["kind"] == "timer.fired"
-    assert record["at"] == "2024-03-08T09:00:00+08:00"
+    assert record["at"] == "2024-03-08T01:00:00Z"  # 09:00 in Shanghai
     assert record["actor"] == {"id": "system", "roles": []}
     assert record["reason"]["code"] == "guards-failed"
     assert record["reason"]["details"] == ["无异议: does not hold"]
@@ -209,13 +213,13 @@ def test_a_timers_own_self_loop_arms_the_deadline_again() -> None:
     fired = engine.tick(T0 + timedelta(days=200))
     assert [o.to_state for o in fired] == ["disclosing"]
     assert engine.case("p1").deadline == {
-        "at": "2024-09-01T09:00:00+08:00",
+        "at": "2024-09-01T01:00:00Z",  # 09:00 in Shanghai
         "event": "quarter_lapsed",
     }
     again = engine.tick(T0 + timedelta(days=200))
     assert [r["at"] for r in engine.records("p1")[1:]] == [
-        "2024-06-01T09:00:00+08:00",
-        "2024-09-01T09:00:00+08:00",
+        "2024-06-01T01:00:00Z",
+        "2024-09-01T01:00:00Z",
     ]
     assert len(again) == 1
     assert engine.case("p1").data["lapses"] == 2

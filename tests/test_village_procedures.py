@@ -183,7 +183,7 @@ def test_an_overdue_quarter_is_recorded_by_the_timer_three_months_on() -> None:
     ]
 
     assert [(r["event"], r["at"], r["from"], r["to"]) for r in fired] == [
-        ("progress_overdue", "2024-05-20T09:00:00+08:00", "quarter_1", "quarter_1")
+        ("progress_overdue", "2024-05-20T01:00:00Z", "quarter_1", "quarter_1")
     ]
 
 
@@ -236,7 +236,7 @@ def test_working_day_disclosure_ends_after_the_national_day_holiday() -> None:
     ]
 
     assert [(r["event"], r["at"], r["from"]) for r in fired] == [
-        ("resolution_period_ended", "2024-10-13T00:00:00+08:00", "resolution_disclosed_working")
+        ("resolution_period_ended", "2024-10-12T16:00:00Z", "resolution_disclosed_working")
     ]
 
 
@@ -292,7 +292,7 @@ def test_overdue_case_escalates_after_five_working_days_around_qingming() -> Non
     ]
 
     assert [(r["event"], r["at"], r["to"]) for r in fired] == [
-        ("overdue", "2024-04-12T00:00:00+08:00", "escalated")
+        ("overdue", "2024-04-11T16:00:00Z", "escalated")
     ]
 
 

@@ -32,6 +32,7 @@ from engine.definition.model import (
 from engine.definition.strict_yaml import Document, Path
 from engine.errors import Problem
 from engine.guards.arithmetic import OPERATORS, parse_fraction
+from engine.guards.cel_time import DEFAULT_TIME_ZONE, zone
 
 
 def sha256_text(source: str) -> str:
@@ -81,6 +82,7 @@ class _Builder:
             source=source,
             sha256=sha256_text(source),
             file=self.doc.file,
+            time_zone=self._time_zone(value),
             # Scalars (initial, id) are shown at their value, sections at their key.
             top_locations=frozen_mapping(
                 {
@@ -89,6 +91,16 @@ class _Builder:
                 }
             ),
         )
+
+    def _time_zone(self, value: dict[str, Any]) -> str:
+        """The declared IANA zone, reported (and the default kept) when it is not one."""
+        name = str(value.get("time_zone", DEFAULT_TIME_ZONE))
+        try:
+            zone(name)
+        except ValueError as exc:
+            self._report(("time_zone",), str(exc), "time-zone.unknown")
+            return DEFAULT_TIME_ZONE
+        return name
 
     def _state(self, sid: str, raw: dict[str, Any]) -> State:
         path: Path = ("states", sid)

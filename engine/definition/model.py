@@ -205,6 +205,8 @@ class Procedure:
     source: str = field(repr=False)
     sha256: str
     file: str
+    # Whose wall clock CEL getters and working days speak; instants themselves are UTC.
+    time_zone: str = "Asia/Shanghai"
     top_locations: Mapping[str, SourceLocation] = field(default_factory=lambda: _EMPTY)
 
     def where(self, key: str) -> SourceLocation:

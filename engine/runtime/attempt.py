@@ -22,7 +22,7 @@ from engine.definition.compile import CompiledProcedure
 from engine.errors import CaseError, EngineError
 from engine.governance.secrecy import canonical_ballots, secrecy_violations
 from engine.guards.cel import Bindings, CelRuntimeError
-from engine.runtime.clock import format_time, parse_time
+from engine.runtime.clock import DEFAULT_TIME_ZONE, format_time, local_time, parse_time
 from engine.runtime.deadlines import deadline_after
 from engine.runtime.machine import AttemptTrace, Draft, build_machine, fire
 from engine.runtime.payloads import SchemaCheck
@@ -100,17 +100,27 @@ def fingerprint(event: str, actor: Actor, payload: Mapping[str, Any]) -> str:
 
 
 def make_env(
-    data: Mapping[str, Any], payload: Mapping[str, Any], actor: Actor, at: datetime
+    data: Mapping[str, Any],
+    payload: Mapping[str, Any],
+    actor: Actor,
+    at: datetime,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> Any:
-    """What guards and action expressions may read: data, payload, actor and now."""
-    return Bindings(data=data, payload=payload, actor=actor.record(), now=at)
+    """What guards and action expressions may read: data, payload, actor and now.
+
+    ``now`` is the instant ``at`` on the procedure's wall clock, so ``now.getHours()``
+    says the same hour whatever offset the client wrote ``at`` with.
+    """
+    now = local_time(at, time_zone)
+    return Bindings(data=data, payload=payload, actor=actor.record(), now=now)
 
 
 def _deadline(runner: Runner, state: str, entered: datetime) -> tuple[datetime | None, str | None]:
     deadline = runner.procedure.states[state].deadline
     if deadline is None:
         return None, None
-    return deadline_after(entered, deadline.period, deadline.days), deadline.event
+    due = deadline_after(entered, deadline.period, deadline.days, runner.procedure.time_zone)
+    return due, deadline.event
 
 
 def open_record(
@@ -279,7 +289,7 @@ def attempt(
     if reason is None:
         reason = precheck(runner, snapshot, event, actor, payload, timer=timer)
     if reason is None:
-        env = make_env(data, payload, actor, at)
+        env = make_env(data, payload, actor, at, runner.procedure.time_zone)
         trace = AttemptTrace(env=env)
         fired = fire(runner.machine, event, Draft(state=snapshot.state), trace)
         record["guards"] = trace.guards

@@ -3,12 +3,31 @@
 Guards and actions never read a clock: they read the attempt's recorded ``at``.
 A clock only supplies ``at`` when the caller omits it, and that value is then
 recorded, so replay never depends on when it runs.
+
+Time has one meaning (an instant) whatever offset a client wrote it with:
+``normalise`` turns every ``at`` entering the engine into UTC, once, and the
+procedure's declared ``time_zone`` alone decides what wall-clock hour or day an
+instant is (``local_time``), for CEL getters and working-day deadlines alike.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+from engine.guards.cel_time import DEFAULT_TIME_ZONE, local_time, zone
+
+__all__ = [
+    "DEFAULT_TIME_ZONE",
+    "Clock",
+    "FixedClock",
+    "SystemClock",
+    "format_time",
+    "local_time",
+    "normalise",
+    "parse_time",
+    "zone",
+]
 
 
 class Clock(Protocol):
@@ -60,3 +79,14 @@ def format_time(at: datetime) -> str:
         raise ValueError("times must be timezone-aware")
     text = at.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def normalise(at: datetime) -> datetime:
+    """The instant ``at`` in UTC: what the engine records, whatever offset it came with.
+
+    Raises:
+        ValueError: when ``at`` has no offset (a wall-clock time names no instant).
+    """
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("times must be timezone-aware")
+    return at.astimezone(UTC)

@@ -1,18 +1,23 @@
 """When a state's deadline falls: ISO 8601 periods in calendar or working days.
 
-Calendar periods add exactly (P7D is seven times 24 hours later, months by the
-calendar). Working-day periods count days on the official Chinese calendar
+Calendar periods add days and months by the calendar and hours exactly (PT48H
+is 48 hours later). Working-day periods count days on the official Chinese calendar
 (``chinese-calendar``: State Council holidays and adjusted weekend workdays):
-a deadline of P5D in working days entered on some day falls at midnight (in the
-entry time's own offset) after the fifth working day that follows the entry day.
+a deadline of P5D in working days entered on some day falls at midnight after
+the fifth working day that follows the entry day.
+
+Days, months and midnights are those of the procedure's time zone (Asia/Shanghai
+unless it declares another), never of the offset a client happened to write:
+the same instant always gives the same deadline, returned in UTC.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from engine.errors import EngineError
+from engine.guards.cel_time import DEFAULT_TIME_ZONE, zone
 
 _PERIOD = re.compile(
     r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -52,8 +57,12 @@ def is_working_day(day: date) -> bool:
         ) from exc
 
 
-def deadline_after(entered: datetime, period: str, days: str = "calendar") -> datetime:
-    """The moment a deadline of ``period`` falls for a state entered at ``entered``.
+def deadline_after(
+    entered: datetime, period: str, days: str = "calendar", time_zone: str = DEFAULT_TIME_ZONE
+) -> datetime:
+    """The moment (in UTC) a deadline of ``period`` falls for a state entered at ``entered``.
+
+    Calendar days and months and working days are counted on ``time_zone``'s wall clock.
 
     Raises:
         ValueError: for a malformed period, or working days with non-day parts.
@@ -66,11 +75,14 @@ def deadline_after(entered: datetime, period: str, days: str = "calendar") -> da
     if days == "working":
         if set(parts) - {"days", "weeks"}:
             raise ValueError(f"{period!r}: working-day periods are whole days, e.g. P5D")
-        return _working_days_after(entered, parts.get("days", 0) + 5 * parts.get("weeks", 0))
-    result = _add_months(entered, 12 * parts.get("years", 0) + parts.get("months", 0))
-    return result + timedelta(
-        weeks=parts.get("weeks", 0),
-        days=parts.get("days", 0),
+        count = parts.get("days", 0) + 5 * parts.get("weeks", 0)
+        return _working_days_after(entered.astimezone(zone(time_zone)), count).astimezone(UTC)
+    # Days and months follow the zone's calendar; hours, minutes and seconds are
+    # elapsed time (a PT48H deadline is 48 hours later even across a DST change).
+    local = entered.astimezone(zone(time_zone))
+    result = _add_months(local, 12 * parts.get("years", 0) + parts.get("months", 0))
+    result += timedelta(weeks=parts.get("weeks", 0), days=parts.get("days", 0))
+    return result.astimezone(UTC) + timedelta(
         hours=parts.get("hours", 0),
         minutes=parts.get("minutes", 0),
         seconds=parts.get("seconds", 0),

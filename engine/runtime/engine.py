@@ -36,7 +36,7 @@ from engine.runtime.attempt import (
     outcome_of,
     precheck,
 )
-from engine.runtime.clock import Clock, SystemClock, format_time
+from engine.runtime.clock import Clock, SystemClock, format_time, normalise
 from engine.runtime.types import (
     SYSTEM,
     Actor,
@@ -119,7 +119,7 @@ class Engine:
             case_id,
             data,
             actor=Actor.of(actor),
-            at=at or self.clock.now(),
+            at=normalise(at or self.clock.now()),
             idempotency_key=idempotency_key,
         )
         self.store.commit(snapshot, record, expected_seq=0)
@@ -162,7 +162,7 @@ class Engine:
                 "read it again and retry"
             )
         runner = self._runner(snapshot.procedure_sha256)
-        when = at or self.clock.now()
+        when = normalise(at or self.clock.now())  # instants enter the engine as UTC, once
         record, new = attempt(
             runner, snapshot, event, actor=who, payload=body, at=when,
             idempotency_key=idempotency_key,
@@ -261,7 +261,10 @@ class Engine:
             return Explanation(
                 case=case_id, event=event, state=snapshot.state, allowed=False, reason=reason
             )
-        env = make_env(snapshot.data, body, who or SYSTEM, at or self.clock.now())
+        env = make_env(
+            snapshot.data, body, who or SYSTEM, normalise(at or self.clock.now()),
+            runner.procedure.time_zone,
+        )  # fmt: skip
         explained = []
         for compiled in runner.compiled.transitions[event]:
             t = compiled.transition
