@@ -35,6 +35,7 @@ id: maximal
 version: "2.1.0"
 title: 全键程序
 description: uses every key the schema allows
+time_zone: Europe/Berlin
 rule_set:
   name: drift
   basis: the schema itself

@@ -10,11 +10,17 @@ definition layer can check a zone name without importing the runtime.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
+_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*$")
+# Files in the zone database that are not zones: "localtime" is whatever the host is set
+# to, so a procedure naming it would mean different hours on different machines.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory", "posix", "right"})
 
 
 @cache
@@ -24,12 +30,13 @@ def zone(name: str) -> ZoneInfo:
     Raises:
         ValueError: when the name is not an IANA time zone.
     """
+    problem = f"{name!r} is not an IANA time zone; write e.g. {DEFAULT_TIME_ZONE}"
+    if not _ZONE_NAME.match(name) or name.split("/", maxsplit=1)[0] in _NOT_ZONES:
+        raise ValueError(problem)
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"{name!r} is not an IANA time zone; write e.g. {DEFAULT_TIME_ZONE}"
-        ) from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ValueError(problem) from exc
 
 
 def local_time(at: datetime, zone_name: str = DEFAULT_TIME_ZONE) -> datetime:
