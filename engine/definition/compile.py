@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.actions.registry import Registry
@@ -31,7 +31,14 @@ from engine.definition.model import (
     WeightsGuard,
 )
 from engine.errors import Problem, SourceLocation
-from engine.guards.cel import CelCheckError, CelExpression, compile_cel, find_position
+from engine.guards.cel import (
+    CelCheckError,
+    CelExpression,
+    blank_strings,
+    compile_cel,
+    find_position,
+)
+from engine.guards.cel_cost import CostProblem, cost_bound
 from engine.guards.checks import (
     CelCheck,
     Count,
@@ -83,6 +90,11 @@ def compile_procedure(
         registry=registry,
     )
     return compiled, compiler.problems
+
+
+def _line_column(source: str, offset: int) -> tuple[int, int]:
+    before = source[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
 def schema_at(schema: Mapping[str, Any], parts: list[str]) -> Mapping[str, Any] | None:
@@ -155,6 +167,17 @@ class _Compiler:
         except CelCheckError as exc:
             self.report(self.within(location, exc.line, exc.column), exc.message, "cel")
             return None
+        try:
+            cost = cost_bound(
+                blank_strings(source), self.procedure.data_schema, self.payload_schema
+            )
+        except CostProblem as problem:
+            at = self.within(location, *_line_column(source, problem.offset))
+            self.report(at, problem.message, "cel.cost")
+            return None
+        known = self.expressions.get(source)
+        # One text may sit under events with different payload schemas: keep the highest.
+        expression = replace(expression, cost=max(cost, known.cost if known else 0))
         self.expressions[source] = expression
         self.check_fields(expression, location)
         return expression

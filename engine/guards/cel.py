@@ -7,7 +7,9 @@ before anything runs, expressions that:
 * do not parse (with the line and column inside the expression);
 * name variables other than ``data``, ``payload``, ``actor`` and ``now``
   (names bound by macros such as ``exists(x, …)`` are allowed);
-* call functions outside CEL's standard library (``__import__`` and friends);
+* call functions outside yishi's CEL dialect (``engine.guards.cel_dialect``: the
+  one table of what exists, shared with the runtime and docs/cel.md), or call one
+  in a form it does not have (``now.getHours("+08:00")``);
 * use decimal numbers or ``double()``: yishi counts exactly (DOMAIN.md §0).
 
 ``field_paths`` reports the dotted fields an expression reads, so the
@@ -17,11 +19,15 @@ definition checks can compare them with the data and payload schemas.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.guards.cel_core import load_core
+from engine.guards.cel_dialect import HELPERS, NAMES, call_problem
+from engine.guards.cel_syntax import enclosing, macro_calls
 
 if TYPE_CHECKING:
     from cel import Program
@@ -30,17 +36,8 @@ cel = load_core()
 
 VARIABLES = ("actor", "data", "now", "payload")
 
-# The functions the CEL core actually provides (tests/test_cel.py runs each one):
-# listing one it lacks would pass the load-time check and fail when a case runs.
-_STANDARD_FUNCTIONS = frozenset(
-    {
-        "size", "has", "int", "uint", "string", "bytes", "timestamp", "duration",
-        "type", "dyn", "matches", "contains", "startsWith", "endsWith", "all", "exists",
-        "exists_one", "map", "filter", "getFullYear", "getMonth", "getDate",
-        "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes",
-        "getSeconds",
-    }
-)  # fmt: skip
+_Hoisted = tuple[tuple[str, tuple[str, ...]], ...]
+
 # The operators by their internal names. A pattern such as ^_.*_$ would also let
 # ``__import__(...)`` through, so the list is spelt out.
 _OPERATORS = frozenset(
@@ -54,10 +51,15 @@ _STRING_LITERAL = re.compile(r"""(?:[rR]?"(?:\\.|[^"\\])*"|[rR]?'(?:\\.|[^'\\])*
 _FLOAT_LITERAL = re.compile(r"(?<![\w.])(?:\d+\.\d*|\.\d+|\d+[eE][-+]?\d+)(?![\w])")
 # A segment followed by "(" is a method (``data.members.exists(...)``), not a field.
 _FIELD_PATH = re.compile(r"(?<![\w.])(data|payload|actor)((?:\s*\.\s*[A-Za-z_]\w*\b(?!\s*\())+)")
+_CALL = re.compile(r"(?:(\.)\s*|(?<![\w.]))([A-Za-z_]\w*)\s*\(")
+_NOT_CALLS = frozenset({"in", "true", "false", "null"})
 _ERROR_POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
 _EXPECTING = re.compile(r"\s+expecting (\{(?:'[^']*'|[^'}])*\}|<EOF>)")
 
 MAX_EXPRESSION_LENGTH = 2000
+# Several guards and action expressions run per attempt; each is bounded statically
+# (cel_cost.MAX_EXPRESSION_COST), and together they may spend this many units.
+ATTEMPT_BUDGET = 4_000_000
 
 
 class CelCheckError(ValueError):
@@ -68,6 +70,11 @@ class CelCheckError(ValueError):
         self.message = message
         self.line = line
         self.column = column
+
+
+def blank_strings(source: str) -> str:
+    """The source with string literals blanked out (same length), for lexical checks."""
+    return _blank_strings(source)
 
 
 def _blank_strings(source: str) -> str:
@@ -95,37 +102,100 @@ class Bindings(dict[str, Any]):
     reuses that context. Treat it as read-only once built.
     """
 
-    __slots__ = ("_contexts",)
+    __slots__ = ("_contexts", "_spent")
 
     _contexts: dict[tuple[str, ...], Any]
+    _spent: int
 
-    def cel_context(self, variables: tuple[str, ...]) -> Any:
+    def charge(self, cost: int, source: str) -> None:
+        """Count ``cost`` units against the attempt's budget before an evaluation.
+
+        The CEL core can be neither limited nor interrupted once it runs, so the budget
+        is spent before: an expression that would take the attempt past
+        ``ATTEMPT_BUDGET`` is not run and fails as its guard's explained result.
+
+        Raises:
+            CelRuntimeError: "cost budget exceeded", when the budget would be exceeded.
+        """
+        spent = getattr(self, "_spent", 0) + cost
+        if spent > ATTEMPT_BUDGET:
+            raise CelRuntimeError(
+                f"cost budget exceeded: this attempt's expressions may cost {spent:,} units, "
+                f"more than the {ATTEMPT_BUDGET:,} one attempt may spend",
+                source,
+            )
+        self._spent = spent
+
+    def cel_context(self, variables: tuple[str, ...], hoisted: _Hoisted = ()) -> Any:
         """The CEL context holding ``variables`` (those an expression reads), built once.
 
         Most expressions read only the payload; converting the whole case data for them
-        would cost more than everything else they do.
+        would cost more than everything else they do. ``hoisted`` fields that are present
+        are bound as variables of their own (see ``CelExpression``).
+
+        Returns:
+            The context and the aliases of the hoisted fields that are missing.
         """
         try:
             contexts = self._contexts
         except AttributeError:
             contexts = {}
             self._contexts = contexts
-        context = contexts.get(variables)
-        if context is None:
-            context = contexts[variables] = cel.Context(
-                {v: self[v] for v in variables if v in self}
-            )
-        return context
+        key = variables + tuple(alias for alias, _ in hoisted)
+        found = contexts.get(key)
+        if found is None:
+            values, missing = _values(self, variables, hoisted)
+            found = contexts[key] = (new_context(values), missing)
+        return found
+
+
+def new_context(values: dict[str, Any]) -> Any:
+    """A CEL context holding ``values`` and the dialect's list helpers (sum, min, max)."""
+    context = cel.Context(values)
+    for name, function in HELPERS.items():
+        context.add_function(name, function)
+    return context
 
 
 @dataclass(frozen=True, slots=True)
 class CelExpression:
-    """A compiled, checked CEL expression."""
+    """A compiled, checked CEL expression.
+
+    Fields read inside macros are bound once per evaluation (``hoisted``); see
+    ``variant`` for what happens when one is missing.
+
+    ``cost`` is its static bound in units (``engine.guards.cel_cost``), set when the
+    procedure's schemas are known; each evaluation charges it to the attempt's budget.
+    """
 
     source: str
     program: Program
     variables: tuple[str, ...]
     fields: tuple[str, ...]
+    cost: int = 0
+    # The same expression with every field read inside a macro (``payload.xs`` in
+    # ``….all(x, x in payload.xs)``) replaced by a variable bound once per evaluation:
+    # the CEL core copies a list on every field read, a variable it shares, so this
+    # turns an ordinary guard over a list from quadratic into linear work.
+    hoisted: _Hoisted = ()
+    spans: tuple[tuple[int, int, str], ...] = ()
+    variants: dict[frozenset[str], Program] = field(default_factory=dict, compare=False)
+
+    def variant(self, missing: frozenset[str]) -> Program:
+        """The program with every hoisted field but the ``missing`` ones bound once.
+
+        A missing field keeps its original read, so the error (or the ``||`` that never
+        reaches it) is exactly what CEL says for the text as written. Compiled on first
+        use per set of missing fields; almost always the set is empty.
+        """
+        program = self.variants.get(missing)
+        if program is None:
+            text = self.source
+            for start, end, alias in reversed(self.spans):
+                if alias not in missing:
+                    text = text[:start] + alias + text[end:]
+            program = self.variants[missing] = cel.compile(text)
+        return program
 
     def evaluate(self, env: dict[str, Any]) -> Any:
         """Run the expression against ``env`` (data, payload, actor, now).
@@ -133,9 +203,15 @@ class CelExpression:
         Raises:
             CelRuntimeError: when CEL reports an error (missing field, wrong types, overflow).
         """
-        context = env.cel_context(self.variables) if isinstance(env, Bindings) else env
+        if isinstance(env, Bindings):
+            env.charge(self.cost, self.source)
+            context, missing = env.cel_context(self.variables, self.hoisted)
+        else:
+            values, missing = _values(env, self.variables, self.hoisted)
+            context = new_context(values)
+        program = self.variant(missing) if self.hoisted else self.program
         try:
-            return self.program.execute(context)
+            return program.execute(context)
         except Exception as exc:  # the Rust core raises several builtin types
             raise CelRuntimeError(_first_line(str(exc)), self.source) from exc
 
@@ -189,6 +265,7 @@ def compile_cel(source: str) -> CelExpression:
                 int(match.group(2)),  # CEL columns are 1-based already
             ) from exc
         raise CelCheckError(f"CEL syntax: {_first_line(text)}") from exc
+    _check_calls(source, code)
     refs = program.references()
     bound = set(_MACRO_BINDING.findall(code))
     for name in sorted(refs["variables"], key=code.find):
@@ -200,23 +277,113 @@ def compile_cel(source: str) -> CelExpression:
             )
     # Report the first offending name as written, whatever order CEL lists them in.
     for name in sorted(refs["functions"], key=lambda n: _blank_strings(source).find(n)):
-        if name in _OPERATORS or name in _STANDARD_FUNCTIONS:
+        if name in _OPERATORS or name in NAMES:
             continue
         if name == "double":
             raise CelCheckError(
                 "double() is not allowed; yishi counts exactly with integers",
                 *find_position(source, name),
             )
+        hint = _did_you_mean(name, tuple(sorted(NAMES)))
         raise CelCheckError(
-            f"unknown function {name!r}: only CEL's standard functions are available",
+            f"unknown function {name!r}: the functions yishi's CEL has are listed in "
+            f"docs/cel.md{hint}",
             *find_position(source, name),
         )
+    spans = _hoist(code)
+    aliases = dict.fromkeys(alias for _, _, alias in spans)
+    hoisted = tuple((alias, tuple(_ALIASED[alias])) for alias in aliases)
     return CelExpression(
         source=source,
         program=program,
         variables=tuple(v for v in refs["variables"] if v in VARIABLES),
         fields=field_paths(source),
+        hoisted=hoisted,
+        spans=spans,
     )
+
+
+_HAS_OPEN = re.compile(r"has\s*\(\s*$")
+
+
+# alias -> the field path it stands for; aliases are digests, the same for every expression
+_ALIASED: dict[str, tuple[str, ...]] = {}
+
+
+def _hoist(code: str) -> tuple[tuple[int, int, str], ...]:
+    """Where each field read inside a macro is, and the variable that will stand for it.
+
+    Reads under ``has(…)`` stay (``has`` needs a field selection), as do paths whose
+    root a macro rebinds.
+    """
+    calls = macro_calls(code)
+    if not calls:
+        return ()
+    spans: list[tuple[int, int, str]] = []
+    for match in _FIELD_PATH.finditer(code):
+        around = enclosing(calls, match.start())
+        root = match.group(1)
+        if not around or any(call.var == root for call in around):
+            continue
+        if _HAS_OPEN.search(code[: match.start()]):
+            continue
+        parts = (root, *re.sub(r"\s+", "", match.group(2)).strip(".").split("."))
+        alias = "yishi_" + hashlib.sha256(".".join(parts).encode()).hexdigest()[:16]
+        _ALIASED[alias] = parts
+        spans.append((match.start(), match.end(), alias))
+    return tuple(spans)
+
+
+def _values(
+    env: Mapping[str, Any], variables: tuple[str, ...], hoisted: _Hoisted
+) -> tuple[dict[str, Any], frozenset[str]]:
+    """The context's values (``variables`` and the hoisted fields present), and the
+    aliases of the hoisted fields that are missing."""
+    values = {v: env[v] for v in variables if v in env}
+    missing = []
+    for alias, parts in hoisted:
+        node: Any = env
+        for part in parts:
+            if not isinstance(node, Mapping) or part not in node:
+                missing.append(alias)
+                break
+            node = node[part]
+        else:
+            values[alias] = node
+    return values, frozenset(missing)
+
+
+def _check_calls(source: str, code: str) -> None:
+    """Every call has a form the dialect declares (function or method, argument count).
+
+    ``code`` is ``source`` with strings blanked, so parentheses and commas inside text
+    do not count. CEL's own parser has already accepted the expression, so brackets
+    balance.
+    """
+    for match in _CALL.finditer(code):
+        name = match.group(2)
+        if name in _NOT_CALLS or name not in NAMES:
+            continue
+        problem = call_problem(name, match.group(1) is not None, _argument_count(code, match.end()))
+        if problem:
+            raise CelCheckError(problem, *_position(source, match.start(2)))
+
+
+def _argument_count(code: str, start: int) -> int:
+    """How many arguments the call whose "(" ends at ``start`` has."""
+    depth, commas, empty = 0, 0, True
+    for char in code[start:]:
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            if depth == 0:
+                break
+            depth -= 1
+        elif char == "," and depth == 0:
+            commas += 1
+        if not char.isspace() and not (depth == 0 and char == ")"):
+            empty = False
+    return 0 if empty else commas + 1
 
 
 def _syntax_words(message: str) -> str:
