@@ -66,19 +66,19 @@ def test_expression_at_the_length_limit_compiles() -> None:
     [
         (
             '__import__("os").system("touch x")',
-            "unknown function '__import__': the functions yishi's CEL has are listed in docs/cel.md",
+            "unknown function '__import__': docs/cel.md lists the functions yishi's CEL has",
             1,
             1,
         ),
         (
             "_evil_(payload.x)",
-            "unknown function '_evil_': the functions yishi's CEL has are listed in docs/cel.md",
+            "unknown function '_evil_': docs/cel.md lists the functions yishi's CEL has",
             1,
             1,
         ),
         (
             "payload.x.system() && exec(1)",
-            "unknown function 'system': the functions yishi's CEL has are listed in docs/cel.md",
+            "unknown function 'system': docs/cel.md lists the functions yishi's CEL has",
             1,
             11,
         ),

@@ -286,8 +286,7 @@ def compile_cel(source: str) -> CelExpression:
             )
         hint = _did_you_mean(name, tuple(sorted(NAMES)))
         raise CelCheckError(
-            f"unknown function {name!r}: the functions yishi's CEL has are listed in "
-            f"docs/cel.md{hint}",
+            f"unknown function {name!r}: docs/cel.md lists the functions yishi's CEL has{hint}",
             *find_position(source, name),
         )
     spans = _hoist(code)
