@@ -126,6 +126,14 @@ class _Compiler:
         self.problems: list[Problem] = []
         self.expressions: dict[str, CelExpression] = {}
         self.payload_schema: Mapping[str, Any] = {}
+        self._lines: list[str] | None = None
+
+    def lines(self) -> list[str]:
+        """The source's lines, split once: splitting per expression made validation
+        quadratic in the file's size."""
+        if self._lines is None:
+            self._lines = self.procedure.source.splitlines()
+        return self._lines
 
     def report(self, location: SourceLocation, message: str, code: str) -> None:
         self.problems.append(Problem(location=location, message=message, code=code))
@@ -145,7 +153,7 @@ class _Compiler:
         Quoted expressions start one column after their quote; block scalars (``|``,
         ``>``) on the next line, at its indentation.
         """
-        lines = self.procedure.source.splitlines()
+        lines = self.lines()
         text = lines[location.line - 1] if 0 < location.line <= len(lines) else ""
         mark = text[location.column - 1 : location.column]
         first_line, first_column = location.line, location.column
