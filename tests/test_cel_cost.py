@@ -259,3 +259,16 @@ def test_has_keeps_its_field_selection() -> None:
 
     assert expression.hoisted == ()
     assert expression.evaluate(Bindings(payload={"xs": [1]})) is True
+
+
+def test_actions_rebinding_data_keep_the_attempts_budget() -> None:
+    """After an action changes the data, expressions read fresh bindings of the same
+    attempt: what the guards spent still counts."""
+    spent = Bindings(payload={}, data={})
+    spent.charge(ATTEMPT_BUDGET - 1, "guards")
+
+    after_action = spent.rebind(data={"n": 1})
+
+    assert after_action["data"] == {"n": 1}
+    with pytest.raises(Exception, match="cost budget exceeded"):
+        after_action.charge(2, "an action's expression")

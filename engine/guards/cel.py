@@ -59,7 +59,7 @@ _EXPECTING = re.compile(r"\s+expecting (\{(?:'[^']*'|[^'}])*\}|<EOF>)")
 MAX_EXPRESSION_LENGTH = 2000
 # Several guards and action expressions run per attempt; each is bounded statically
 # (cel_cost.MAX_EXPRESSION_COST), and together they may spend this many units.
-ATTEMPT_BUDGET = 4_000_000
+ATTEMPT_BUDGET = 2_000_000  # about 0.2 s at worst (bench/cel_bench.py)
 
 
 class CelCheckError(ValueError):
@@ -106,6 +106,12 @@ class Bindings(dict[str, Any]):
 
     _contexts: dict[tuple[str, ...], Any]
     _spent: int
+
+    def rebind(self, **values: Any) -> Bindings:
+        """New bindings with ``values`` replaced, for the same attempt (budget carried)."""
+        fresh = Bindings(self, **values)
+        fresh._spent = getattr(self, "_spent", 0)
+        return fresh
 
     def charge(self, cost: int, source: str) -> None:
         """Count ``cost`` units against the attempt's budget before an evaluation.

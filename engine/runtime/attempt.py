@@ -65,7 +65,12 @@ class _ActionContext:
 
     def evaluate(self, expression: str) -> Any:
         if self.stale:
-            self.env = Bindings(self.env, data=self.data)
+            # the same attempt: its cost budget carries over to the actions' reads
+            self.env = (
+                self.env.rebind(data=self.data)
+                if isinstance(self.env, Bindings)
+                else Bindings(self.env, data=self.data)
+            )
             self.stale = False
         return self.compiled.expressions[expression].evaluate(self.env)
 
