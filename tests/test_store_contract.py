@@ -29,6 +29,7 @@ from store_support import (
 from engine.audit.jsonl import encode_line
 from engine.errors import AuditError, CaseExists, Conflict, StoreError
 from engine.runtime.attempt import attempt
+from engine.runtime.clock import format_time, normalise
 from engine.runtime.engine import Engine, IdempotencyMismatch
 from engine.runtime.transfer import export_case, import_log
 from engine.storage import CaseFilter, MemoryStore, Store, open_store
@@ -70,9 +71,8 @@ def test_an_opened_case_reads_back_as_committed(engine: Engine, store: Store) ->
     assert snapshot.state == "resolution_disclosed"
     assert snapshot.data["decisions"][0]["step"] == "propose"
     assert snapshot.deadline_at == due
-    assert snapshot.deadline_at is not None and snapshot.deadline_at.utcoffset() == timedelta(
-        hours=8
-    )
+    # due times are instants kept in UTC (the procedure's zone only decides which midnight)
+    assert snapshot.deadline_at is not None and snapshot.deadline_at.utcoffset() == timedelta(0)
     assert snapshot.deadline_event == "resolution_period_ended"
     assert store.get_case("c-1") is not None
     assert store.get_case("missing") is None
@@ -207,7 +207,7 @@ def test_tick_fires_a_due_timer_once(engine: Engine, store: Store) -> None:
     assert [(o.case, o.to_state) for o in fired] == [("c-1", "implementing")]
     assert again == []
     last = store.records("c-1")[-1]
-    assert (last["kind"], last["at"]) == ("timer.fired", due.isoformat())
+    assert (last["kind"], last["at"]) == ("timer.fired", format_time(normalise(due)))
     assert store.due_timers(due + timedelta(days=30)) == []
 
 
