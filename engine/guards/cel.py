@@ -295,9 +295,9 @@ def compile_cel(source: str) -> CelExpression:
             f"unknown function {name!r}: docs/cel.md lists the functions yishi's CEL has{hint}",
             *find_position(source, name),
         )
-    spans = _hoist(code)
-    aliases = dict.fromkeys(alias for _, _, alias in spans)
-    hoisted = tuple((alias, tuple(_ALIASED[alias])) for alias in aliases)
+    found = _hoist(code)
+    spans = tuple((start, end, alias) for start, end, alias, _ in found)
+    hoisted = tuple({alias: parts for _, _, alias, parts in found}.items())
     return CelExpression(
         source=source,
         program=program,
@@ -311,20 +311,20 @@ def compile_cel(source: str) -> CelExpression:
 _HAS_OPEN = re.compile(r"has\s*\(\s*$")
 
 
-# alias -> the field path it stands for; aliases are digests, the same for every expression
-_ALIASED: dict[str, tuple[str, ...]] = {}
-
-
-def _hoist(code: str) -> tuple[tuple[int, int, str], ...]:
+def _hoist(code: str) -> tuple[tuple[int, int, str, tuple[str, ...]], ...]:
     """Where each field read inside a macro is, and the variable that will stand for it.
 
     Reads under ``has(…)`` stay (``has`` needs a field selection), as do paths whose
-    root a macro rebinds.
+    root a macro rebinds. An alias is a digest of its path, the same in every
+    expression, so expressions reading the same fields share one bound context.
+
+    Returns:
+        (start, end, alias, path parts) for each read, in source order.
     """
     calls = macro_calls(code)
     if not calls:
         return ()
-    spans: list[tuple[int, int, str]] = []
+    spans: list[tuple[int, int, str, tuple[str, ...]]] = []
     for match in _FIELD_PATH.finditer(code):
         around = enclosing(calls, match.start())
         root = match.group(1)
@@ -334,8 +334,7 @@ def _hoist(code: str) -> tuple[tuple[int, int, str], ...]:
             continue
         parts = (root, *re.sub(r"\s+", "", match.group(2)).strip(".").split("."))
         alias = "yishi_" + hashlib.sha256(".".join(parts).encode()).hexdigest()[:16]
-        _ALIASED[alias] = parts
-        spans.append((match.start(), match.end(), alias))
+        spans.append((match.start(), match.end(), alias, parts))
     return tuple(spans)
 
 
