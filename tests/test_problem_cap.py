@@ -59,6 +59,7 @@ def test_one_more_than_the_cap_ends_with_and_1_more() -> None:
     assert last.message.startswith("and 1 more problem from here on (1 error, 0 warnings)")
     assert last.location.line == 14 + MAX_PROBLEMS  # the keys start on line 14
     assert last.severity == "error"
+    assert report.counts == (MAX_PROBLEMS + 1, 0)
 
 
 def test_a_huge_report_stays_small() -> None:
@@ -70,3 +71,4 @@ def test_a_huge_report_stays_small() -> None:
     assert report.problems[-1].message.startswith("and 59900 more problems")
     assert sum(len(str(p)) for p in report.problems) < 20_000
     assert report.compiled is None
+    assert report.counts == (60_000, 0)

@@ -8,6 +8,7 @@ every message is about what the author wrote, never a follow-on error.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from engine.definition.schema_check import check_schema
 from engine.definition.strict_yaml import YamlProblems, parse_yaml
 from engine.errors import Problem, ProcedureInvalid, SourceLocation, SourceUnreadable
 
+_MORE = re.compile(r"\((\d+) errors?, (\d+) warnings?\)")
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../schemas/procedure.schema.json"
 
 
@@ -36,6 +38,19 @@ class CheckReport:
     @property
     def warnings(self) -> tuple[Problem, ...]:
         return tuple(p for p in self.problems if p.severity == "warning")
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """(errors, warnings) found in all, including those past the listing's cap."""
+        listed = [p for p in self.problems if p.code != "problems.more"]
+        errors = sum(1 for p in listed if p.severity == "error")
+        warnings = len(listed) - errors
+        for problem in self.problems:
+            found = _MORE.search(problem.message) if problem.code == "problems.more" else None
+            if found:
+                errors += int(found.group(1))
+                warnings += int(found.group(2))
+        return errors, warnings
 
 
 def check_source(source: str, file: str, registry: Registry | None = None) -> CheckReport:
