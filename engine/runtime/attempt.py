@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.audit.canonical import canonical_bytes
 from engine.audit.chain import GENESIS, seal
+from engine.audit.errors import NotCanonicalizable
 from engine.definition.compile import CompiledProcedure
 from engine.errors import CaseError, EngineError
 from engine.governance.secrecy import canonical_ballots, secrecy_violations
@@ -389,6 +390,9 @@ def _run_actions(
             return Reason(code="action-failed", message=message), dict(data), []
         outputs.append({"name": call.name, "params": _plain(call.params), "output": output})
         ctx.stale = True
+    unsealable = _unsealable(outputs, working)
+    if unsealable is not None:
+        return unsealable, dict(data), []
     violations = runner.data.violations(working)
     if violations:
         message = "the actions would leave the case data invalid: " + "; ".join(
@@ -400,6 +404,37 @@ def _run_actions(
             [],
         )
     return None, working, outputs
+
+
+def _unsealable(outputs: list[dict[str, Any]], working: dict[str, Any]) -> Reason | None:
+    """An ``action-failed`` reason when the actions produced what a record cannot hold.
+
+    An action may compute a value that no audit record can hold exactly (an
+    integer beyond ±(2**53 - 1), say, from a count times a large factor). Sealing
+    the record would then fail after the guards had passed; checked here, the
+    attempt is a recorded refusal instead and the case data stays as it was.
+    """
+    for where, value in (("data", working), ("actions", outputs)):
+        try:
+            canonical_bytes(value)
+        except NotCanonicalizable as exc:
+            path = where + exc.path.removeprefix("$")
+            message = f"the actions produced a value no record can hold: {exc}".replace(
+                exc.path, path, 1
+            )
+            return Reason(
+                code="action-failed",
+                message=message,
+                details=({"path": path, "message": str(exc).removeprefix(f"{exc.path}: ")},),
+            )
+        except RecursionError:
+            message = f"the actions produced {where} nested too deeply for a record"
+            return Reason(
+                code="action-failed",
+                message=message,
+                details=({"path": where, "message": "nested too deeply"},),
+            )
+    return None
 
 
 def outcome_of(record: Mapping[str, Any]) -> Outcome:

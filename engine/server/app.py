@@ -31,7 +31,7 @@ from engine.server.catalog import Catalog
 from engine.server.deps import Services, services
 from engine.server.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, BodyLimit
 from engine.server.models import Health
-from engine.server.problems import ProblemError, documented, problem_response
+from engine.server.problems import ProblemError, documented, log_failure, problem_response
 from engine.server.routes_procedures import located
 
 _log = logging.getLogger("yishi.server")
@@ -161,11 +161,11 @@ def _add_handlers(app: FastAPI) -> None:
         )
 
     async def engine_error(request: Request, exc: Exception) -> JSONResponse:
-        _log.exception("engine error on %s %s", request.method, request.url.path)
+        log_failure(_log, f"engine error on {request.method} {request.url.path}", exc)
         return problem_response(500, "internal-error", str(exc))
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        _log.exception("unexpected error on %s %s", request.method, request.url.path)
+        log_failure(_log, f"unexpected error on {request.method} {request.url.path}", exc)
         return problem_response(500, "internal-error", "an unexpected error; see the server log")
 
     app.add_exception_handler(ProblemError, problem)

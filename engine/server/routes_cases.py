@@ -22,6 +22,7 @@ from engine.runtime.types import Actor, Outcome
 from engine.runtime.types import Reason as ReasonValue
 from engine.server.auth import Principal
 from engine.server.deps import MAX_PAGE, Caller, Deps
+from engine.server.exact_json import require_exact
 from engine.server.models import (
     CASE_ID,
     IDEMPOTENCY_KEY,
@@ -126,6 +127,7 @@ def open_case(body: OpenCase, response: Response, deps: Deps, caller: Caller) ->
         CaseExists: answered 409 ``case-exists``.
         InvalidData: answered 422 ``invalid-data`` with each violation.
     """
+    require_exact(body.data, "body.data")
     compiled = deps.catalog.get(body.procedure)
     if compiled is None:
         raise ProblemError(404, "unknown-procedure", f"no procedure version {body.procedure}")
@@ -262,6 +264,7 @@ def fire(
         Conflict: answered 409 when a concurrent writer committed first (retry).
         IdempotencyMismatch: answered 422 ``idempotency-key-reused``.
     """
+    require_exact(body.payload, "body.payload")
     expected = None
     if if_match is not None and if_match != "*":
         expected = int(if_match.strip('"'))
@@ -288,6 +291,7 @@ def fire(
 @router.post("/cases/{case_id}/explain", response_model=ExplanationOut, responses=documented(404))
 def explain(case_id: CaseId, body: ExplainEvent, deps: Deps, caller: Caller) -> ExplanationOut:
     """What the event would need now, for the token's actor: each transition's guards."""
+    require_exact(body.payload, "body.payload")
     explained = deps.engine.explain(
         case_id, body.event, actor=actor_of(caller), payload=body.payload
     )
