@@ -164,8 +164,33 @@ def serve(
         Path, typer.Option("--tokens", help="Token file (YAML/JSON): token → actor and roles.")
     ],
     limit_concurrency: Annotated[
-        int, typer.Option("--limit-concurrency", help="Connections beyond this get 503.")
+        int,
+        typer.Option(
+            "--limit-concurrency", min=1, help="Requests in progress beyond this get 503."
+        ),
     ] = 64,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            "--header-timeout", min=0.1, help="Seconds a client has to send a request head."
+        ),
+    ] = 10.0,
+    body_timeout: Annotated[
+        float,
+        typer.Option("--body-timeout", min=0.1, help="Seconds a client has to send a body."),
+    ] = 15.0,
+    keep_alive_timeout: Annotated[
+        int,
+        typer.Option(
+            "--keep-alive-timeout", min=1, help="Seconds an idle kept-alive connection stays."
+        ),
+    ] = 5,
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            "--max-connections", min=1, help="Open sockets beyond which the idlest is closed."
+        ),
+    ] = 1000,
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log each request line.")
     ] = True,
@@ -175,6 +200,8 @@ def serve(
 
     options = ServeOptions(
         db=db, host=host, port=port, tokens=tokens, limit_concurrency=limit_concurrency,
+        header_timeout=header_timeout, body_timeout=body_timeout,
+        timeout_keep_alive=keep_alive_timeout, max_connections=max_connections,
         access_log=access_log,
     )  # fmt: skip
     raise typer.Exit(run_serve(options))

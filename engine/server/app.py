@@ -29,7 +29,13 @@ from engine.runtime.engine import Engine, IdempotencyMismatch
 from engine.server.auth import TokenTable
 from engine.server.catalog import Catalog
 from engine.server.deps import Services, services
-from engine.server.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, BodyLimit
+from engine.server.limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_IN_FLIGHT,
+    DEFAULT_MAX_BODY,
+    BodyLimit,
+    InFlightLimit,
+)
 from engine.server.models import Health
 from engine.server.problems import ProblemError, documented, log_failure, problem_response
 from engine.server.routes_procedures import located
@@ -52,6 +58,7 @@ def create_app(
     *,
     max_body: int = DEFAULT_MAX_BODY,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    in_flight: int = DEFAULT_IN_FLIGHT,
 ) -> FastAPI:
     """The HTTP API over ``engine``.
 
@@ -60,6 +67,7 @@ def create_app(
         tokens: who may call, as whom.
         max_body: the largest request body in bytes (413 above it).
         body_timeout: seconds a client has to send a body (408 after it).
+        in_flight: requests in progress (bodies received) beyond which new ones get 503.
 
     Returns:
         The ASGI application.
@@ -80,6 +88,8 @@ def create_app(
     app.include_router(routes_audit.router)
     _add_health(app)
     _add_handlers(app)
+    # The last added runs first: bodies are read before a request counts as in flight.
+    app.add_middleware(InFlightLimit, limit=in_flight)
     app.add_middleware(BodyLimit, max_body=max_body, body_timeout=body_timeout)
     return app
 

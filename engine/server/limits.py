@@ -1,7 +1,8 @@
-"""Request limits the application enforces itself: body size and how long a body may take.
+"""Request limits the application enforces itself: body size and time, requests in flight.
 
-Uvicorn bounds connections (``limit_concurrency``), idle keep-alive
-(``timeout_keep_alive``) and header size (h11); it does not bound a body. This
+Uvicorn bounds idle keep-alive (``timeout_keep_alive``) and header size (h11),
+and ``engine.server.connections`` how long a request head may take; none of them
+bounds a body, nor the requests in flight once their bodies are in. This
 ASGI middleware reads each body before the application sees it: a declared
 ``Content-Length`` over the limit is answered 413 without reading anything, a
 body that grows past it (chunked) is cut off with 413, and a body that trickles
@@ -29,6 +30,8 @@ DEFAULT_MAX_BODY = 1024 * 1024
 """1 MiB: the largest request body (procedure YAML included)."""
 DEFAULT_BODY_TIMEOUT = 15.0
 """Seconds a client has to send its whole body."""
+DEFAULT_IN_FLIGHT = 64
+"""Requests (bodies received, answers not yet sent) beyond which new ones get 503."""
 
 
 class _TooLarge(Exception):
@@ -115,17 +118,51 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _reject(send: Send, status: int, code: str, detail: str) -> None:
+async def _reject(
+    send: Send, status: int, code: str, detail: str, *, retry_after: int | None = None
+) -> None:
     body = json.dumps(problem_body(status, code, detail), ensure_ascii=False).encode("utf-8")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", PROBLEM_TYPE.encode("ascii")),
-                (b"content-length", str(len(body)).encode("ascii")),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", PROBLEM_TYPE.encode("ascii")),
+        (b"content-length", str(len(body)).encode("ascii")),
+        (b"connection", b"close"),
+    ]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode("ascii")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class InFlightLimit:
+    """ASGI middleware: at most ``limit`` requests in flight; beyond it, 503 at once.
+
+    It sits inside ``BodyLimit``, so a request counts once its body has arrived:
+    the count bounds the work queued for the engine's threads, and a connection
+    that is idle, or still sending its head or body, holds no slot (those are
+    bounded by time in ``engine.server.connections`` and ``BodyLimit``).
+
+    Args:
+        app: the application.
+        limit: the most requests in flight.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int = DEFAULT_IN_FLIGHT) -> None:
+        self.app = app
+        self.limit = limit
+        self.active = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request, or answer 503 ``overloaded`` when ``limit`` are already running."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.active >= self.limit:
+            detail = f"{self.limit} requests are in progress; retry shortly"
+            await _reject(send, 503, "overloaded", detail, retry_after=1)
+            return
+        # One event loop runs every request, so the count needs no lock.
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1

@@ -49,6 +49,7 @@ TITLES: dict[str, str] = {
     "action-failed": "The event's actions could not run",
     "graphviz-missing": "SVG needs Graphviz, which is not installed",
     "store-unavailable": "The store cannot be reached",
+    "overloaded": "Too many requests are in progress",
     "internal-error": "Internal error",
 }
 
@@ -145,7 +146,7 @@ _STATUS_WORDS = {
     413: "Body too large",
     415: "Unsupported media type",
     422: "Invalid request, or the engine refused (the problem says why)",
-    503: "Unavailable (store unreachable, Graphviz missing)",
+    503: "Unavailable (store unreachable, Graphviz missing, too many requests in progress)",
 }
 
 

@@ -1,32 +1,45 @@
 """``yishi serve``: open the store, read the token file, and run the API under uvicorn.
 
-Uvicorn's limits are set here, so a slow or greedy client cannot exhaust the server:
+The limits are set here, so neither a slow nor a greedy client can exhaust the server:
 
-* ``limit_concurrency`` (default 64): connections plus requests in flight beyond it
-  are answered 503 at once instead of queueing;
-* ``timeout_keep_alive`` (5 s): an idle keep-alive connection is closed;
-* ``h11_max_incomplete_event_size`` (64 KiB): a request line and headers larger
-  than this are refused;
-* ``backlog`` (256): pending TCP connections;
-* and, in the application, each body is at most 1 MiB and must arrive within
-  15 s (``engine.server.limits``).
+* ``header_timeout`` (10 s): a connection must send a whole request head this
+  soon after it opens (or after a later request's first byte), else it is
+  closed — uvicorn alone keeps a silent connection for ever
+  (``engine.server.connections``);
+* ``timeout_keep_alive`` (5 s): an idle kept-alive connection is closed;
+* ``body_timeout`` (15 s) and 1 MiB: the most time and bytes for a body
+  (``engine.server.limits.BodyLimit``);
+* ``limit_concurrency`` (64): requests in flight, counted once their body has
+  arrived; beyond it new requests get 503 ``overloaded`` at once. Idle or slow
+  connections hold no slot: they are bounded by the timeouts above, and beyond
+  ``max_connections`` (1000) open sockets the one idle the longest is closed;
+* ``h11_max_incomplete_event_size`` (64 KiB): a larger request head is refused;
+* ``backlog`` (256): pending TCP connections.
 
 The engine's calls are synchronous; FastAPI runs them in its thread pool (40
-threads), one ``Engine`` per process. Tokens are never logged: uvicorn's access
-log prints the request line only, and no message of ours includes a header.
+threads), one ``Engine`` per process. Tokens are never logged: the access log
+shows a query string's parameter names but never their values, in case a client
+puts a token there, and no message of ours includes a header.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, quote
 
 from engine.errors import EngineError
 
 DEFAULT_LIMIT_CONCURRENCY = 64
 DEFAULT_KEEP_ALIVE = 5
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 15.0
+DEFAULT_MAX_CONNECTIONS = 1000
 MAX_HEADER_BYTES = 64 * 1024
+MAX_LOGGED_TARGET = 512
+"""Characters of a request target the access log keeps."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,7 +52,44 @@ class ServeOptions:
     tokens: Path
     limit_concurrency: int = DEFAULT_LIMIT_CONCURRENCY
     timeout_keep_alive: int = DEFAULT_KEEP_ALIVE
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     access_log: bool = True
+
+
+class QueryRedactor(logging.Filter):
+    """Keep query values out of uvicorn's access log, and its lines short.
+
+    A client may send a token as ``?token=…`` by mistake (or to probe); the access
+    log then shows ``?token=…`` with the value replaced, so the log never holds it.
+    The target is cut to ``MAX_LOGGED_TARGET`` characters.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the target argument of an access record; never drop a record."""
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], redact_target(args[2]), args[3], args[4])
+        return True
+
+
+def redact_target(target: str) -> str:
+    """A request target with each query value replaced by ``…``, cut to a bounded length.
+
+    Args:
+        target: the path and query string, e.g. ``/cases?after=x&token=y``.
+
+    Returns:
+        ``/cases?after=…&token=…``, at most ``MAX_LOGGED_TARGET`` characters.
+    """
+    path, mark, query = target.partition("?")
+    if mark:
+        names = [quote(name, safe="") for name, _ in parse_qsl(query, keep_blank_values=True)]
+        path += ("?" + "&".join(f"{name}=…" for name in names)) if names else "?…"
+    if len(path) > MAX_LOGGED_TARGET:
+        path = path[: MAX_LOGGED_TARGET - 1] + "…"
+    return path
 
 
 def run_serve(options: ServeOptions) -> int:
@@ -57,6 +107,7 @@ def run_serve(options: ServeOptions) -> int:
     from engine.runtime.engine import Engine
     from engine.server.app import create_app
     from engine.server.auth import load_tokens
+    from engine.server.connections import guarded_protocol
     from engine.storage.url import open_store
 
     try:
@@ -66,12 +117,19 @@ def run_serve(options: ServeOptions) -> int:
         print(f"yishi: error: {exc}", file=sys.stderr)
         return 1
     try:
-        app = create_app(Engine(store=store), tokens)
+        app = create_app(
+            Engine(store=store),
+            tokens,
+            body_timeout=options.body_timeout,
+            in_flight=options.limit_concurrency,
+        )
         config = uvicorn.Config(
             app,
             host=options.host,
             port=options.port,
-            limit_concurrency=options.limit_concurrency,
+            http=guarded_protocol(
+                header_timeout=options.header_timeout, max_connections=options.max_connections
+            ),
             timeout_keep_alive=options.timeout_keep_alive,
             h11_max_incomplete_event_size=MAX_HEADER_BYTES,
             backlog=256,
@@ -79,6 +137,8 @@ def run_serve(options: ServeOptions) -> int:
             server_header=False,
             log_level="info",
         )
+        # uvicorn.Config has configured its loggers by now; the filter applies to them.
+        logging.getLogger("uvicorn.access").addFilter(QueryRedactor())
         uvicorn.Server(config).run()
     finally:
         store.close()
