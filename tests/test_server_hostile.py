@@ -1,0 +1,133 @@
+"""Specification: under hostile requests over real sockets, a legitimate client keeps working.
+
+A real ``yishi serve`` on 127.0.0.1 is attacked from another process for a few
+seconds (``hostile_support.attack``): 200 idle sockets, dribbled heads and
+bodies, a no-role token reading and explaining, oversized and pathological
+bodies, and an expensive but valid guard. Meanwhile a legitimate client reads,
+explains and fires on its own case. Its p99 latency under attack stays within a
+generous ratio of its p99 on the idle server, measured in the same run; no
+hostile request is answered 5xx; and the hostile requests write nothing to any
+chain.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hostile_support import COSTLY_CASE, attack, legit_latencies, p99, setup_costly_case
+from server_support import (
+    NOBODY_TOKEN,
+    SECRETARY_TOKEN,
+    LiveServer,
+    auth,
+    fire,
+    live_server,
+    open_case,
+    register,
+)
+
+ATTACK_SECONDS = 8.0
+LEGIT_REQUESTS = 150
+MAX_P99_RATIO = 25
+"""Generous: the machine running the suite is shared, and the attack takes CPU too."""
+LEGIT_CASE = "legit"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server whose idle sockets are dropped after two seconds (so the attack reopens them)."""
+    with live_server(tmp_path_factory.mktemp("hostile"), "--header-timeout", "2") as running:
+        yield running
+
+
+def _chains(client: httpx.Client) -> dict[str, int]:
+    """Every case and how many records its chain holds (each chain verified)."""
+    found: dict[str, int] = {}
+    listed = client.get("/cases", params={"limit": 100}, headers=auth(SECRETARY_TOKEN)).json()
+    for case in listed["cases"]:
+        checked = client.get(f"/cases/{case['id']}/verify", headers=auth(SECRETARY_TOKEN)).json()
+        assert checked["ok"], checked
+        found[case["id"]] = checked["records"]
+    return found
+
+
+def test_a_legitimate_client_keeps_working_while_the_server_is_attacked(
+    server: LiveServer,
+) -> None:
+    """p99 under attack ≤ MAX_P99_RATIO × p99 idle; every hostile request answered below
+    500; the chains grow only by the legitimate client's own fires."""
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        sha = register(client)
+        assert open_case(client, sha, LEGIT_CASE).status_code == 201
+        setup_costly_case(client)
+        before = _chains(client)
+
+    idle = legit_latencies(server.url, LEGIT_CASE, LEGIT_REQUESTS, 120)
+    here = Path(__file__).resolve().parent
+    attacker = subprocess.Popen(
+        [sys.executable, str(here / "hostile_support.py"), "--url", server.url,
+         "--case", LEGIT_CASE, "--seconds", str(ATTACK_SECONDS)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)  # let the attack open its sockets first
+        attacked = legit_latencies(server.url, LEGIT_CASE, LEGIT_REQUESTS, 120)
+        out, _ = attacker.communicate(timeout=ATTACK_SECONDS + 120)
+    finally:
+        if attacker.poll() is None:
+            attacker.kill()
+            attacker.wait(timeout=30)
+    assert attacker.returncode == 0
+    tally: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        after = _chains(client)
+    statuses = tally["statuses"]
+    assert not [s for s in statuses if s.isdigit() and int(s) >= 500], statuses
+    assert {"400", "401", "408", "413", "422"} <= set(statuses), statuses
+    assert tally["sockets"] > 200
+    assert len(attacked) == LEGIT_REQUESTS
+    legit_fires = (len(idle) + len(attacked)) // 3
+    assert after == {**before, LEGIT_CASE: before[LEGIT_CASE] + legit_fires}
+    assert after[COSTLY_CASE] == 1
+    ratio = p99(attacked) / p99(idle)
+    assert ratio <= MAX_P99_RATIO, f"p99 idle {p99(idle):.4f}s, attacked {p99(attacked):.4f}s"
+
+
+def test_the_attack_alone_writes_nothing_and_gets_no_5xx(server: LiveServer) -> None:
+    """The attack run in process for two seconds: no 5xx, and no chain changes."""
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        if client.get(f"/cases/{LEGIT_CASE}", headers=auth(SECRETARY_TOKEN)).status_code == 404:
+            sha = register(client)
+            open_case(client, sha, LEGIT_CASE)
+            setup_costly_case(client)
+        before = _chains(client)
+        tally = attack(server.url, LEGIT_CASE, 2.0)
+        after = _chains(client)
+    assert not [s for s in tally["statuses"] if s.isdigit() and int(s) >= 500]
+    assert after == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs the authz branch: an actor with no role in the procedure is answered 403 "
+    "at the door and nothing is written; remove this marker once authz is merged",
+)
+def test_a_no_role_token_firing_an_event_writes_nothing(server: LiveServer) -> None:
+    """A token with no roles firing on a case: 403, and the case's chain is unchanged."""
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        if client.get(f"/cases/{LEGIT_CASE}", headers=auth(SECRETARY_TOKEN)).status_code == 404:
+            open_case(client, register(client), LEGIT_CASE)
+        before = _chains(client)
+        answer = fire(client, LEGIT_CASE, "propose", NOBODY_TOKEN, {"present": 2, "yes": 2})
+        after = _chains(client)
+    assert answer.status_code == 403
+    assert after == before
