@@ -212,6 +212,8 @@ def _run_in_flight(limit: int, requests: int) -> list[int]:
             async def send(message: MutableMapping[str, Any]) -> None:
                 if message["type"] == "http.response.start":
                     statuses.append(message["status"])
+                    if message["status"] == 503:
+                        assert (b"retry-after", b"1") in message["headers"]
 
             await limited({"type": "http", "headers": []}, receive, send)
 
@@ -227,6 +229,7 @@ def _run_in_flight(limit: int, requests: int) -> list[int]:
 
 
 def test_requests_in_flight_up_to_the_limit_run_and_one_more_gets_503() -> None:
-    """Limit 3: three waiting requests all run; a fourth at the same time is 503 at once."""
+    """Limit 3: three waiting requests all run; a fourth at the same time is 503 at once,
+    with ``Retry-After: 1``."""
     assert _run_in_flight(3, 3) == [200, 200, 200]
     assert _run_in_flight(3, 4) == [200, 200, 200, 503]
