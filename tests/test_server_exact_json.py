@@ -25,6 +25,7 @@ from server_support import (
 
 from engine.audit.canonical import MAX_SAFE_INT
 from engine.server.exact_json import MAX_DEPTH, MAX_REPORTED, inexact
+from engine.server.limits import ContainFailures
 from engine.server.problems import MAX_LOG_ENTRY, log_failure
 
 HOSTILE: dict[str, tuple[bytes, str]] = {
@@ -195,3 +196,47 @@ def test_an_unexpected_failure_is_a_500_problem_with_a_bounded_log(
     assert len(entries) == 1
     assert len(entries[0]) <= MAX_LOG_ENTRY
     assert "RecursionError" in entries[0]
+
+
+def test_an_unexpected_failure_does_not_escape_to_the_server(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Starlette raises a failure again after answering it (for uvicorn to log the whole
+    traceback); wrapped in ``ContainFailures`` the app answers 500 and raises nothing, so
+    the only log entry is the bounded one."""
+    http = _fresh()
+    engine = http.app.state.services.engine  # type: ignore[attr-defined]
+
+    def explode(*args: object, **kwargs: object) -> None:
+        _recurse(900)
+
+    monkeypatch.setattr(engine, "explain", explode)
+    contained = TestClient(ContainFailures(http.app), raise_server_exceptions=True)
+    with caplog.at_level(logging.ERROR):
+        answer = contained.post(
+            "/cases/c-1/explain",
+            content=b'{"event": "propose"}',
+            headers={**auth(SECRETARY_TOKEN), "Content-Type": "application/json"},
+        )
+    assert answer.status_code == 500
+    assert [len(r.getMessage()) <= MAX_LOG_ENTRY for r in caplog.records] == [True]
+
+
+def test_without_the_wrapper_the_failure_would_reach_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The counterpart: the bare app raises the failure to its server after answering."""
+    http = _fresh()
+    engine = http.app.state.services.engine  # type: ignore[attr-defined]
+
+    def explode(*args: object, **kwargs: object) -> None:
+        _recurse(900)
+
+    monkeypatch.setattr(engine, "explain", explode)
+    bare = TestClient(http.app, raise_server_exceptions=True)
+    with pytest.raises(RecursionError):
+        bare.post(
+            "/cases/c-1/explain",
+            content=b'{"event": "propose"}',
+            headers={**auth(SECRETARY_TOKEN), "Content-Type": "application/json"},
+        )

@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from engine.server.problems import PROBLEM_TYPE, problem_body
+from engine.server.problems import PROBLEM_TYPE, log_failure, problem_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_log = logging.getLogger("yishi.server")
 
 DEFAULT_MAX_BODY = 1024 * 1024
 """1 MiB: the largest request body (procedure YAML included)."""
@@ -166,3 +169,42 @@ class InFlightLimit:
             await self.app(scope, receive, send)
         finally:
             self.active -= 1
+
+
+class ContainFailures:
+    """ASGI wrapper: an unexpected failure ends with its answer, never in the server's log.
+
+    Starlette answers an unexpected exception with the application's 500 handler
+    (which logs it in a bounded entry) and then raises it again "so that servers
+    can log it": uvicorn would then write the whole traceback — 390 KB for a
+    request that recursed 900 times. Wrapped around the whole application, this
+    keeps the exception here. Should a failure escape before any answer was
+    started, it answers 500 and logs a bounded entry itself.
+
+    Args:
+        app: the whole application (outside Starlette's own error middleware).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the application; contain an ``Exception`` it raises while serving HTTP."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)  # lifespan failures stay uvicorn's to report
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                return  # the application's handler answered and logged it already
+            log_failure(_log, f"unexpected error on {scope.get('method')} {scope.get('path')}", exc)
+            await _reject(send, 500, "internal-error", "an unexpected error; see the server log")

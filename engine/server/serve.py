@@ -17,7 +17,9 @@ The limits are set here, so neither a slow nor a greedy client can exhaust the s
 * ``backlog`` (256): pending TCP connections.
 
 The engine's calls are synchronous; FastAPI runs them in its thread pool (40
-threads), one ``Engine`` per process. Tokens are never logged: the access log
+threads), one ``Engine`` per process. An unexpected failure is logged once, in a
+bounded entry (``ContainFailures`` keeps uvicorn from logging the whole
+traceback again). Tokens are never logged: the access log
 shows a query string's parameter names but never their values, in case a client
 puts a token there, and no message of ours includes a header.
 """
@@ -108,6 +110,7 @@ def run_serve(options: ServeOptions) -> int:
     from engine.server.app import create_app
     from engine.server.auth import load_tokens
     from engine.server.connections import guarded_protocol
+    from engine.server.limits import ContainFailures
     from engine.storage.url import open_store
 
     try:
@@ -124,7 +127,7 @@ def run_serve(options: ServeOptions) -> int:
             in_flight=options.limit_concurrency,
         )
         config = uvicorn.Config(
-            app,
+            ContainFailures(app),
             host=options.host,
             port=options.port,
             http=guarded_protocol(
