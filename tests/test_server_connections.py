@@ -99,6 +99,24 @@ def test_a_dribbled_request_head_is_answered_408_and_closed(server: LiveServer) 
     assert reply is not None and reply.startswith(b"HTTP/1.1 408 ")
 
 
+def test_a_later_request_head_on_a_kept_alive_connection_has_the_same_timeout(
+    server: LiveServer,
+) -> None:
+    """After one answer, a second head started but never finished is cut off with 408
+    (uvicorn alone stops its keep-alive timer at the first byte and waits for ever)."""
+    with _connect(server) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        first = b""
+        for _ in range(100):
+            if b"\r\n\r\n" in first and first.endswith(b"}"):
+                break
+            first += conn.recv(65536)
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHo")
+        reply = _read_until_closed(conn)
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert reply is not None and reply.startswith(b"HTTP/1.1 408 ")
+
+
 def test_a_slow_body_is_answered_408_body_timeout(server: LiveServer) -> None:
     """A head promising 100 bytes followed by 10: 408 ``body-timeout`` after the body timeout."""
     with _connect(server) as conn:
