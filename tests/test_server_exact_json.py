@@ -130,8 +130,10 @@ def test_nesting_is_allowed_up_to_the_limit_and_refused_one_beyond() -> None:
 
 
 def test_the_safe_integer_edges_pass_and_one_beyond_fails() -> None:
-    """±(2**53 - 1) are exact; ±2**53 are not; booleans and null are fine."""
+    """±(2**53 - 1) are exact; ±2**53 are not; booleans and null are fine, alone or listed."""
     assert inexact([MAX_SAFE_INT, -MAX_SAFE_INT, True, None, "文"], "v") == []
+    assert inexact(MAX_SAFE_INT, "v") == []
+    assert [v["path"] for v in inexact(MAX_SAFE_INT + 1, "v")] == ["v"]
     assert [v["path"] for v in inexact([MAX_SAFE_INT + 1, -MAX_SAFE_INT - 1], "v")] == [
         "v[0]",
         "v[1]",

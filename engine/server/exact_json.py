@@ -29,6 +29,10 @@ _SHOWN = 40
 def inexact(value: Any, where: str) -> list[dict[str, str]]:
     """The violations of exact JSON in ``value``, each with its path under ``where``.
 
+    The walk visits each value once, in a tight loop: a path is spelt out only
+    for containers and for offending values, so a 1 MiB body costs about as much
+    as parsing it did.
+
     Args:
         value: a value from the JSON reader (dicts, lists, strings, numbers, null).
         where: the path of ``value`` itself, e.g. ``body.payload``.
@@ -39,31 +43,54 @@ def inexact(value: Any, where: str) -> list[dict[str, str]]:
     """
     found: list[dict[str, str]] = []
     more = 0
+
+    def report(path: str | tuple[str, str | int], message: str | None) -> None:
+        # Paths and messages are spelt out for the reported few only.
+        nonlocal more
+        if len(found) >= MAX_REPORTED:
+            more += 1
+            return
+        where_ = path if isinstance(path, str) else _child_path(*path)
+        found.append({"path": where_, "message": message or "not JSON"})
+
+    deep = f"nested deeper than {MAX_DEPTH} levels"
+    if type(value) not in _CONTAINERS:
+        problem = _scalar_problem(value)
+        return [] if problem is None else [{"path": where, "message": problem}]
     stack: list[tuple[Any, str, int]] = [(value, where, 0)]
     while stack:
-        item, path, depth = stack.pop()
-        problem = _scalar_problem(item)
-        if problem is None and isinstance(item, dict | list) and depth >= MAX_DEPTH:
-            problem = f"nested deeper than {MAX_DEPTH} levels"
-        elif problem is None and isinstance(item, dict):
-            for key, child in reversed(item.items()):
-                if _has_surrogate(key):
-                    problem = "a member name holds a lone surrogate (not UTF-8)"
-                    break
-                stack.append((child, f"{path}.{_show_key(key)}", depth + 1))
-        elif problem is None and isinstance(item, list):
-            stack.extend(
-                (child, f"{path}[{i}]", depth + 1) for i, child in reversed(list(enumerate(item)))
-            )
-        if problem is None:
-            continue
-        if len(found) < MAX_REPORTED:
-            found.append({"path": path, "message": problem})
-        else:
-            more += 1
+        node, path, depth = stack.pop()
+        pairs: Any = node.items() if type(node) is dict else enumerate(node)
+        for key, child in pairs:
+            if type(key) is str and not key.isascii() and _has_surrogate(key):
+                report(path, "a member name holds a lone surrogate (not UTF-8)")
+                continue
+            kind = type(child)
+            if kind is int:
+                if -MAX_SAFE_INT <= child <= MAX_SAFE_INT:
+                    continue
+            elif kind is str:
+                if child.isascii() or not _has_surrogate(child):
+                    continue
+            elif kind is bool or child is None:
+                continue
+            elif kind in _CONTAINERS:
+                if depth + 1 >= MAX_DEPTH:
+                    report((path, key), deep)
+                elif child:
+                    stack.append((child, _child_path(path, key), depth + 1))
+                continue
+            report((path, key), _scalar_problem(child) if len(found) < MAX_REPORTED else None)
     if more:
         found.append({"path": where, "message": f"and {more} more values like these"})
     return found
+
+
+_CONTAINERS = (dict, list)
+
+
+def _child_path(path: str, key: str | int) -> str:
+    return f"{path}[{key}]" if type(key) is int else f"{path}.{_show_key(str(key))}"
 
 
 def _scalar_problem(item: Any) -> str | None:
