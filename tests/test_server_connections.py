@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import time
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from server_support import NOBODY_TOKEN, LiveServer, auth, live_server
+from server_support import NOBODY_TOKEN, YISHI, LiveServer, auth, live_server
 
 from engine.server.limits import InFlightLimit
 from engine.server.serve import MAX_LOGGED_TARGET, redact_target
@@ -251,3 +252,28 @@ def test_requests_in_flight_up_to_the_limit_run_and_one_more_gets_503() -> None:
     with ``Retry-After: 1``."""
     assert _run_in_flight(3, 3) == [200, 200, 200]
     assert _run_in_flight(3, 4) == [200, 200, 200, 503]
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ("--header-timeout", "0"),
+        ("--header-timeout", "inf"),
+        ("--header-timeout", "nan"),
+        ("--header-timeout", "3601"),
+        ("--body-timeout", "-1"),
+        ("--keep-alive-timeout", "0"),
+        ("--max-connections", "0"),
+        ("--limit-concurrency", "0"),
+    ],
+)
+def test_a_limit_out_of_range_is_a_usage_error(tmp_path: Path, option: tuple[str, str]) -> None:
+    """Timeouts outside 0.1–3600 s (or NaN) and counts below 1 stop ``yishi serve`` before it
+    starts: exit 2, the option named, no traceback."""
+    done = subprocess.run(
+        [str(YISHI), "serve", "--tokens", str(tmp_path / "t.yaml"), *option],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert option[0] in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr

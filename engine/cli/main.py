@@ -172,17 +172,25 @@ def serve(
     header_timeout: Annotated[
         float,
         typer.Option(
-            "--header-timeout", min=0.1, help="Seconds a client has to send a request head."
+            "--header-timeout",
+            min=0.1,
+            max=3600,
+            help="Seconds a client has to send a request head.",
         ),
     ] = 10.0,
     body_timeout: Annotated[
         float,
-        typer.Option("--body-timeout", min=0.1, help="Seconds a client has to send a body."),
+        typer.Option(
+            "--body-timeout", min=0.1, max=3600, help="Seconds a client has to send a body."
+        ),
     ] = 15.0,
     keep_alive_timeout: Annotated[
         int,
         typer.Option(
-            "--keep-alive-timeout", min=1, help="Seconds an idle kept-alive connection stays."
+            "--keep-alive-timeout",
+            min=1,
+            max=3600,
+            help="Seconds an idle kept-alive connection stays.",
         ),
     ] = 5,
     max_connections: Annotated[
