@@ -10,6 +10,7 @@ explain alike. Unexpected failures are logged in a bounded entry.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from engine.audit.canonical import MAX_SAFE_INT
 from engine.server.exact_json import MAX_DEPTH, MAX_REPORTED, inexact
 from engine.server.limits import ContainFailures
 from engine.server.problems import MAX_LOG_ENTRY, log_failure
+from engine.storage import open_store
 
 HOSTILE: dict[str, tuple[bytes, str]] = {
     "integral float": (b"2.0", "not an integer"),
@@ -242,3 +244,12 @@ def test_without_the_wrapper_the_failure_would_reach_the_server(
             content=b'{"event": "propose"}',
             headers={**auth(SECRETARY_TOKEN), "Content-Type": "application/json"},
         )
+
+
+def test_a_cursor_holding_a_lone_surrogate_is_a_422_on_sqlite(tmp_path: Path) -> None:
+    """``after=[1,"\\ud800"]`` parses as a cursor, but no store can encode its id: 422, not
+    the 500 SQLite's encoder would cause."""
+    http = client(open_store(f"sqlite:///{tmp_path / 'cursor.db'}"))
+    answer = http.get("/cases", params={"after": '[1,"\\ud800"]'}, headers=auth(SECRETARY_TOKEN))
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "invalid-request"

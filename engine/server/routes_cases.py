@@ -22,7 +22,7 @@ from engine.runtime.types import Actor, Outcome
 from engine.runtime.types import Reason as ReasonValue
 from engine.server.auth import Principal
 from engine.server.deps import MAX_PAGE, Caller, Deps
-from engine.server.exact_json import require_exact
+from engine.server.exact_json import inexact, require_exact
 from engine.server.models import (
     CASE_ID,
     IDEMPOTENCY_KEY,
@@ -203,6 +203,8 @@ def _check_cursor(after: str) -> None:
             422, "invalid-request", "after: not a cursor from a previous page"
         ) from exc
     if not -(2**63) <= updated_us < 2**63 or not case_id or "\x00" in case_id:
+        raise ProblemError(422, "invalid-request", _NOT_A_CURSOR)
+    if inexact(case_id, "after"):  # a lone surrogate (\ud800) no store can encode
         raise ProblemError(422, "invalid-request", _NOT_A_CURSOR)
 
 
