@@ -1,10 +1,12 @@
-"""Specification: legal but hostile JSON is a located 422, never a 500, and records nothing.
+"""Specification: legal but hostile JSON is a located 422, never a 500.
 
 Python's JSON reader accepts ``2.0``, ``NaN``, ``Infinity``, ``1e999``, integers
 beyond ±(2**53 - 1), lone surrogates and deep nesting; no audit record can hold
 any of them. The server answers each with ``invalid-request`` naming the path of
-the offending value, before the engine sees it, for ``data``, ``payload`` and
-explain alike. Unexpected failures are logged in a bounded entry.
+the offending value, before the engine sees it, for ``data`` and for explain. A
+fired event's payload goes on to the engine (unless nested too deep), which refuses
+it ``invalid-payload`` and records the refusal with the payload withheld. Unexpected
+failures are logged in a bounded entry.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ def _fresh() -> TestClient:
 
 @pytest.fixture(scope="module")
 def http() -> TestClient:
-    """An in-process app with the bundled procedure and an open case ``c-1`` (hostile requests
-    record nothing, so the tests that send only those share it)."""
+    """An in-process app with the bundled procedure and an open case ``c-1``, shared by the
+    tests of this module (each compares seqs before and after)."""
     return _fresh()
 
 
@@ -70,24 +72,67 @@ def _seq(http: TestClient) -> str:
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
-@pytest.mark.parametrize("path", ["/cases/c-1/events", "/cases/c-1/explain"])
 @pytest.mark.parametrize("token", [SECRETARY_TOKEN, NOBODY_TOKEN])
-def test_a_payload_no_record_can_hold_is_a_located_422_and_nothing_is_recorded(
-    http: TestClient, name: str, path: str, token: str
+def test_explaining_a_payload_no_record_can_hold_is_a_located_422(
+    http: TestClient, name: str, token: str
 ) -> None:
-    """Each hostile value in ``payload.present``: 422 ``invalid-request`` whose violation
-    names ``body.payload.present`` (or a path under it), for any token; the seq stays 1."""
+    """Each hostile value in ``payload.present`` sent to explain: 422 ``invalid-request``
+    whose violation names ``body.payload.present`` (or a path under it), for any token,
+    before a guard could bind it; the seq stays where it was."""
     value, words = HOSTILE[name]
     body = b'{"event": "propose", "payload": {"present": ' + value + b', "yes": 2}}'
+    seq = _seq(http)
 
-    answer = _post(http, path, body, token)
+    answer = _post(http, "/cases/c-1/explain", body, token)
 
     assert answer.status_code == 422, answer.text
     problem = answer.json()
     assert problem["code"] == "invalid-request"
     assert problem["violations"][0]["path"].startswith("body.payload.present")
     assert words in problem["violations"][0]["message"]
-    assert _seq(http) == '"1"'
+    assert _seq(http) == seq
+
+
+@pytest.mark.parametrize("name", [n for n in HOSTILE if n != "deep nesting"])
+def test_firing_a_payload_no_record_can_hold_is_a_recorded_invalid_payload(
+    http: TestClient, name: str
+) -> None:
+    """The secretary may fire ``propose``: each inexact value is refused 422
+    ``invalid-payload`` naming ``present``, recorded at the next seq with the payload
+    withheld (``not-exact``), and the chain still verifies."""
+    value, _ = HOSTILE[name]
+    body = b'{"event": "propose", "payload": {"present": ' + value + b', "yes": 2}}'
+    seq = int(_seq(http).strip('"'))
+
+    answer = _post(http, "/cases/c-1/events", body)
+
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert (problem["code"], problem["seq"], problem["recorded"]) == (
+        "invalid-payload",
+        seq + 1,
+        True,
+    )
+    assert "refused at present" in problem["detail"]
+    record = http.get("/cases/c-1/audit", headers=auth(SECRETARY_TOKEN)).text.splitlines()[-1]
+    assert '"why":"not-exact"' in record
+    assert http.get("/cases/c-1/verify", headers=auth(SECRETARY_TOKEN)).json()["ok"]
+
+
+def test_firing_a_payload_nested_too_deep_is_refused_at_the_door(http: TestClient) -> None:
+    """900 levels of nesting: 422 ``invalid-request`` at ``body.payload.present…``; nothing
+    recorded (copying it would exhaust the interpreter's recursion)."""
+    value, words = HOSTILE["deep nesting"]
+    body = b'{"event": "propose", "payload": {"present": ' + value + b', "yes": 2}}'
+    seq = _seq(http)
+
+    answer = _post(http, "/cases/c-1/events", body)
+
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "invalid-request"
+    assert answer.json()["violations"][0]["path"].startswith("body.payload.present")
+    assert words in answer.json()["violations"][0]["message"]
+    assert _seq(http) == seq
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
@@ -109,7 +154,7 @@ def test_case_data_no_record_can_hold_is_a_located_422_and_no_case_is_opened(
 
 def test_a_lone_surrogate_in_a_member_name_is_located_at_its_object(http: TestClient) -> None:
     """``{"\\udc00": 1}`` in the payload: the violation is at ``body.payload`` (its object)."""
-    answer = _post(http, "/cases/c-1/events", b'{"event": "propose", "payload": {"\\udc00": 1}}')
+    answer = _post(http, "/cases/c-1/explain", b'{"event": "propose", "payload": {"\\udc00": 1}}')
 
     assert answer.status_code == 422
     assert answer.json()["violations"] == [

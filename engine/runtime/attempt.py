@@ -102,7 +102,11 @@ class Runner:
 def fingerprint(event: str, actor: Actor, payload: Mapping[str, Any]) -> str:
     """What makes two requests "the same" for idempotency: event, actor and payload."""
     body = {"event": event, "actor": actor.record(), "payload": dict(payload)}
-    return hashlib.sha256(canonical_bytes(body)).hexdigest()
+    try:
+        return hashlib.sha256(canonical_bytes(body)).hexdigest()
+    except NotCanonicalizable:
+        # A payload no record can hold is refused, and a retry must still match it.
+        return hashlib.sha256(repr(body).encode("utf-8", "backslashreplace")).hexdigest()
 
 
 def make_env(
@@ -249,6 +253,9 @@ def precheck(
             message=f"{actor.id} holds {held}; {event} ({spec.label}) may be fired by: {who}",
         )
     if payload is not None:
+        inexact = _inexact(event, payload)
+        if inexact is not None:
+            return inexact
         violations = runner.payloads[event].violations(payload)
         if violations:
             return Reason(
@@ -257,6 +264,34 @@ def precheck(
                 + "; ".join(f"{v['path']}: {v['message']}" for v in violations),
                 details=tuple(violations),
             )
+    return None
+
+
+def _inexact(event: str, payload: Mapping[str, Any]) -> Reason | None:
+    """An ``invalid-payload`` reason when the payload holds what no record can hold.
+
+    The JSON reader accepts ``2.0``, ``NaN``, integers beyond 2**53 - 1 and lone
+    surrogates; the schema check would let ``2.0`` pass as an integer and a guard
+    could not bind a lone surrogate. Refused here, before any guard, the attempt
+    is recorded with the payload withheld (``engine.runtime.refusal``).
+    """
+    try:
+        canonical_bytes(dict(payload))
+    except RecursionError:
+        message = "nested too deeply for a record"
+        return Reason(
+            code="invalid-payload",
+            message=f"the payload of {event} is {message}",
+            details=({"path": "(root)", "message": message},),
+        )
+    except NotCanonicalizable as exc:
+        path = exc.path.removeprefix("$").lstrip(".") or "(root)"
+        message = str(exc).removeprefix(f"{exc.path}: ")
+        return Reason(
+            code="invalid-payload",
+            message=f"the payload of {event} holds a value no record can hold: {path}: {message}",
+            details=({"path": path, "message": message},),
+        )
     return None
 
 

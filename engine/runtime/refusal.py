@@ -1,12 +1,14 @@
 """What a refused record keeps of a payload: all of it when small, else a digest and the paths.
 
 A refusal is written into the case's permanent chain, so whatever it keeps is kept for
-ever. Two payloads must not be kept whole: one larger than ``REFUSED_PAYLOAD_LIMIT``
-(anyone allowed to try an event could otherwise append a megabyte per request), and one
+ever. Three payloads must not be kept whole: one larger than ``REFUSED_PAYLOAD_LIMIT``
+(anyone allowed to try an event could otherwise append a megabyte per request), one
 refused for breaking ballot secrecy (keeping it would record the very identity beside
-the choice that the refusal is about). For those the record keeps a *withheld form*::
+the choice that the refusal is about), and one no record can hold (``2.0``, ``NaN``, an
+integer beyond 2**53 - 1, a lone surrogate: sealing it would fail). For those the record
+keeps a *withheld form*::
 
-    {"$withheld": {"why": "too-large" | "secret-ballot", "code": <reason code>,
+    {"$withheld": {"why": "too-large" | "secret-ballot" | "not-exact", "code": <reason code>,
                    "sha256": <hex of the payload's canonical JSON>, "bytes": <its size>,
                    "paths": [<violation paths>, …]}}
 
@@ -34,9 +36,11 @@ _FORM_KEYS: Final = frozenset({"why", "code", "sha256", "bytes", "paths"})
 _WHY_WORDS: Final = {
     "too-large": "larger than the {limit} bytes a refusal keeps",
     "secret-ballot": "refused for breaking ballot secrecy",
+    "not-exact": "it holds a value no record can hold exactly (a float, NaN, an integer "
+    "beyond 2**53 - 1, a lone surrogate)",
 }
 
-Why = Literal["too-large", "secret-ballot"]
+Why = Literal["too-large", "secret-ballot", "not-exact"]
 
 
 def _encoded(payload: Mapping[str, Any]) -> bytes:
@@ -113,10 +117,18 @@ def kept_payload(
     messages, which may quote the payload, dropped).
     """
     plain = dict(payload)
-    if read_withheld(plain) is not None or len(_encoded(plain)) <= REFUSED_PAYLOAD_LIMIT:
+    if read_withheld(plain) is not None:
         return plain, reason
+    try:
+        size = len(canonical_bytes(plain))
+    except (TypeError, ValueError, RecursionError):
+        why: Why = "not-exact"  # no record can hold it, whatever its size
+    else:
+        if size <= REFUSED_PAYLOAD_LIMIT:
+            return plain, reason
+        why = "too-large"
     paths = [str(d["path"]) for d in reason.details if isinstance(d, Mapping) and "path" in d]
-    form = withheld_form(plain, why="too-large", code=reason.code, paths=paths)
+    form = withheld_form(plain, why=why, code=reason.code, paths=paths)
     return form, withheld_reason(event, form[WITHHELD])
 
 

@@ -157,3 +157,32 @@ def require_exact(value: Any, where: str) -> None:
         if len(violations) > 1:
             detail += f" (and {len(violations) - 1} more)"
         raise ProblemError(422, "invalid-request", detail, extra={"violations": violations})
+
+
+def require_shallow(value: Any, where: str) -> None:
+    """Raise a 422 ``invalid-request`` problem when ``value`` nests deeper than ``MAX_DEPTH``.
+
+    A payload goes to the engine even when it holds inexact values: the engine
+    refuses those itself, after checking the actor may fire the event, and
+    records the refusal with the payload withheld. Only nesting is stopped here,
+    because copying a 900-deep value would exhaust the interpreter's recursion.
+
+    Raises:
+        ProblemError: naming where the nesting went too deep.
+    """
+    from engine.server.problems import ProblemError
+
+    stack: list[tuple[Any, int]] = [(value, 0)] if type(value) in _CONTAINERS else []
+    while stack:
+        node, depth = stack.pop()
+        if depth >= MAX_DEPTH:
+            deep = [v for v in inexact(value, where) if v["message"].startswith("nested")]
+            first = (
+                deep[0]
+                if deep
+                else {"path": where, "message": f"nested deeper than {MAX_DEPTH} levels"}
+            )
+            detail = f"{first['path']}: {first['message']}"
+            raise ProblemError(422, "invalid-request", detail, extra={"violations": [first]})
+        children = node.values() if type(node) is dict else node
+        stack.extend((child, depth + 1) for child in children if type(child) in _CONTAINERS)

@@ -22,7 +22,7 @@ from engine.runtime.types import Actor, Outcome
 from engine.runtime.types import Reason as ReasonValue
 from engine.server.auth import Principal
 from engine.server.deps import MAX_PAGE, Caller, Deps
-from engine.server.exact_json import inexact, require_exact
+from engine.server.exact_json import inexact, require_exact, require_shallow
 from engine.server.models import (
     CASE_ID,
     IDEMPOTENCY_KEY,
@@ -266,7 +266,8 @@ def fire(
         Conflict: answered 409 when a concurrent writer committed first (retry).
         IdempotencyMismatch: answered 422 ``idempotency-key-reused``.
     """
-    require_exact(body.payload, "body.payload")
+    # Inexact values go on to the engine, which refuses and records them (payload withheld).
+    require_shallow(body.payload, "body.payload")
     expected = None
     if if_match is not None and if_match != "*":
         expected = int(if_match.strip('"'))
@@ -293,7 +294,7 @@ def fire(
 @router.post("/cases/{case_id}/explain", response_model=ExplanationOut, responses=documented(404))
 def explain(case_id: CaseId, body: ExplainEvent, deps: Deps, caller: Caller) -> ExplanationOut:
     """What the event would need now, for the token's actor: each transition's guards."""
-    require_exact(body.payload, "body.payload")
+    require_exact(body.payload, "body.payload")  # guards would bind it; nothing is recorded
     explained = deps.engine.explain(
         case_id, body.event, actor=actor_of(caller), payload=body.payload
     )
