@@ -39,6 +39,7 @@ from engine.server.limits import (
 from engine.server.models import Health
 from engine.server.problems import ProblemError, documented, log_failure, problem_response
 from engine.server.routes_procedures import located
+from engine.web import SessionTable, mount_workbench
 
 _log = logging.getLogger("yishi.server")
 
@@ -59,6 +60,7 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     in_flight: int = DEFAULT_IN_FLIGHT,
+    sessions: SessionTable | None = None,
 ) -> FastAPI:
     """The HTTP API over ``engine``.
 
@@ -68,6 +70,7 @@ def create_app(
         max_body: the largest request body in bytes (413 above it).
         body_timeout: seconds a client has to send a body (408 after it).
         in_flight: requests in progress (bodies received) beyond which new ones get 503.
+        sessions: the workbench's browser sessions (a new table when None).
 
     Returns:
         The ASGI application.
@@ -88,6 +91,7 @@ def create_app(
     app.include_router(routes_audit.router)
     _add_health(app)
     _add_handlers(app)
+    mount_workbench(app, sessions)
     # The last added runs first: bodies are read before a request counts as in flight.
     app.add_middleware(InFlightLimit, limit=in_flight)
     app.add_middleware(BodyLimit, max_body=max_body, body_timeout=body_timeout)
