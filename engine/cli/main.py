@@ -161,8 +161,13 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     tokens: Annotated[
-        Path, typer.Option("--tokens", help="Token file (YAML/JSON): token → actor and roles.")
-    ],
+        Path | None,
+        typer.Option(
+            "--tokens",
+            help="Token file (YAML/JSON): token → actor and roles. Without it: 127.0.0.1 only, "
+            "with a printed one-time sign-in link for a local administrator.",
+        ),
+    ] = None,
     limit_concurrency: Annotated[
         int,
         typer.Option(

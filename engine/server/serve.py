@@ -51,7 +51,7 @@ class ServeOptions:
     db: str | None
     host: str
     port: int
-    tokens: Path
+    tokens: Path | None
     limit_concurrency: int = DEFAULT_LIMIT_CONCURRENCY
     timeout_keep_alive: int = DEFAULT_KEEP_ALIVE
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
@@ -112,19 +112,33 @@ def run_serve(options: ServeOptions) -> int:
     from engine.server.connections import guarded_protocol
     from engine.server.limits import ContainFailures
     from engine.storage.url import open_store
+    from engine.web.local import check_local_host, prepare_local, signin_url
 
+    sessions = None
     try:
-        tokens = load_tokens(options.tokens)
+        if options.tokens is None:
+            check_local_host(options.host)
+        else:
+            tokens = load_tokens(options.tokens)
         store = open_store(options.db)
     except EngineError as exc:
         print(f"yishi: error: {exc}", file=sys.stderr)
         return 1
     try:
+        engine = Engine(store=store)
+        if options.tokens is None:
+            # No token file: one person on this machine signs in once with a printed link.
+            tokens, sessions, once, registered = prepare_local(engine)
+            if registered:
+                print(f"yishi: registered {len(registered)} bundled procedure(s)", file=sys.stderr)
+            url = signin_url(options.host, options.port, once)
+            print(f"yishi: no --tokens: local mode. Sign in once at\n    {url}", file=sys.stderr)
         app = create_app(
-            Engine(store=store),
+            engine,
             tokens,
             body_timeout=options.body_timeout,
             in_flight=options.limit_concurrency,
+            sessions=sessions,
         )
         config = uvicorn.Config(
             ContainFailures(app),

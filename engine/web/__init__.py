@@ -9,6 +9,7 @@ actor, so a page can do nothing the API would refuse. See docs/workbench.md.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
@@ -41,8 +42,12 @@ def mount_workbench(app: FastAPI, sessions: SessionTable | None = None) -> Sessi
     app.mount("/ui/static", StaticFiles(directory=package_dir("static")), name="ui-static")
 
     @app.get("/", include_in_schema=False)
-    def home() -> Response:
-        return secure(RedirectResponse("/ui/cases", status_code=303))
+    def home(request: Request) -> Response:
+        # A browser (it asks for HTML) is led to the workbench; an API client asking
+        # for / keeps getting the API's 404 problem, as before the workbench existed.
+        if "text/html" in request.headers.get("accept", ""):
+            return secure(RedirectResponse("/ui/cases", status_code=303))
+        raise StarletteHTTPException(404, "Not Found")
 
     async def sign_in_needed(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SignInNeeded)
