@@ -91,6 +91,13 @@ async def audit_upload(request: Request) -> Response:
     """Verify and replay an uploaded log."""
     session = session_of(request)
     form = await request.form()
+    try:
+        return await _examine_upload(request, session, form)
+    finally:
+        await form.close()
+
+
+async def _examine_upload(request: Request, session: Any, form: Any) -> Response:
     check_csrf(session, form)
     log = await _read(form.get("log"))
     if log is None or len(log) > MAX_UPLOAD:
