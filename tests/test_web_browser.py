@@ -69,7 +69,9 @@ def _by_id(driver: Any, element_id: str) -> Any:
 
 
 def _fetch(server: LiveWorkbench, driver: Any, path: str) -> bytes:
-    request = urllib.request.Request(server.url + path, headers={"Cookie": cookie_header(driver)})
+    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1, our own server
+        server.url + path, headers={"Cookie": cookie_header(driver)}
+    )
     with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - our 127.0.0.1 server
         body: bytes = answer.read()
         return body
@@ -91,10 +93,10 @@ def _clean(driver: Any) -> None:
     assert browser_problems(driver) == []
 
 
-def test_a_clerk_takes_a_case_from_opening_to_its_end(
+def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one flow, in order
     server: LiveWorkbench, driver: Any, shots: Path, tmp_path: Path
 ) -> None:
-    """Sign-in, open, check first, refusal, each event, conflict, diagram, timeline, audit upload."""
+    """Sign in, open, check first, refusal, every event, conflict, diagram, timeline, audit."""
     from selenium.webdriver.common.by import By
 
     base = server.url
@@ -140,7 +142,7 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(
     assert text_of(driver, "state") == "党支部已提议"
 
     # Someone else acts first: the page's seq is stale, and it says so.
-    other = urllib.request.Request(
+    other = urllib.request.Request(  # noqa: S310 - http://127.0.0.1, our own server
         f"{base}/cases/{CASE}/events",
         data=json.dumps({"event": "deliberate", "payload": {"present": 9, "yes": 8}}).encode(),
         headers={"Authorization": f"Bearer {OTHER_TOKEN}", "Content-Type": "application/json"},
@@ -223,7 +225,7 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(
 
 
 def test_the_case_page_fits_a_phone(server: LiveWorkbench, driver: Any, shots: Path) -> None:
-    """At 375 px wide nothing scrolls sideways, and the forms are there (village staff use phones)."""
+    """At 375 px wide nothing scrolls sideways and the forms are there (staff use phones)."""
     sign_in(driver, server.url, CLERK_TOKEN)
     server.engine.open_case(
         compiled(), "phone-1", {k[2:]: int(v) if v.isdigit() else v for k, v in DATA.items()},
@@ -287,7 +289,6 @@ def test_markup_from_procedures_cases_and_payloads_is_shown_as_text(
         if number < 3:
             assert "<script>alert('x')</script>" in body, path
         driver.save_screenshot(str(shots / f"injection-{number}.png"))
-    assert case_id in text_of(driver, "procedures") or True
     driver.get(server.url + f"/ui/cases/{urllib.request.quote(case_id, safe='')}")
     assert text_of(driver, "case-id") == case_id
     assert "<b>王</b>" in text_of(driver, "timeline")

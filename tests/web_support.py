@@ -52,7 +52,12 @@ ADMIN_TOKEN = "admin-token-1a3c5e7f9b"
 WEB_PRINCIPALS = {
     CLERK_TOKEN: Principal(
         actor="王文书",
-        roles=("branch_secretary", "village_director", "village_committee", "supervision_committee"),
+        roles=(
+            "branch_secretary",
+            "village_director",
+            "village_committee",
+            "supervision_committee",
+        ),
     ),
     OTHER_TOKEN: Principal(actor="李主任", roles=("branch_secretary", "village_director")),
     ADMIN_TOKEN: Principal(actor="ops", admin=True),

@@ -46,9 +46,12 @@ def check_local_host(host: str) -> None:
 
 
 def _bundled_sources() -> list[tuple[str, str]]:
+    from importlib.resources import files
+
     from engine.cli.demo_cmd import procedures_dir
 
-    folder = procedures_dir()
+    shipped = Path(str(files("engine").joinpath("_procedures")))
+    folder = shipped if shipped.is_dir() else procedures_dir()
     if folder is None:
         return []
     found = []
