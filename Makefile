@@ -26,6 +26,12 @@ install: $(VENV)/.deps
 system-deps:
 	@command -v dot >/dev/null || (apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) \
 	  || echo "warning: could not install graphviz (dot); diagram checks will fail under CI=true"
+# The workbench's browser tests drive Debian's Chromium through chromedriver; the CJK
+# font makes the screenshots readable. Installed the same way as Graphviz.
+	@(command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  && fc-list 2>/dev/null | grep -qi "Noto Sans CJK") \
+	  || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null) \
+	  || echo "warning: could not install chromium; the browser tests will fail under CI=true"
 
 demo: install
 	$(BIN)/yishi demo

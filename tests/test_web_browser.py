@@ -11,6 +11,7 @@ test's tmp dir). Any CSP violation or dialog is a failure.
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
@@ -30,6 +31,7 @@ from web_support import (
     fill,
     no_alert,
     screenshots_dir,
+    shot,
     sign_in,
     strip_ws,
     text_of,
@@ -102,7 +104,7 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     base = server.url
     driver.get(f"{base}/ui/cases")
     assert "/ui/signin" in driver.current_url, "a page without a session leads to sign-in"
-    driver.save_screenshot(str(shots / "signin.png"))
+    shot(driver, shots, "signin")
     sign_in(driver, base, CLERK_TOKEN)
     assert driver.current_url.endswith("/ui/cases")
     assert text_of(driver, "who") == "王文书"
@@ -112,10 +114,10 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
 
     # Open a case through the procedure's page.
     driver.get(f"{base}/ui/procedures")
-    driver.save_screenshot(str(shots / "procedures.png"))
+    shot(driver, shots, "procedures")
     driver.get(driver.find_element(By.CLASS_NAME, "procedure-link").get_attribute("href"))
     assert "四议两公开" in driver.title
-    driver.save_screenshot(str(shots / "procedure.png"))
+    shot(driver, shots, "procedure", full=True)
     fill(driver, "open-form", {"case_id": CASE, **DATA})
     click_and_wait(driver, "open")
     assert text_of(driver, "case-id") == CASE
@@ -127,7 +129,7 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     assert "would apply" in text_of(driver, "check-verdict")
     assert "支委会到会" in text_of(driver, "notice")
     assert text_of(driver, "seq") == "1", "check first records nothing"
-    driver.save_screenshot(str(shots / "check-first.png"))
+    shot(driver, shots, "check-first")
 
     # A refusal: more votes in favour than members present.
     _fire(driver, "propose", {"f.present": "4", "f.yes": "9"})
@@ -136,7 +138,7 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     assert text_of(driver, "seq") == "2", "a refusal is recorded"
     assert "refused" in (_by_id(driver, "rec-2").get_attribute("class") or "")
     assert "赞成票不超过到会人数" in text_of(driver, "rec-2")
-    driver.save_screenshot(str(shots / "refused.png"))
+    shot(driver, shots, "refused")
 
     _fire(driver, "propose", {"f.present": "4", "f.yes": "3"})
     assert text_of(driver, "state") == "党支部已提议"
@@ -154,7 +156,7 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     assert "seq 3" in text_of(driver, "conflict") and "seq 4" in text_of(driver, "conflict")
     assert text_of(driver, "state") == "“两委”已商议", "the page shows the case as it now is"
     assert "李主任" in text_of(driver, "rec-4")
-    driver.save_screenshot(str(shots / "conflict.png"))
+    shot(driver, shots, "conflict")
 
     _fire(driver, "review", {"f.present": "30", "f.yes": "21"})
     assert text_of(driver, "state") == "党员大会已审议"
@@ -164,7 +166,7 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     assert text_of(driver, "state") == "决议公开中"
     assert "7 天" in text_of(driver, "deadline") or "6 天" in text_of(driver, "deadline")
     assert text_of(driver, "no-events")
-    driver.save_screenshot(str(shots / "deadline.png"))
+    shot(driver, shots, "deadline")
 
     # The disclosure period ends: the worker fires the timer.
     server.clock.advance(timedelta(days=8))
@@ -189,7 +191,7 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     assert loaded > 0
     svg = _fetch(server, driver, f"/ui/cases/{CASE}/diagram.svg").decode()
     assert svg.count('fill="#b3261e"') >= 1 and 'stroke="#b3261e"' in svg
-    driver.save_screenshot(str(shots / "case.png"))
+    shot(driver, shots, "case", full=True)
     _clean(driver)
 
     # The audit log: downloaded, one record tampered, uploaded: the page says where.
@@ -205,7 +207,7 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     click_and_wait(driver, "examine")
     assert "line 3" in text_of(driver, "verify-status")
     assert "hash" in text_of(driver, "verify-message")
-    driver.save_screenshot(str(shots / "audit-tampered.png"))
+    shot(driver, shots, "audit-tampered", full=True)
 
     intact = tmp_path / "intact.jsonl"
     intact.write_bytes(log)
@@ -215,8 +217,12 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     assert "✓" in text_of(driver, "verify-status")
     assert "✓" in text_of(driver, "replay-status")
     assert "seq 5" in text_of(driver, "case-at") and "reviewed" in text_of(driver, "case-at")
-    driver.save_screenshot(str(shots / "audit.png"))
+    shot(driver, shots, "audit", full=True)
     _clean(driver)
+
+    driver.get(f"{base}/ui/cases?q=liushu")
+    assert [e.text for e in driver.find_elements(By.CLASS_NAME, "case-link")] == [CASE]
+    shot(driver, shots, "cases")
 
     # Sign-out ends the session.
     click_and_wait(driver, "signout")
@@ -238,7 +244,7 @@ def test_the_case_page_fits_a_phone(server: LiveWorkbench, driver: Any, shots: P
             width = driver.execute_script("return document.documentElement.clientWidth")
             scroll = driver.execute_script("return document.documentElement.scrollWidth")
             assert scroll <= width, f"{path} scrolls sideways at 375 px ({scroll} > {width})"
-            driver.save_screenshot(str(shots / f"{name}.png"))
+            shot(driver, shots, f"{name}")
         driver.get(server.url + "/ui/cases/phone-1")
         assert _by_id(driver, "fire-propose").is_displayed()
     finally:
@@ -288,8 +294,43 @@ def test_markup_from_procedures_cases_and_payloads_is_shown_as_text(
         body = strip_ws(driver.find_element(By.TAG_NAME, "body").text)
         if number < 3:
             assert "<script>alert('x')</script>" in body, path
-        driver.save_screenshot(str(shots / f"injection-{number}.png"))
+        shot(driver, shots, f"injection-{number}")
     driver.get(server.url + f"/ui/cases/{urllib.request.quote(case_id, safe='')}")
     assert text_of(driver, "case-id") == case_id
     assert "<b>王</b>" in text_of(driver, "timeline")
+    _clean(driver)
+
+
+def test_the_playground_checks_as_you_type_draws_and_runs_a_scenario(
+    server: LiveWorkbench, driver: Any, shots: Path
+) -> None:
+    """Typing a mistake shows its located problem (debounced fetch); a scenario runs as a table."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    sign_in(driver, server.url, CLERK_TOKEN)
+    driver.get(f"{server.url}/ui/playground?from={compiled().procedure.sha256}")
+    wait = WebDriverWait(driver, 30)
+    wait.until(lambda d: text_of(d, "live-status").startswith("✓"))
+    source = _by_id(driver, "source")
+    source.send_keys(Keys.CONTROL, Keys.END)
+    source.send_keys("\nbogus_key: 1")
+    wait.until(lambda d: "bogus_key" in text_of(d, "problems"))
+    problem = text_of(driver, "problems")
+    assert re.search(r"playground\.yaml:\d+:1: .*bogus_key", problem), problem
+    shot(driver, shots, "playground-typing")
+    source.send_keys(Keys.BACKSPACE * len("\nbogus_key: 1"))
+    wait.until(lambda d: text_of(d, "live-status").startswith("✓"))
+    scenario = (
+        PROCEDURE_PATH.parent / "examples" / "four-deliberations-happy-path.yaml"
+    ).read_text(encoding="utf-8")
+    driver.execute_script("document.getElementById('scenario').value = arguments[0]", scenario)
+    click_and_wait(driver, "run")
+    assert text_of(driver, "final-state") == "closed"
+    rows = driver.find_elements(By.CSS_SELECTOR, "#scenario-table tbody tr")
+    assert len(rows) >= 10
+    assert "not-authorised" in text_of(driver, "scenario-table")
+    assert driver.execute_script("return document.getElementById('diagram-img').naturalWidth") > 0
+    shot(driver, shots, "playground", full=True)
     _clean(driver)

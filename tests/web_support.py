@@ -214,6 +214,22 @@ def click_and_wait(driver: Any, element_id: str, seconds: int = 30) -> None:
     )
 
 
+def shot(driver: Any, folder: Path, name: str, *, full: bool = False, cap: int = 2600) -> Path:
+    """Save a PNG screenshot (the viewport, or the whole page up to ``cap`` px) and return it."""
+    import base64
+
+    options: dict[str, Any] = {"format": "png"}
+    if full:
+        width = driver.execute_script("return document.documentElement.clientWidth")
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        options["captureBeyondViewport"] = True
+        options["clip"] = {"x": 0, "y": 0, "width": width, "height": min(cap, height), "scale": 1}
+    data = driver.execute_cdp_cmd("Page.captureScreenshot", options)["data"]
+    target = folder / f"{name}.png"
+    target.write_bytes(base64.b64decode(data))
+    return target
+
+
 def sign_in(driver: Any, base: str, token: str) -> None:
     """Sign in through the form."""
     from selenium.webdriver.common.by import By

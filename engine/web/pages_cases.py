@@ -13,6 +13,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -30,11 +31,13 @@ from engine.web.diagram import case_dot, path_of, to_svg
 from engine.web.forms import fields_of, read_form, table_rows
 from engine.web.render import page, secure
 from engine.web.sessions import Session
-from engine.web.views import remaining, timeline
+from engine.web.views import remaining, shown, timeline
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 25
+TIMELINE_ROWS = 200
+"""Records the case page shows at first (newest first); ``?all=1`` shows every one."""
 SCAN_LIMIT = 5_000
 """Cases a text or deadline search looks at per page before offering to continue."""
 
@@ -183,8 +186,7 @@ def _events_for(procedure: Procedure, state: str, session: Session) -> list[dict
     return found
 
 
-def _chain(request: Request, case_id: str, seq: int, head: str) -> dict[str, Any]:
-    lines = deps_of(request).engine.store.export_lines(case_id)[:seq]
+def _chain(lines: list[bytes], seq: int, head: str) -> dict[str, Any]:
     report = verify_lines(lines)
     last = report.heads[-1] if report.heads else None
     ok = report.ok and last is not None and last.seq == seq and last.hash == head
@@ -205,15 +207,26 @@ def case_page(
     status: int = 200,
     notice: dict[str, Any] | None = None,
     values: dict[str, Any] | None = None,
+    show_all: bool = False,
 ) -> Response:
-    """Draw the case page (also after an attempt, with its ``notice``)."""
+    """Draw the case page (also after an attempt, with its ``notice``).
+
+    The timeline shows the newest ``TIMELINE_ROWS`` records unless ``show_all``; the
+    page says how many are older and links to all of them.
+    """
     engine = deps_of(request).engine
     try:
-        view = engine.case(case_id)
+        view = engine.case(case_id, history=False)
     except UnknownCase:
         return page(
             "error.html", status=404, title="无此案件", user=session, message=f"no case {case_id!r}"
         )
+    # One read of the log serves both the chain check and the timeline: the lines
+    # verified are the lines shown.
+    lines = engine.store.export_lines(case_id)[: view.seq]
+    chain = _chain(lines, view.seq, view.head)
+    records = [orjson.loads(line) for line in lines]
+    recent = records if show_all else records[-TIMELINE_ROWS:]
     procedure = _procedure(request, view.procedure["sha256"])
     state = procedure.states.get(view.state) if procedure is not None else None
     deadline = None
@@ -235,14 +248,15 @@ def case_page(
         case=view,
         procedure=procedure,
         state=state,
-        rows=timeline(view.history, procedure),
+        rows=timeline(recent, procedure),
+        hidden=len(records) - len(recent),
         events=_events_for(procedure, view.state, session) if procedure is not None else [],
         deadline=deadline,
-        chain=_chain(request, view.id, view.seq, view.head),
+        chain=chain,
         notice=notice,
         values=values or {},
         table_rows=table_rows,
-        data_items=[(k, v) for k, v in view.data.items()],
+        data_items=[(k, shown(v)) for k, v in view.data.items()],
         data_titles=_titles(procedure),
     )
 
@@ -257,7 +271,8 @@ def _titles(procedure: Procedure | None) -> dict[str, str]:
 @router.get("/ui/cases/{case_id}")
 def show_case(case_id: str, request: Request) -> Response:
     """The case page."""
-    return case_page(request, session_of(request), case_id)
+    show_all = request.query_params.get("all") == "1"
+    return case_page(request, session_of(request), case_id, show_all=show_all)
 
 
 @router.get("/ui/cases/{case_id}/diagram.svg")

@@ -86,6 +86,11 @@ def _action_lines(record: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def shown(value: Any) -> str:
+    """A data value as a person reads it: text as it is, anything else as compact JSON."""
+    return value if isinstance(value, str) else _compact(value, limit=2000)
+
+
 def _compact(value: Any, limit: int = 400) -> str:
     import json
 
@@ -106,8 +111,9 @@ def timeline(
         for item in (reason or {}).get("details") or []:
             if isinstance(item, Mapping) and "path" in item:
                 details.append(f"{item.get('path')}: {item.get('message', '')}")
-            else:
-                details.append(_compact(item))
+            elif not record.get("guards"):
+                # A guards-failed reason lists the guards again: the guard list says it.
+                details.append(item if isinstance(item, str) else _compact(item))
         actor = record.get("actor")
         rows.append(
             TimelineRow(
