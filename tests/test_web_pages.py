@@ -400,3 +400,25 @@ def test_the_css_and_script_ship_in_the_installed_package() -> None:
     for name, kind in (("app.css", "text/css"), ("app.js", "javascript")):
         answer = http.get(f"/ui/static/{name}")
         assert answer.status_code == 200 and kind in answer.headers["content-type"]
+
+
+def test_a_ballot_table_offers_one_row_per_candidate_the_case_names() -> None:
+    """Rows come from the case data's latest list of candidates (formal before eligible)."""
+    from engine.web.forms import candidate_rows, table_rows
+
+    data: dict[str, Any] = {
+        "matter": "换届",
+        "nominees": [{"name": "张三", "post": "secretary"}, {"name": "李四", "post": "deputy"}],
+        "review": {"eligible": ["张三", "李四", "王五"], "results": [{"name": "张三"}]},
+    }
+    assert candidate_rows(data) == ("张三", "李四", "王五")
+    assert candidate_rows({**data, "formal": ["李四"]}) == ("李四",)
+    assert candidate_rows({"candidates": ["x" * 41]}) == ()
+    assert candidate_rows({"matter": "no list"}) == ()
+    schema = {
+        "type": "object",
+        "properties": {"votes": {"type": "object", "additionalProperties": {"type": "integer"}}},
+    }
+    (table,) = fields_of(schema, rows=candidate_rows(data))
+    rows = table_rows(table)
+    assert rows[:3] == ("张三", "李四", "王五") and rows[3:] == ("",) * 10

@@ -212,6 +212,48 @@ def _read_table(f: Field, form: FormData) -> dict[str, Any]:
     return table
 
 
+CANDIDATE_KEYS = ("formal", "eligible", "candidates", "nominees", "slate")
+"""Data keys naming who is on a ballot, in the order preferred (the latest list first)."""
+MAX_NAME = 40
+
+
+def _names(value: Any) -> tuple[str, ...] | None:
+    """The names a list holds: short texts, or objects with a ``name``; None otherwise."""
+    if not isinstance(value, list) or not value:
+        return None
+    names = []
+    for item in value:
+        name = item.get("name") if isinstance(item, Mapping) else item
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+            return None
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def candidate_rows(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The candidates a ballot table offers as its first rows, read from the case data.
+
+    The first list under a key named like ``CANDIDATE_KEYS`` (looked for at the top
+    and one level down, e.g. ``review.eligible``) that holds names; empty when none.
+    """
+    found: dict[str, tuple[str, ...]] = {}
+    for key, value in data.items():
+        places = [(str(key), value)]
+        if isinstance(value, Mapping):
+            places += [(str(k), v) for k, v in value.items()]
+        for name, inner in places:
+            names = _names(inner)
+            if names is not None:
+                for wanted in CANDIDATE_KEYS:
+                    if wanted in name.lower():
+                        found.setdefault(wanted, names)
+    for wanted in CANDIDATE_KEYS:
+        if wanted in found:
+            return found[wanted]
+    return ()
+
+
 def table_rows(f: Field) -> tuple[str, ...]:
     """The row names a table shows: the named ones, then blank rows."""
     return (*f.rows[:MAX_TABLE_ROWS], *([""] * TABLE_ROWS))[:MAX_TABLE_ROWS]

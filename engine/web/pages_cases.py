@@ -10,6 +10,7 @@ as a conflict, never silently overwritten.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ from engine.storage.base import CaseFilter, CaseSnapshot
 from engine.storage.rows import decode_cursor, encode_cursor, text_micros
 from engine.web.context import check_csrf, deps_of, session_of
 from engine.web.diagram import case_dot, path_of, to_svg
-from engine.web.forms import fields_of, read_form, table_rows
+from engine.web.forms import candidate_rows, fields_of, read_form, table_rows
 from engine.web.render import page, secure
 from engine.web.sessions import Session
 from engine.web.views import remaining, shown, timeline
@@ -168,8 +169,11 @@ def cases_page(request: Request) -> Response:
     )
 
 
-def _events_for(procedure: Procedure, state: str, session: Session) -> list[dict[str, Any]]:
+def _events_for(
+    procedure: Procedure, state: str, session: Session, data: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     held = set(session.principal.roles)
+    rows = candidate_rows(data)
     found = []
     for event in procedure.events_from(state):
         if not held & set(event.roles):
@@ -179,7 +183,7 @@ def _events_for(procedure: Procedure, state: str, session: Session) -> list[dict
                 "id": event.id,
                 "label": event.label,
                 "description": event.description,
-                "fields": fields_of(event.payload_schema),
+                "fields": fields_of(event.payload_schema, rows=rows),
                 "secret": event.secret_ballot,
             }
         )
@@ -250,7 +254,7 @@ def case_page(
         state=state,
         rows=timeline(recent, procedure),
         hidden=len(records) - len(recent),
-        events=_events_for(procedure, view.state, session) if procedure is not None else [],
+        events=_events_for(procedure, view.state, session, view.data) if procedure else [],
         deadline=deadline,
         chain=chain,
         notice=notice,
