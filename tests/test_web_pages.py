@@ -422,3 +422,14 @@ def test_a_ballot_table_offers_one_row_per_candidate_the_case_names() -> None:
     (table,) = fields_of(schema, rows=candidate_rows(data))
     rows = table_rows(table)
     assert rows[:3] == ("张三", "李四", "王五") and rows[3:] == ("",) * 10
+
+
+def test_a_forged_event_id_the_api_would_refuse_never_reaches_the_chain() -> None:
+    """An event id outside the API's pattern (slash, NUL, over-long) is 422; nothing recorded."""
+    http, engine = _app()
+    _open(engine)
+    csrf = _sign_in(http, SECRETARY_TOKEN)
+    for event in ("../propose", "propose\x00", "a" * 65, ""):
+        body = {"csrf": csrf, "event": event, "seq": "1", "action": "fire"}
+        assert http.post("/ui/cases/c-1/act", data=body).status_code == 422, event
+    assert engine.case("c-1", history=False).seq == 1

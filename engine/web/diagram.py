@@ -92,12 +92,15 @@ def case_dot(
 
 
 def to_svg(dot_text: str) -> bytes | None:
-    """SVG drawn by Graphviz, or None when ``dot`` is not installed or fails."""
+    """SVG drawn by Graphviz, or None when ``dot`` is not installed, fails or takes too long."""
     dot = find_dot()
     if dot is None:
         return None
-    drawn = subprocess.run(  # noqa: S603 - a fixed program; the DOT text goes on stdin
-        [dot, "-Tsvg"], input=dot_text.encode("utf-8"), capture_output=True,
-        timeout=DOT_TIMEOUT, check=False,
-    )  # fmt: skip
+    try:
+        drawn = subprocess.run(  # noqa: S603 - a fixed program; the DOT text goes on stdin
+            [dot, "-Tsvg"], input=dot_text.encode("utf-8"), capture_output=True,
+            timeout=DOT_TIMEOUT, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
     return drawn.stdout if drawn.returncode == 0 else None

@@ -23,7 +23,7 @@ from engine.audit.verify import verify_lines
 from engine.definition.model import Procedure
 from engine.errors import CaseExists, Conflict, EngineError, UnknownCase
 from engine.runtime.attempt import InvalidData
-from engine.server.models import CASE_ID
+from engine.server.models import CASE_ID, EVENT_ID
 from engine.server.routes_cases import actor_of
 from engine.storage.base import CaseFilter, CaseSnapshot
 from engine.storage.rows import decode_cursor, encode_cursor, text_micros
@@ -327,6 +327,10 @@ async def act(case_id: str, request: Request) -> Response:
     engine = deps_of(request).engine
     event = str(form.get("event") or "")
     seq_text = str(form.get("seq") or "")
+    if not re.match(EVENT_ID, event):
+        # The API refuses such an event id before the engine sees it; so does the page,
+        # so nothing of it reaches a chain.
+        return page("error.html", 422, title="无此操作", user=session, message="no such event")
     try:
         view = await run_in_threadpool(engine.case, case_id, history=False)
     except UnknownCase:
