@@ -433,3 +433,47 @@ def test_a_forged_event_id_the_api_would_refuse_never_reaches_the_chain() -> Non
         body = {"csrf": csrf, "event": event, "seq": "1", "action": "fire"}
         assert http.post("/ui/cases/c-1/act", data=body).status_code == 422, event
     assert engine.case("c-1", history=False).seq == 1
+
+
+def test_hostile_requests_to_the_pages_are_answered_without_a_500() -> None:
+    """Odd ids, cursors, numbers, files and texts: a page or a 4xx, never a 500."""
+    http, engine = _app()
+    _open(engine)
+    csrf = _sign_in(http, SECRETARY_TOKEN)
+    sha = compiled().procedure.sha256
+    gets = [
+        "/ui/cases?after=%5B1,%22x%22%5D",
+        "/ui/cases?after=not-json",
+        "/ui/cases?after=%5B99999999999999999999999,%22x%22%5D",
+        "/ui/cases?due=99999999",
+        "/ui/cases?due=-1&q=" + "x" * 5000,
+        "/ui/cases/%00",
+        "/ui/cases/" + "a" * 3000,
+        "/ui/cases/nope/diagram.svg",
+        "/ui/cases/nope/audit.jsonl",
+        "/ui/procedures/zzz",
+        "/ui/procedures/" + "0" * 64,
+        "/ui/procedures/" + "0" * 64 + "/diagram.svg",
+        "/ui/playground?from=" + "f" * 64,
+    ]
+    for path in gets:
+        assert http.get(path).status_code < 500, path
+    posts: list[tuple[str, dict[str, Any], Any]] = [
+        ("/ui/cases/nope/act", {"event": "propose"}, None),
+        ("/ui/cases/c-1/act", {"event": "propose", "seq": "9" * 40, "f.present": "1e999"}, None),
+        ("/ui/cases/c-1/act", {"event": "propose", "action": "check", "f.yes": "[1,"}, None),
+        (f"/ui/procedures/{sha}/open", {"case_id": "../x"}, None),
+        (f"/ui/procedures/{sha}/open", {"case_id": "c-1"}, None),
+        (f"/ui/procedures/{sha}/open", {"case_id": "c-2", "f.matter": "x"}, None),
+        ("/ui/procedures/zzz/open", {"case_id": "c-3"}, None),
+        ("/ui/playground", {"source": "a: [", "scenario": "b: ["}, None),
+        ("/ui/playground", {"source": procedure_text(), "scenario": "case: 1\n"}, None),
+        ("/ui/playground", {"source": procedure_text(), "scenario": "\x00a: 1"}, None),
+        ("/ui/playground/check", {"source": "\x00\ufeff" + "{" * 2000}, None),
+        ("/ui/audit", {"as_of": "yesterday"}, {"log": ("a.jsonl", b"\xff\xfe{not json\n")}),
+        ("/ui/audit", {}, {"log": ("a.jsonl", b"")}),
+        ("/ui/audit", {}, {"log": ("a.jsonl", b"{}\n"), "procedures": ("p.yaml", b"\xff")}),
+    ]
+    for path, data, files in posts:
+        answer = http.post(path, data={"csrf": csrf, **data}, files=files)
+        assert answer.status_code < 500, (path, data, answer.text[:300])

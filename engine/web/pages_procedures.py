@@ -19,7 +19,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from engine.definition.compile import CompiledProcedure
 from engine.definition.describe import describe_procedure
-from engine.errors import EngineError, Problem, ProcedureInvalid
+from engine.definition.loader import CheckReport
+from engine.errors import EngineError, Problem, ProcedureInvalid, SourceLocation
 from engine.web.context import check_csrf, deps_of, session_of
 from engine.web.diagram import case_dot, to_svg
 from engine.web.forms import fields_of, table_rows
@@ -131,11 +132,23 @@ def _check(source: str) -> dict[str, Any]:
     }
 
 
-def deps_check(source: str) -> Any:
-    """``check_source`` on the playground's text."""
+def deps_check(source: str) -> CheckReport:
+    """``check_source`` on the playground's text, never an exception at the person typing.
+
+    A text the YAML reader itself rejects (a NUL, say) is reported as one located
+    problem rather than failing the request.
+    """
+    import yaml
+
     from engine.definition.loader import check_source
 
-    return check_source(source, PLAYGROUND_FILE)
+    try:
+        return check_source(source, PLAYGROUND_FILE)
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        where = SourceLocation(file=PLAYGROUND_FILE, line=1, column=1, path="")
+        message = f"the text cannot be read as YAML: {str(exc).splitlines()[0][:200]}"
+        problem = Problem(location=where, message=message, code="yaml.unreadable")
+        return CheckReport(compiled=None, problems=(problem,))
 
 
 @router.post("/ui/playground/check")
@@ -188,6 +201,8 @@ def _run_scenario(source: str, scenario: str) -> dict[str, Any]:
         result["svg"] = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
     if not scenario.strip():
         return result
+    import yaml
+
     from engine.runtime.scenario import load_scenario, run_scenario
 
     with tempfile.TemporaryDirectory(prefix="yishi-playground-") as folder:
@@ -201,6 +216,10 @@ def _run_scenario(source: str, scenario: str) -> dict[str, Any]:
             return result
         except EngineError as exc:
             result["scenario_problems"] = [{"text": str(exc)}]
+            return result
+        except (yaml.YAMLError, ValueError, RecursionError) as exc:
+            text = str(exc).splitlines()[0][:200]
+            result["scenario_problems"] = [{"text": f"the scenario cannot be read: {text}"}]
             return result
     result["rows"] = timeline(ran.records, compiled.procedure)
     result["final"] = ran.final_state
