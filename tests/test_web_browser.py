@@ -24,6 +24,7 @@ from web_support import (
     CLERK_TOKEN,
     OTHER_TOKEN,
     LiveWorkbench,
+    SecondSession,
     browser_problems,
     chromium,
     click_and_wait,
@@ -143,15 +144,14 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     _fire(driver, "propose", {"f.present": "4", "f.yes": "3"})
     assert text_of(driver, "state") == "党支部已提议"
 
-    # Someone else acts first: the page's seq is stale, and it says so.
-    other = urllib.request.Request(  # noqa: S310 - http://127.0.0.1, our own server
-        f"{base}/cases/{CASE}/events",
-        data=json.dumps({"event": "deliberate", "payload": {"present": 9, "yes": 8}}).encode(),
-        headers={"Authorization": f"Bearer {OTHER_TOKEN}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(other, timeout=30) as answer:  # noqa: S310 - our server
-        assert answer.status == 200
+    # Someone else, in a second workbench session, acts first: this page's seq is stale.
+    other = SecondSession(base)
+    other.sign_in(OTHER_TOKEN)
+    their_page = other.get(f"/ui/cases/{CASE}")
+    assert 'name="seq" value="3"' in their_page
+    form = {"csrf": other.csrf(their_page), "event": "deliberate", "seq": "3", "action": "fire"}
+    their_answer = other.post(f"/ui/cases/{CASE}/act", {**form, "f.present": "9", "f.yes": "8"})
+    assert 'id="state">“两委”已商议' in their_answer
     _fire(driver, "deliberate", {"f.present": "9", "f.yes": "7"})
     assert "seq 3" in text_of(driver, "conflict") and "seq 4" in text_of(driver, "conflict")
     assert text_of(driver, "state") == "“两委”已商议", "the page shows the case as it now is"

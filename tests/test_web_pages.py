@@ -477,3 +477,49 @@ def test_hostile_requests_to_the_pages_are_answered_without_a_500() -> None:
     for path, data, files in posts:
         answer = http.post(path, data={"csrf": csrf, **data}, files=files)
         assert answer.status_code < 500, (path, data, answer.text[:300])
+
+
+def test_yishi_serve_without_tokens_prints_a_link_that_signs_in_once(tmp_path: Any) -> None:
+    """The real command on 127.0.0.1: the printed link gives a session once, then 401."""
+    import os
+    import signal
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    from server_support import YISHI, free_port, wait_healthy
+
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(YISHI), "serve", "--db", f"sqlite:///{tmp_path / 'local.db'}",
+             "--port", str(port), "--no-access-log"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process)
+        found = re.search(r"http://127\.0\.0\.1:\d+/ui/signin\?token=\S+", log_path.read_text())
+        assert found is not None, log_path.read_text()
+
+        class Stay(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        opener = urllib.request.build_opener(Stay)
+        with pytest.raises(urllib.error.HTTPError) as first:
+            opener.open(found.group(0), timeout=10)
+        assert first.value.code == 303
+        assert SESSION_COOKIE in (first.value.headers.get("Set-Cookie") or "")
+        with pytest.raises(urllib.error.HTTPError) as again:
+            opener.open(found.group(0), timeout=10)
+        assert again.value.code == 401
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    assert "registered 5 bundled procedure(s)" in log_path.read_text()

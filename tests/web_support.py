@@ -119,6 +119,40 @@ class LiveWorkbench:
         self.thread.join(timeout=30)
 
 
+class SecondSession:
+    """Another person's workbench session, over plain HTTP with its own cookies."""
+
+    def __init__(self, base: str) -> None:
+        import http.cookiejar
+        import urllib.request
+
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.base + path, timeout=30) as answer:
+            text: str = answer.read().decode("utf-8")
+            return text
+
+    def post(self, path: str, form: dict[str, str]) -> str:
+        from urllib.parse import urlencode
+
+        with self.opener.open(self.base + path, urlencode(form).encode(), timeout=30) as answer:
+            text: str = answer.read().decode("utf-8")
+            return text
+
+    def csrf(self, text: str) -> str:
+        found = re.search(r'name="csrf" value="([^"]+)"', text)
+        assert found is not None
+        return found.group(1)
+
+    def sign_in(self, token: str) -> None:
+        pre = self.csrf(self.get("/ui/signin"))
+        self.post("/ui/signin", {"csrf": pre, "token": token})
+
+
 def browser_missing() -> str | None:
     """Why the browser tests cannot run here, or None when they can."""
     for program in (CHROMIUM, CHROMEDRIVER):
