@@ -523,3 +523,18 @@ def test_yishi_serve_without_tokens_prints_a_link_that_signs_in_once(tmp_path: A
             os.kill(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
     assert "registered 5 bundled procedure(s)" in log_path.read_text()
+
+
+def test_due_times_are_shown_and_counted_in_the_procedures_zone() -> None:
+    """2024-03-18T17:00Z is 03-19 01:00 in Shanghai: working days are counted to the 19th."""
+    from zoneinfo import ZoneInfo
+
+    from engine.web.views import local_time, zone_of
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert str(zone_of(compiled().procedure)) == "Asia/Shanghai"
+    assert local_time("2024-03-18T17:00:00Z", shanghai) == "2024-03-19 01:00"
+    friday = datetime(2024, 3, 15, 2, 0, tzinfo=UTC)  # Friday 10:00 in Shanghai
+    due = "2024-03-18T17:00:00+00:00"  # Tuesday 01:00 in Shanghai, Monday in UTC
+    assert remaining(due, friday, "working", shanghai).startswith("还剩 2 个工作日")
+    assert remaining(due, friday, "working", ZoneInfo("UTC")).startswith("还剩 1 个工作日")

@@ -32,7 +32,7 @@ from engine.web.diagram import case_dot, path_of, to_svg
 from engine.web.forms import candidate_rows, fields_of, read_form, table_rows
 from engine.web.render import page, secure
 from engine.web.sessions import Session
-from engine.web.views import remaining, shown, timeline
+from engine.web.views import local_time, remaining, shown, timeline, zone_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -237,12 +237,15 @@ def case_page(
     if view.deadline is not None:
         days = state.deadline.days if state is not None and state.deadline is not None else ""
         event = procedure.events.get(view.deadline["event"]) if procedure is not None else None
+        zone = zone_of(procedure)
         deadline = {
             "at": view.deadline["at"],
+            "local": local_time(view.deadline["at"], zone),
+            "zone": str(zone),
             "event": view.deadline["event"],
             "event_label": event.label if event is not None else "",
             "days": days,
-            "remaining": remaining(view.deadline["at"], datetime.now(UTC), str(days)),
+            "remaining": remaining(view.deadline["at"], datetime.now(UTC), str(days), zone),
         }
     return page(
         "case.html",

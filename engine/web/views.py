@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.definition.model import Procedure
 
@@ -156,11 +157,36 @@ def _parse(moment: object) -> datetime | None:
     return None
 
 
-def remaining(due: object, now: datetime, days: str) -> str:
-    """How long is left until ``due``, in the procedure's own days (calendar or working)."""
+DEFAULT_ZONE = "Asia/Shanghai"
+
+
+def zone_of(procedure: Procedure | None) -> tzinfo:
+    """The procedure's time zone (``time_zone`` when it declares one), else Asia/Shanghai."""
+    name = getattr(procedure, "time_zone", None) or DEFAULT_ZONE
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_ZONE)
+
+
+def local_time(moment: object, zone: tzinfo) -> str:
+    """An instant as the procedure's people read it: ``2024-03-23 09:00`` in its zone."""
+    when = _parse(moment)
+    if when is None or when.tzinfo is None:
+        return str(moment)
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def remaining(due: object, now: datetime, days: str, zone: tzinfo | None = None) -> str:
+    """How long is left until ``due``, in the procedure's own days (calendar or working).
+
+    Working days are counted on the dates of ``zone`` (the procedure's time zone).
+    """
     when = _parse(due)
     if when is None:
         return ""
+    if zone is not None:
+        when = when.astimezone(zone)
     local_now = now.astimezone(when.tzinfo)
     if when <= local_now:
         return "已到期 due now"
