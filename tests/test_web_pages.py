@@ -510,10 +510,12 @@ def test_yishi_serve_without_tokens_prints_a_link_that_signs_in_once(tmp_path: A
         opener = urllib.request.build_opener(Stay)
         with pytest.raises(urllib.error.HTTPError) as first:
             opener.open(found.group(0), timeout=10)
+        first.value.close()  # an HTTPError holds the response and its socket
         assert first.value.code == 303
         assert SESSION_COOKIE in (first.value.headers.get("Set-Cookie") or "")
         with pytest.raises(urllib.error.HTTPError) as again:
             opener.open(found.group(0), timeout=10)
+        again.value.close()
         assert again.value.code == 401
     finally:
         os.kill(process.pid, signal.SIGTERM)
