@@ -91,6 +91,11 @@ def _fire(driver: Any, event: str, values: dict[str, str]) -> None:
     click_and_wait(driver, f"fire-{event}")
 
 
+def _label(state: str) -> str:
+    """A state's label as the bundled procedure words it (the page shows it)."""
+    return compiled().procedure.states[state].label
+
+
 def _clean(driver: Any) -> None:
     assert no_alert(driver), "a dialog opened"
     assert browser_problems(driver) == []
@@ -122,7 +127,7 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     fill(driver, "open-form", {"case_id": CASE, **DATA})
     click_and_wait(driver, "open")
     assert text_of(driver, "case-id") == CASE
-    assert text_of(driver, "state") == "拟议" and text_of(driver, "seq") == "1"
+    assert text_of(driver, "state") == _label("drafting") and text_of(driver, "seq") == "1"
 
     # Check first: says what would happen, records nothing.
     fill(driver, "form-propose", {"f.present": "4", "f.yes": "3"})
@@ -142,7 +147,7 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     shot(driver, shots, "refused")
 
     _fire(driver, "propose", {"f.present": "4", "f.yes": "3"})
-    assert text_of(driver, "state") == "党支部已提议"
+    assert text_of(driver, "state") == _label("proposed")
 
     # Someone else, in a second workbench session, acts first: this page's seq is stale.
     other = SecondSession(base)
@@ -151,19 +156,19 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     assert 'name="seq" value="3"' in their_page
     form = {"csrf": other.csrf(their_page), "event": "deliberate", "seq": "3", "action": "fire"}
     their_answer = other.post(f"/ui/cases/{CASE}/act", {**form, "f.present": "9", "f.yes": "8"})
-    assert 'id="state">“两委”已商议' in their_answer
+    assert f'id="state">{_label("deliberated")}' in their_answer
     _fire(driver, "deliberate", {"f.present": "9", "f.yes": "7"})
     assert "seq 3" in text_of(driver, "conflict") and "seq 4" in text_of(driver, "conflict")
-    assert text_of(driver, "state") == "“两委”已商议", "the page shows the case as it now is"
+    assert text_of(driver, "state") == _label("deliberated"), "the page shows the case as it now is"
     assert "李主任" in text_of(driver, "rec-4")
     shot(driver, shots, "conflict")
 
     _fire(driver, "review", {"f.present": "30", "f.yes": "21"})
-    assert text_of(driver, "state") == "党员大会已审议"
+    assert text_of(driver, "state") == _label("reviewed")
     _fire(driver, "resolve", {"f.present": "38", "f.yes": "20"})
-    assert text_of(driver, "state") == "村民代表会议已决议"
+    assert text_of(driver, "state") == _label("resolved")
     _fire(driver, "disclose_resolution", {"f.notice": "关于村内主干道硬化的决议"})
-    assert text_of(driver, "state") == "决议公开中"
+    assert text_of(driver, "state") == _label("resolution_disclosed")
     assert "7 天" in text_of(driver, "deadline") or "6 天" in text_of(driver, "deadline")
     assert text_of(driver, "no-events")
     shot(driver, shots, "deadline")
@@ -172,14 +177,14 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     server.clock.advance(timedelta(days=8))
     assert [o.status for o in server.engine.tick(server.clock.now())] == ["applied"]
     driver.get(f"{base}/ui/cases/{CASE}")
-    assert text_of(driver, "state") == "组织实施"
+    assert text_of(driver, "state") == _label("implementing")
     _fire(driver, "disclose_result", {"f.notice": "道路硬化完工，决算 45.8 万元"})
     server.clock.advance(timedelta(days=8))
     server.engine.tick(server.clock.now())
     driver.get(f"{base}/ui/cases/{CASE}")
-    assert text_of(driver, "state") == "待村务监督委员会签字"
+    assert text_of(driver, "state") == _label("awaiting_sign_off")
     _fire(driver, "sign_off", {"f.opinion": "同意，已核实"})
-    assert text_of(driver, "state") == "办结"
+    assert text_of(driver, "state") == _label("closed")
     assert text_of(driver, "final")
     seq = int(text_of(driver, "seq"))
     assert len(driver.find_elements(By.CSS_SELECTOR, "li.record")) == seq
