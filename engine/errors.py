@@ -10,7 +10,8 @@ can catch ``EngineError`` and know it caught ours::
     ├── CaseError               something about a case
     │   ├── UnknownCase
     │   ├── CaseExists
-    │   └── Conflict            another writer moved the case first
+    │   ├── Conflict            another writer moved the case first
+    │   └── Forbidden           the actor may not act on this case at all (nothing recorded)
     ├── AuditError              an audit trail is broken or unreadable
     └── StoreError              the store cannot be opened or written
 
@@ -103,6 +104,14 @@ class CaseExists(CaseError):
 
 class Conflict(CaseError):
     """The case moved on since the caller read it (expected seq did not match)."""
+
+
+class Forbidden(CaseError):
+    """The actor holds no role that lets them open this procedure's cases or act on the case.
+
+    Raised at the door, before anything is evaluated or recorded: such an attempt
+    leaves no trace in any chain (the HTTP server answers it 403 and logs it).
+    """
 
 
 class AuditError(EngineError):

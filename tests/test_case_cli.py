@@ -39,7 +39,8 @@ def test_a_stored_case_moves_through_the_cli(tmp_path: Path) -> None:
     shown = yishi("case", "show", "c-1", "--json", "--db", db, cwd=tmp_path)
     listed = yishi("case", "list", "--state", "implementing", "--json", "--db", db, cwd=tmp_path)
     refused = yishi("case", "fire", "c-1", "sign_off", "--actor", SECRETARY.id,
-                    "--payload", '{"opinion": "同意"}', "--db", db, cwd=tmp_path)  # fmt: skip
+                    "--role", SECRETARY.roles[0], "--payload", '{"opinion": "同意"}',
+                    "--db", db, cwd=tmp_path)  # fmt: skip
     history = yishi("case", "history", "c-1", "--json", "--db", db, cwd=tmp_path)
     explained = yishi("case", "explain", "c-1", "disclose_result", "--json", "--db", db,
                       cwd=tmp_path)  # fmt: skip

@@ -31,7 +31,7 @@ from runtime_support import (
 )
 
 from engine.audit.chain import GENESIS
-from engine.errors import CaseExists, Conflict, EngineError, UnknownCase
+from engine.errors import CaseExists, Conflict, EngineError, Forbidden, UnknownCase
 from engine.runtime.attempt import InvalidData
 from engine.runtime.engine import Engine, IdempotencyMismatch
 from engine.runtime.types import SYSTEM, Actor
@@ -100,7 +100,7 @@ def test_not_allowed_is_checked_before_the_role() -> None:
     engine, _ = new_engine()
     open_four(engine)
 
-    outcome = engine.fire("c1", "resolve", actor=NOBODY, payload={"present": "x"}, at=AT)
+    outcome = engine.fire("c1", "resolve", actor=DIRECTOR, payload={"present": "x"}, at=AT)
 
     assert outcome.reason is not None
     assert outcome.reason.code == "not-allowed"
@@ -124,16 +124,22 @@ def test_missing_role_is_not_authorised_and_names_the_roles() -> None:
     )
 
 
-def test_actor_without_roles_is_not_authorised() -> None:
-    """Step 2: an actor holding no roles at all is told so."""
+def test_actor_without_roles_is_refused_at_the_door_unrecorded() -> None:
+    """The door: an actor holding no role of the procedure raises Forbidden; nothing is recorded.
+
+    (Before the second stage this was a recorded not-authorised refusal: such an
+    actor could then grow any case's chain with whatever payload they sent.)
+    """
     engine, _ = new_engine()
     open_four(engine)
+    before = engine.records("c1")
 
-    outcome = engine.fire("c1", "propose", actor=NOBODY, payload={"present": 5, "yes": 5}, at=AT)
+    with pytest.raises(Forbidden) as caught:
+        engine.fire("c1", "propose", actor=NOBODY, payload={"present": 5, "yes": 5}, at=AT)
 
-    assert outcome.reason is not None
-    assert outcome.reason.code == "not-authorised"
-    assert outcome.reason.message.startswith("路人 holds no roles; ")
+    assert "路人 holds no role of four-deliberations" in str(caught.value)
+    assert "not recorded" in str(caught.value)
+    assert engine.records("c1") == before
 
 
 def test_a_timer_event_fired_by_a_person_is_not_authorised() -> None:
@@ -531,14 +537,21 @@ def test_same_idempotency_key_for_a_different_request_is_a_mismatch() -> None:
     assert len(engine.records("c1")) == 2
 
 
-def test_idempotency_fingerprint_covers_the_actor() -> None:
-    """Idempotency: the same key and payload from another actor is a different request."""
+def test_idempotency_keys_are_scoped_per_actor() -> None:
+    """Idempotency: the same key from another actor is that actor's own, a new request.
+
+    (Before the second stage the second actor was refused with a mismatch, so one
+    actor could squat another's keys.)
+    """
     engine, _ = new_engine()
     open_four(engine)
-    engine.fire("c1", "propose", actor=SECRETARY, payload={}, at=AT, idempotency_key="k")
+    first = engine.fire("c1", "propose", actor=SECRETARY, payload={}, at=AT, idempotency_key="k")
 
-    with pytest.raises(IdempotencyMismatch):
-        engine.fire("c1", "propose", actor=DIRECTOR, payload={}, at=AT, idempotency_key="k")
+    other = engine.fire("c1", "propose", actor=DIRECTOR, payload={}, at=AT, idempotency_key="k")
+    again = engine.fire("c1", "propose", actor=SECRETARY, payload={}, at=AT, idempotency_key="k")
+
+    assert (other.seq, other.replayed) == (first.seq + 1, False)
+    assert (again.seq, again.replayed) == (first.seq, True)
 
 
 def test_idempotency_keys_are_per_case() -> None:
@@ -609,8 +622,12 @@ def test_explain_of_an_event_not_allowed_here_gives_the_reason_and_no_transition
     assert len(engine.records("c1")) == 1
 
 
-def test_explain_for_an_unauthorised_actor_still_shows_the_guards() -> None:
-    """explain: not-authorised is the reason, yet each transition's guards are shown."""
+def test_explain_for_an_unauthorised_actor_evaluates_no_guard() -> None:
+    """explain: the role is checked before any guard; not-authorised, and no guard ran.
+
+    (Before the second stage explain evaluated every guard first, so anyone could
+    spend the server's CPU on guards of events they may not fire.)
+    """
     engine, _ = new_engine()
     open_four(engine)
 
@@ -619,7 +636,7 @@ def test_explain_for_an_unauthorised_actor_still_shows_the_guards() -> None:
     assert explained.allowed is False
     assert explained.reason is not None
     assert explained.reason.code == "not-authorised"
-    assert explained.transitions[0].ready is True
+    assert explained.transitions == ()
 
 
 def test_explain_without_a_payload_says_which_inputs_are_missing() -> None:

@@ -57,6 +57,7 @@ roles:
   clerk:
     label: 文书
     description: keeps the minutes
+opened_by: [clerk]
 data:
   type: object
   title: 案件数据

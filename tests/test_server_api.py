@@ -125,13 +125,20 @@ def test_a_procedure_that_is_not_utf8_or_not_yaml_typed_is_refused(http: TestCli
     problem(form, 415, "unsupported-media-type")
 
 
-def test_only_an_admin_token_registers_but_anyone_may_dry_run(http: TestClient) -> None:
-    """A non-admin token gets 403; ``dry_run`` checks and stores nothing, for any token."""
+def test_only_an_admin_token_registers_or_dry_runs(http: TestClient) -> None:
+    """A non-admin token gets 403 for a registration and for a dry run (checking costs CPU);
+    an admin's ``dry_run`` checks and stores nothing.
+
+    (Before the second stage any token could dry-run.)
+    """
     text = procedure_text().encode()
     headers = {**auth(SECRETARY_TOKEN), "Content-Type": "application/yaml"}
+    admin = {**auth(ADMIN_TOKEN), "Content-Type": "application/yaml"}
     refused = http.post("/procedures", content=text, headers=headers)
-    checked = http.post("/procedures?dry_run=true", content=text, headers=headers)
+    refused_dry = http.post("/procedures?dry_run=true", content=text, headers=headers)
+    checked = http.post("/procedures?dry_run=true", content=text, headers=admin)
     problem(refused, 403, "forbidden")
+    problem(refused_dry, 403, "forbidden")
     assert checked.status_code == 200 and checked.json()["registered"] is False
     assert http.get("/procedures", headers=auth(ADMIN_TOKEN)).json()["procedures"] == []
 

@@ -28,7 +28,7 @@ from store_support import (
 
 from engine.audit.jsonl import encode_line
 from engine.errors import AuditError, CaseExists, Conflict, StoreError
-from engine.runtime.attempt import attempt
+from engine.runtime.attempt import attempt, scoped_key
 from engine.runtime.clock import format_time, normalise
 from engine.runtime.engine import Engine, IdempotencyMismatch
 from engine.runtime.transfer import export_case, import_log
@@ -146,7 +146,7 @@ def test_an_idempotent_retry_applies_once(engine: Engine, store: Store) -> None:
                     idempotency_key="k")  # fmt: skip
 
     assert (again.seq, again.replayed) == (first.seq, True)
-    entry = store.idempotency("c-1", "k")
+    entry = store.idempotency("c-1", scoped_key(SECRETARY, "k"))
     assert entry is not None and entry.seq == 2
     assert len(store.records("c-1")) == 2
 

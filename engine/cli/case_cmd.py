@@ -80,11 +80,15 @@ def open_command(
     data: Annotated[
         str | None, typer.Option("--data", help="Initial data: JSON, or @file.json.")
     ] = None,
+    unit: Annotated[
+        str,
+        typer.Option("--unit", help="The case's organisational unit, a path: 县/镇/村."),
+    ] = "",
     at: At = None,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    """Open a case in the procedure's initial state."""
+    """Open a case in the procedure's initial state (the actor needs an opening role)."""
 
     def run() -> int:
         from engine.cli.loading import load_or_report
@@ -97,7 +101,7 @@ def open_command(
         when = parse_at(at)
         with engine_on(db) as engine:
             who = Actor(id=actor, roles=tuple(role or ()))
-            outcome = engine.open_case(compiled, case_id, initial, actor=who, at=when)
+            outcome = engine.open_case(compiled, case_id, initial, actor=who, at=when, unit=unit)
         render_outcome(outcome, as_json=as_json)
         return 0
 

@@ -66,6 +66,8 @@ def _header(d: ProcedureDescription) -> Panel:
         rule += f" — {escape(d.basis)}"
     lines.append(rule)
     lines += [f"  {escape(key)}: {escape(value)}" for key, value in d.choices]
+    openers = ", ".join(f"{r.id} ({r.label})" for r in d.opened_by) or "nobody"
+    lines.append(f"opened by 可立案: {escape(openers)}")
     return Panel("\n".join(lines), title="procedure 规程", title_align="left")
 
 

@@ -75,6 +75,10 @@ class _Builder:
                     for rid, r in value["roles"].items()
                 }
             ),
+            opened_by=tuple(value.get("opened_by", ())),
+            opened_by_locations=tuple(
+                self.doc.locate(("opened_by", i)) for i in range(len(value.get("opened_by", ())))
+            ),
             data_schema=frozen_mapping(value.get("data", {"type": "object"})),
             initial=value["initial"],
             states=frozen_mapping({sid: self._state(sid, s) for sid, s in value["states"].items()}),

@@ -108,6 +108,8 @@ class ProcedureDescription:
     roles: tuple[RoleDescription, ...]
     states: tuple[StateDescription, ...]
     events: tuple[EventDescription, ...]
+    opened_by: tuple[RoleDescription, ...] = ()
+    """The roles that may open a case (every declared role when the file names none)."""
 
 
 def describe_procedure(compiled: CompiledProcedure) -> ProcedureDescription:
@@ -136,6 +138,7 @@ def describe_procedure(compiled: CompiledProcedure) -> ProcedureDescription:
         basis=procedure.rule_set.basis,
         choices=tuple(_flatten(procedure.rule_set.choices)),
         roles=roles,
+        opened_by=tuple(r for r in roles if r.id in procedure.opening_roles),
         states=tuple(describe_state(procedure, state) for state in procedure.states.values()),
         events=tuple(
             _describe_event(compiled, event_id, {role.id: role for role in roles})

@@ -67,6 +67,9 @@ class _Linter:
                     f"{deadline.period} counts working days, so it must be whole days (e.g. P5D)",
                     "deadline.working-days",
                 )
+        for role, where in zip(p.opened_by, p.opened_by_locations, strict=True):
+            if role not in p.roles:
+                self.unknown("role", role, p.roles, where)
         for event in p.events.values():
             role_locations = event.role_locations or (event.location,) * len(event.roles)
             for role, where in zip(event.roles, role_locations, strict=True):

@@ -198,6 +198,8 @@ class Procedure:
     description: str = ""
     rule_set: RuleSet
     roles: Mapping[str, Role]
+    opened_by: tuple[str, ...] = ()
+    opened_by_locations: tuple[SourceLocation, ...] = field(default=(), repr=False, compare=False)
     data_schema: Mapping[str, Any]
     initial: str
     states: Mapping[str, State]
@@ -218,6 +220,11 @@ class Procedure:
     def key(self) -> tuple[str, str, str]:
         """(id, version, sha256): what an audit record names."""
         return (self.id, self.version, self.sha256)
+
+    @property
+    def opening_roles(self) -> tuple[str, ...]:
+        """The roles that may open a case: ``opened_by``, or every declared role without it."""
+        return self.opened_by or tuple(self.roles)
 
     def events_from(self, state: str) -> tuple[Event, ...]:
         """Events with at least one transition leaving ``state``, in file order."""

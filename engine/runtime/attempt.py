@@ -40,6 +40,7 @@ from engine.runtime.types import (
     Reason,
 )
 from engine.storage.base import CaseSnapshot
+from engine.units import check_unit
 
 FORMAT_VERSION = 1
 
@@ -99,6 +100,43 @@ class Runner:
         }
 
 
+def scoped_key(actor: Actor, key: str) -> str:
+    """The name a store keeps an idempotency key under: the key within its actor's keys.
+
+    Keys are scoped per actor, so one actor can never take (or learn the outcome
+    behind) another actor's key; the record keeps the key as the client sent it.
+    """
+    return f"{hashlib.sha256(actor.id.encode('utf-8', 'surrogatepass')).hexdigest()}:{key}"
+
+
+_UNDECLARED_SHOWN = 20
+"""How many undeclared fields a refusal to open names (the rest are counted)."""
+
+
+def undeclared_fields(schema: Mapping[str, Any], data: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Top-level fields of ``data`` that a data schema with ``properties`` does not declare.
+
+    Opening a case is where data comes from outside, so there a schema that lists
+    its ``properties`` is read as closed, unless it says otherwise itself
+    (``additionalProperties`` or ``patternProperties``): nobody can park unchecked
+    data in a new case. Actions may still add fields later, as the schema allows.
+    """
+    declared = schema.get("properties")
+    if not isinstance(declared, Mapping) or not isinstance(data, Mapping):
+        return []
+    if "additionalProperties" in schema or "patternProperties" in schema:
+        return []
+    extra = [key for key in data if key not in declared]
+    found = [
+        {"path": str(key)[:64], "message": "not a field of the procedure's data schema"}
+        for key in extra[:_UNDECLARED_SHOWN]
+    ]
+    if len(extra) > _UNDECLARED_SHOWN:
+        more = len(extra) - _UNDECLARED_SHOWN
+        found.append({"path": "(root)", "message": f"and {more} more undeclared fields"})
+    return found
+
+
 def fingerprint(event: str, actor: Actor, payload: Mapping[str, Any]) -> str:
     """What makes two requests "the same" for idempotency: event, actor and payload."""
     body = {"event": event, "actor": actor.record(), "payload": dict(payload)}
@@ -141,13 +179,20 @@ def open_record(
     actor: Actor,
     at: datetime,
     idempotency_key: str | None = None,
+    unit: str = "",
 ) -> tuple[dict[str, Any], CaseSnapshot]:
     """The sealed ``case.opened`` record and the first snapshot.
 
+    A case opened in an organisational unit says so in its first record (``unit``),
+    so the unit travels with the trail; a case without one has no ``unit`` key, as
+    records made before units existed.
+
     Raises:
         InvalidData: when ``data`` does not match the data schema.
+        InvalidUnit: when ``unit`` is not a unit path.
     """
     procedure = runner.procedure
+    check_unit(unit)
     initial_data = copy_json(dict(data))
     violations = runner.data.violations(initial_data)
     if violations:
@@ -172,6 +217,8 @@ def open_record(
     }
     if idempotency_key is not None:
         record["idempotency_key"] = idempotency_key
+    if unit:
+        record["unit"] = unit
     sealed = seal(record, GENESIS)
     due, timer_event = _deadline(runner, procedure.initial, at)
     snapshot = CaseSnapshot(
@@ -188,6 +235,7 @@ def open_record(
         deadline_at=due,
         deadline_event=timer_event,
         updated_at=at_text,
+        unit=unit,
     )
     return sealed, snapshot
 

@@ -1,7 +1,10 @@
 """The engine: open cases, fire events, explain, tick timers.
 
-Every attempt goes through the same steps, in this order (DESIGN.md):
+Every attempt goes through the same steps, in this order:
 
+0. the door (``engine.runtime.door``): an actor who holds no role in the procedure
+   is refused with ``Forbidden`` and nothing is recorded; opening a case needs one
+   of the procedure's ``opened_by`` roles;
 1. the event exists and is valid in the case's state, else refused (``not-allowed``);
 2. the actor holds one of the event's roles, else refused (``not-authorised``);
 3. the payload matches the event's schema, else refused with every violation and path;
@@ -27,6 +30,7 @@ from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import load_source
 from engine.errors import CaseError, Conflict, EngineError, UnknownCase
 from engine.runtime.attempt import (
+    InvalidData,
     Runner,
     attempt,
     copy_json,
@@ -35,8 +39,11 @@ from engine.runtime.attempt import (
     open_record,
     outcome_of,
     precheck,
+    scoped_key,
+    undeclared_fields,
 )
 from engine.runtime.clock import Clock, SystemClock, format_time, normalise
+from engine.runtime.door import check_member, check_opener
 from engine.runtime.types import (
     SYSTEM,
     Actor,
@@ -105,22 +112,37 @@ class Engine:
         actor: Actor | Mapping[str, Any],
         at: datetime | None = None,
         idempotency_key: str | None = None,
+        unit: str = "",
     ) -> Outcome:
-        """Open a case in the procedure's initial state with ``data``.
+        """Open a case in the procedure's initial state with ``data``, in ``unit``.
+
+        Args:
+            unit: the organisational unit the case belongs to, as a path such as
+                ``柳河县/城关镇/柳树村`` (``""``: none); it never changes.
 
         Raises:
-            InvalidData: when ``data`` does not match the procedure's data schema.
+            Forbidden: when the actor holds none of the procedure's ``opened_by`` roles
+                (nothing is stored).
+            InvalidData: when ``data`` does not match the procedure's data schema, or
+                names a field the schema does not declare (see ``undeclared_fields``).
+            InvalidUnit: when ``unit`` is not a unit path.
             CaseExists: when a case with this id is already open.
         """
+        who = Actor.of(actor)
+        check_opener(procedure.procedure, who)
+        undeclared = undeclared_fields(procedure.procedure.data_schema, data)
+        if undeclared:
+            raise InvalidData(undeclared)
         self.register(procedure)
         runner = self._runners[procedure.procedure.sha256]
         record, snapshot = open_record(
             runner,
             case_id,
             data,
-            actor=Actor.of(actor),
+            actor=who,
             at=normalise(at or self.clock.now()),
             idempotency_key=idempotency_key,
+            unit=unit,
         )
         self.store.commit(snapshot, record, expected_seq=0)
         log = _log(case=case_id, procedure=procedure.procedure.id)
@@ -141,14 +163,21 @@ class Engine:
     ) -> Outcome:
         """Attempt ``event`` on a case; the outcome says applied or refused, and why.
 
+        Idempotency keys are the actor's own: the same key sent by two actors names
+        two different requests.
+
         Raises:
             UnknownCase: when there is no such case.
+            Forbidden: when the actor holds no role in the case's procedure (nothing is
+                recorded: see ``engine.runtime.door``).
             Conflict: when ``expected_seq`` is given and the case has moved on, or a
                 concurrent writer committed first.
             IdempotencyMismatch: when the key was used before for a different request.
         """
         snapshot = self._snapshot(case_id)
         who = Actor.of(actor)
+        runner = self._runner(snapshot.procedure_sha256)
+        check_member(runner.procedure, who)
         body = dict(payload or {})
         # A retry of a request that was applied gets its first outcome, even with the
         # expected seq it was first sent with: that is what makes a retry safe.
@@ -161,7 +190,6 @@ class Engine:
                 f"case {case_id!r} is at seq {snapshot.seq}, not {expected_seq}: "
                 "read it again and retry"
             )
-        runner = self._runner(snapshot.procedure_sha256)
         when = normalise(at or self.clock.now())  # instants enter the engine as UTC, once
         record, new = attempt(
             runner, snapshot, event, actor=who, payload=body, at=when,
@@ -171,7 +199,7 @@ class Engine:
             new,
             record,
             expected_seq=snapshot.seq,
-            idempotency_key=idempotency_key,
+            idempotency_key=scoped_key(who, idempotency_key) if idempotency_key else None,
             fingerprint=fingerprint(event, who, body) if idempotency_key else None,
         )
         log = _log(case=case_id, procedure=snapshot.procedure_id, event=event)
@@ -182,7 +210,7 @@ class Engine:
     def _idempotent(
         self, case_id: str, key: str, event: str, actor: Actor, payload: Mapping[str, Any]
     ) -> Outcome | None:
-        entry = self.store.idempotency(case_id, key)
+        entry = self.store.idempotency(case_id, scoped_key(actor, key))
         if entry is None:
             return None
         if entry.fingerprint != fingerprint(event, actor, payload):
@@ -235,6 +263,7 @@ class Engine:
             final=snapshot.final,
             deadline=deadline,
             history=tuple(self.store.records(case_id)) if history else (),
+            unit=snapshot.unit,
         )
 
     def records(self, case_id: str) -> list[dict[str, Any]]:
@@ -251,13 +280,25 @@ class Engine:
         payload: Mapping[str, Any] | None = None,
         at: datetime | None = None,
     ) -> Explanation:
-        """What ``event`` would need now: every candidate transition's guards. Changes nothing."""
+        """What ``event`` would need now: every candidate transition's guards. Changes nothing.
+
+        The checks of an attempt come first, in the same order: when the event is not
+        allowed here, the actor (if given) may not fire it, or the payload (if given)
+        does not match its schema, the explanation gives that reason and evaluates no
+        guard, so an explanation never costs more than the attempt it explains.
+
+        Raises:
+            UnknownCase: when there is no such case.
+            Forbidden: when ``actor`` is given and holds no role in the case's procedure.
+        """
         snapshot = self._snapshot(case_id)
         runner = self._runner(snapshot.procedure_sha256)
         who = Actor.of(actor) if actor is not None else None
+        if who is not None:
+            check_member(runner.procedure, who)
         body = dict(payload or {})
         reason = precheck(runner, snapshot, event, who, body if payload is not None else None)
-        if reason is not None and reason.code == "not-allowed":
+        if reason is not None:
             return Explanation(
                 case=case_id, event=event, state=snapshot.state, allowed=False, reason=reason
             )
@@ -284,8 +325,8 @@ class Engine:
             case=case_id,
             event=event,
             state=snapshot.state,
-            allowed=reason is None and any(t.ready for t in explained),
-            reason=reason,
+            allowed=any(t.ready for t in explained),
+            reason=None,
             transitions=tuple(explained),
         )
 

@@ -158,7 +158,7 @@ def _replay_one(
         if snapshot is None:
             return open_record(
                 runner, str(record["case"]), record.get("data", {}), actor=actor, at=at,
-                idempotency_key=key,
+                idempotency_key=key, unit=str(record.get("unit", "")),
             )  # fmt: skip
         return attempt(
             runner, snapshot, str(record["event"]), actor=actor,

@@ -16,7 +16,7 @@ from engine.audit.jsonl import parse_line
 from engine.audit.verify import verify_lines
 from engine.definition.compile import CompiledProcedure
 from engine.errors import AuditError, EngineError
-from engine.runtime.attempt import Runner, attempt, fingerprint, open_record
+from engine.runtime.attempt import Runner, attempt, fingerprint, open_record, scoped_key
 from engine.runtime.clock import parse_time
 from engine.runtime.engine import Engine
 from engine.runtime.types import Actor
@@ -95,7 +95,7 @@ def _rebuild(
             if snapshot is None:
                 replayed, snapshot = open_record(
                     runner, case, record.get("data", {}), actor=actor, at=at,
-                    idempotency_key=key,
+                    idempotency_key=key, unit=str(record.get("unit", "")),
                 )  # fmt: skip
             else:
                 replayed, snapshot = attempt(
@@ -115,9 +115,12 @@ def _rebuild(
                 f"refusing to import: case {case} seq {record['seq']} does not follow from "
                 f"the rules and its inputs ({', '.join(differing)} differ); run yishi replay"
             )
-        if key is not None and record["kind"] != "case.opened" and key not in keys:
+        if key is not None and record["kind"] != "case.opened":
+            scoped = scoped_key(actor, str(key))
+            if scoped in keys:
+                continue
             body = record.get("payload", {})
-            keys[key] = IdempotencyEntry(
+            keys[scoped] = IdempotencyEntry(
                 fingerprint=fingerprint(str(record["event"]), actor, body), seq=int(record["seq"])
             )
     assert snapshot is not None

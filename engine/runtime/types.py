@@ -87,6 +87,8 @@ class CaseView:
     final: bool
     deadline: Mapping[str, str] | None = None
     history: tuple[Mapping[str, Any], ...] = ()
+    unit: str = ""
+    """The organisational unit the case belongs to ("" for none)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

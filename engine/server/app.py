@@ -20,12 +20,14 @@ from engine.errors import (
     CaseExists,
     Conflict,
     EngineError,
+    Forbidden,
     ProcedureInvalid,
     StoreError,
     UnknownCase,
 )
 from engine.runtime.attempt import InvalidData
 from engine.runtime.engine import Engine, IdempotencyMismatch
+from engine.server.access import log_refusal
 from engine.server.auth import TokenTable
 from engine.server.catalog import Catalog
 from engine.server.deps import Services, services
@@ -39,6 +41,7 @@ from engine.server.limits import (
 from engine.server.models import Health
 from engine.server.problems import ProblemError, documented, log_failure, problem_response
 from engine.server.routes_procedures import located
+from engine.units import InvalidUnit
 from engine.web import SessionTable, mount_workbench
 
 _log = logging.getLogger("yishi.server")
@@ -130,6 +133,11 @@ def _add_handlers(app: FastAPI) -> None:
     on(CaseExists, 409, "case-exists")
     on(Conflict, 409, "conflict")
     on(IdempotencyMismatch, 422, "idempotency-key-reused")
+    on(InvalidUnit, 422, "invalid-unit")
+
+    async def refused_at_door(request: Request, exc: Exception) -> JSONResponse:
+        log_refusal(request, str(exc))
+        return problem_response(403, "forbidden", str(exc))
 
     async def problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
@@ -182,6 +190,7 @@ def _add_handlers(app: FastAPI) -> None:
         log_failure(_log, f"unexpected error on {request.method} {request.url.path}", exc)
         return problem_response(500, "internal-error", "an unexpected error; see the server log")
 
+    app.add_exception_handler(Forbidden, refused_at_door)
     app.add_exception_handler(ProblemError, problem)
     app.add_exception_handler(InvalidData, invalid_data)
     app.add_exception_handler(ProcedureInvalid, invalid_procedure)

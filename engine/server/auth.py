@@ -1,14 +1,24 @@
-"""Bearer tokens → who is calling: an actor id, the roles they hold, and whether they are admin.
+"""Bearer tokens → who is calling: an actor, their roles, their units, admin or auditor.
 
 The token file (YAML or JSON) maps each token to an actor::
 
     tokens:
       - actor: 张书记
         roles: [branch_secretary]
+        units: [柳河县/城关镇/柳树村]   # the cases of this village only
         sha256: 5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8
+      - actor: 县民政局
+        auditor: true          # reads every case of the county, writes nothing
+        units: [柳河县]
+        sha256: …
       - actor: ops
-        admin: true            # may register procedures
+        admin: true            # may register (and dry-run) procedures
         token: dev-only-token  # plain text: accepted, for development only
+
+``units`` lists unit paths (``县/镇/村``); a unit covers itself and every unit
+under it. An entry without ``units`` is not limited to any unit (so token files
+written before units existed keep their meaning); ``units: []`` is refused as
+ambiguous. What each kind of principal may do is ``Principal``'s to answer.
 
 Only hashes need to be kept (``printf %s "$TOKEN" | sha256sum``). A presented token
 is hashed and compared with *every* entry's hash by ``hmac.compare_digest``, so
@@ -27,7 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.definition.model import Procedure
 from engine.errors import EngineError
+from engine.runtime.door import holds_role_in, may_open
+from engine.runtime.types import Actor
+from engine.units import InvalidUnit, check_unit, covered
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _ROLE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -41,11 +55,46 @@ class TokenFileError(EngineError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Principal:
-    """An authenticated caller: the actor recorded in the audit, their roles, admin or not."""
+    """An authenticated caller and what they may do.
+
+    Attributes:
+        actor: the actor id recorded in the audit for their attempts.
+        roles: the roles they hold (a procedure's roles give its rights).
+        units: the unit paths whose cases they may see and act on; None: every unit.
+        admin: may register procedures (and dry-run them).
+        auditor: reads every case in their units, writes nothing.
+    """
 
     actor: str
     roles: tuple[str, ...] = ()
+    units: tuple[str, ...] | None = None
     admin: bool = False
+    auditor: bool = False
+
+    def as_actor(self) -> Actor:
+        """The actor the engine records: this principal's id and roles."""
+        return Actor(id=self.actor, roles=self.roles)
+
+    def covers(self, unit: str) -> bool:
+        """Whether ``unit`` lies within this principal's units ("" is covered only when
+        the principal is not limited to units)."""
+        return covered(self.units, unit)
+
+    def may_read(self, unit: str) -> bool:
+        """Whether they may read a case of ``unit``: its state, data, audit, verify, replay."""
+        return self.covers(unit)
+
+    def may_write(self, procedure: Procedure, unit: str) -> bool:
+        """Whether they may attempt events on a case of ``procedure`` in ``unit``.
+
+        Passing here lets the attempt be *recorded*; the event's own roles, the
+        payload and the guards then decide whether it is applied.
+        """
+        return not self.auditor and self.covers(unit) and holds_role_in(procedure, self.as_actor())
+
+    def may_open(self, procedure: Procedure, unit: str) -> bool:
+        """Whether they may open a case of ``procedure`` in ``unit``."""
+        return not self.auditor and self.covers(unit) and may_open(procedure, self.as_actor())
 
 
 def token_hash(token: str) -> str:
@@ -112,11 +161,11 @@ def parse_tokens(document: Any, source: str) -> TokenTable:
 def _entry(item: Any, where: str) -> tuple[str, Principal]:
     if not isinstance(item, dict):
         raise TokenFileError(f"{where}: expected a mapping with actor, roles and sha256")
-    unknown = sorted(set(item) - {"actor", "roles", "admin", "sha256", "token"})
+    unknown = sorted(set(item) - _ENTRY_KEYS, key=str)
     if unknown:
         raise TokenFileError(
             f"{where}: unknown key(s) {', '.join(map(str, unknown))}; "
-            "expected: actor, roles, admin, sha256 (or token)"
+            "expected: actor, roles, units, admin, auditor, sha256 (or token)"
         )
     actor = item.get("actor")
     if not isinstance(actor, str) or not actor.strip() or len(actor) > 128:
@@ -127,6 +176,10 @@ def _entry(item: Any, where: str) -> tuple[str, Principal]:
     admin = item.get("admin", False)
     if not isinstance(admin, bool):
         raise TokenFileError(f"{where}: admin must be true or false")
+    auditor = item.get("auditor", False)
+    if not isinstance(auditor, bool):
+        raise TokenFileError(f"{where}: auditor must be true or false")
+    units = _units(item, where)
     if ("sha256" in item) == ("token" in item):
         raise TokenFileError(f"{where}: give exactly one of sha256 (preferred) or token")
     if "sha256" in item:
@@ -139,7 +192,29 @@ def _entry(item: Any, where: str) -> tuple[str, Principal]:
         if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
             raise TokenFileError(f"{where}: token must be at least {MIN_TOKEN_LENGTH} characters")
         digest = token_hash(token)
-    return digest, Principal(actor=actor, roles=tuple(roles), admin=admin)
+    who = Principal(actor=actor, roles=tuple(roles), units=units, admin=admin, auditor=auditor)
+    return digest, who
+
+
+_ENTRY_KEYS = frozenset({"actor", "roles", "units", "admin", "auditor", "sha256", "token"})
+
+
+def _units(item: dict[str, Any], where: str) -> tuple[str, ...] | None:
+    if "units" not in item:
+        return None
+    units = item["units"]
+    if not isinstance(units, list) or not units or not all(isinstance(u, str) for u in units):
+        raise TokenFileError(
+            f"{where}: units must be a non-empty list of unit paths such as 柳河县/城关镇 "
+            "(leave units out for a token not limited to units)"
+        )
+    for unit in units:
+        try:
+            if check_unit(unit) == "":
+                raise InvalidUnit("a unit path cannot be empty")
+        except InvalidUnit as exc:
+            raise TokenFileError(f"{where}: {exc}") from None
+    return tuple(units)
 
 
 def load_tokens(path: str | Path) -> TokenTable:

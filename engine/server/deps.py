@@ -67,6 +67,7 @@ async def principal(
             "the bearer token is not in the server's token file",
             headers={"WWW-Authenticate": 'Bearer realm="yishi", error="invalid_token"'},
         )
+    request.state.principal = who  # for the log line of a refusal at the door
     return who
 
 

@@ -94,6 +94,13 @@ class OpenCase(_Request):
     id: str = Field(pattern=CASE_ID, examples=["2024-001"])
     procedure: str = Field(pattern=SHA256, description="The procedure version's sha256.")
     data: Json = Field(default_factory=dict, description="The case data (the procedure's schema).")
+    unit: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The organisational unit the case belongs to, as a path (县/镇/村); "
+        "defaults to the token's unit when it has exactly one.",
+        examples=["柳河县/城关镇/柳树村"],
+    )
 
 
 class FireEvent(_Request):
@@ -153,6 +160,7 @@ class CaseOut(BaseModel):
     head: str = Field(description="The hash of the case's last audit record.")
     deadline: Deadline | None
     data: Json
+    unit: str = Field(default="", description="The case's organisational unit ('' for none).")
 
 
 class CaseSummary(BaseModel):
@@ -164,6 +172,7 @@ class CaseSummary(BaseModel):
     final: bool
     seq: int
     updated_at: str
+    unit: str = Field(default="", description="The case's organisational unit ('' for none).")
 
 
 class CasePage(BaseModel):

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from engine.audit.verify import verify_lines
 from engine.runtime.replay import parse_as_of, replay_records
+from engine.server.access import readable_case
 from engine.server.deps import Caller, Deps
 from engine.server.models import (
     CaseAtOut,
@@ -49,12 +50,14 @@ def _chunks(lines: list[bytes]) -> Iterator[bytes]:
     response_class=StreamingResponse,
     responses={**documented(404), 200: {"content": {JSONL: {"schema": {"type": "string"}}}}},
 )
-def audit(case_id: CaseId, deps: Deps, caller: Caller) -> StreamingResponse:
+def audit(case_id: CaseId, request: Request, deps: Deps, caller: Caller) -> StreamingResponse:
     """The case's audit log as JSON Lines, each line exactly as hashed (``yishi verify`` reads it).
 
     Raises:
         UnknownCase: answered 404.
+        ProblemError: 403 when the case is outside the token's units.
     """
+    readable_case(deps, caller, request, case_id)
     view = deps.engine.case(case_id, history=False)
     lines = deps.engine.store.export_lines(case_id)[: view.seq]
     return StreamingResponse(
@@ -68,8 +71,9 @@ def audit(case_id: CaseId, deps: Deps, caller: Caller) -> StreamingResponse:
 
 
 @router.get("/cases/{case_id}/verify", response_model=VerifyOut, responses=documented(404))
-def verify(case_id: CaseId, deps: Deps, caller: Caller) -> VerifyOut:
+def verify(case_id: CaseId, request: Request, deps: Deps, caller: Caller) -> VerifyOut:
     """Check the case's hash chain and that it ends at the snapshot's head."""
+    readable_case(deps, caller, request, case_id)
     view = deps.engine.case(case_id, history=False)
     lines = deps.engine.store.export_lines(case_id)[: view.seq]
     report = verify_lines(lines)
@@ -99,6 +103,7 @@ def verify(case_id: CaseId, deps: Deps, caller: Caller) -> VerifyOut:
 @router.get("/cases/{case_id}/replay", response_model=ReplayOut, responses=documented(404))
 def replay(
     case_id: CaseId,
+    request: Request,
     deps: Deps,
     caller: Caller,
     as_of: Annotated[
@@ -115,6 +120,7 @@ def replay(
     Raises:
         ProblemError: 422 when ``as_of`` is neither a seq nor an RFC 3339 time.
     """
+    readable_case(deps, caller, request, case_id)
     stop = None
     if as_of is not None:
         try:

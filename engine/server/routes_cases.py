@@ -6,20 +6,26 @@ A refused attempt is recorded in the audit like any other, and answered
 with ``guards``, ``action-failed``) and the ``case``/``seq`` it was recorded
 at. An applied attempt is ``200`` with the outcome. ``ETag`` is the case's seq;
 ``If-Match: "<seq>"`` makes the attempt conditional (412 when the case moved),
-and ``Idempotency-Key`` makes a retry return the first outcome.
+and ``Idempotency-Key`` (the caller's own: keys are scoped per actor) makes a
+retry return the first outcome.
+
+Before any of that, ``engine.server.access`` keeps each token to its scope: a
+case outside its units, a write by an auditor, or an attempt by an actor with no
+role in the procedure is ``403`` and never reaches the engine or a chain.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
 from engine.errors import Conflict, StoreError
 from engine.runtime.types import Actor, Outcome
 from engine.runtime.types import Reason as ReasonValue
+from engine.server.access import forbidden, readable_case, writable_case
 from engine.server.auth import Principal
 from engine.server.deps import MAX_PAGE, Caller, Deps
 from engine.server.exact_json import inexact, require_exact, require_shallow
@@ -40,6 +46,7 @@ from engine.server.models import (
     TransitionOut,
 )
 from engine.server.problems import PROBLEM_TYPE, ProblemError, documented, problem_body
+from engine.units import check_unit
 
 router = APIRouter(tags=["cases"])
 
@@ -53,7 +60,7 @@ _NOT_A_CURSOR = "after: not a cursor from a previous page"
 
 def actor_of(caller: Principal) -> Actor:
     """The actor the engine records: the token's, never one from the body."""
-    return Actor(id=caller.actor, roles=caller.roles)
+    return caller.as_actor()
 
 
 def etag(seq: int) -> str:
@@ -117,21 +124,43 @@ def refusal(outcome: Outcome) -> JSONResponse:
     status_code=201,
     response_model=OutcomeOut,
     response_model_by_alias=True,
-    responses=documented(404, 409, 413),
+    responses=documented(403, 404, 409, 413),
 )
-def open_case(body: OpenCase, response: Response, deps: Deps, caller: Caller) -> OutcomeOut:
+def open_case(
+    body: OpenCase, request: Request, response: Response, deps: Deps, caller: Caller
+) -> OutcomeOut:
     """Open a case of a registered procedure version in its initial state (201).
 
+    The token must hold one of the procedure's ``opened_by`` roles and cover the
+    case's unit; the data is checked against the procedure's data schema.
+
     Raises:
-        ProblemError: 404 for an unknown procedure version.
+        ProblemError: 404 for an unknown procedure version; 403 (logged, nothing
+            stored) when the token may not open it in that unit.
         CaseExists: answered 409 ``case-exists``.
         InvalidData: answered 422 ``invalid-data`` with each violation.
+        InvalidUnit: answered 422 ``invalid-unit``.
     """
-    require_exact(body.data, "body.data")
     compiled = deps.catalog.get(body.procedure)
     if compiled is None:
         raise ProblemError(404, "unknown-procedure", f"no procedure version {body.procedure}")
-    outcome = deps.engine.open_case(compiled, body.id, body.data, actor=actor_of(caller))
+    unit = body.unit
+    if unit is None:
+        # A token for exactly one unit opens there; otherwise the unit must be named.
+        unit = caller.units[0] if caller.units is not None and len(caller.units) == 1 else ""
+    check_unit(unit)
+    procedure = compiled.procedure
+    if not caller.may_open(procedure, unit):
+        if caller.auditor:
+            why = "auditors read, they do not act"
+        elif not caller.covers(unit):
+            why = f"the unit {unit or '(none)'} is outside their units"
+        else:
+            roles = ", ".join(procedure.opening_roles)
+            why = f"opening a case of {procedure.id} needs one of the roles: {roles}"
+        raise forbidden(request, f"{caller.actor} may not open this case: {why}")
+    require_exact(body.data, "body.data")
+    outcome = deps.engine.open_case(compiled, body.id, body.data, actor=actor_of(caller), unit=unit)
     response.headers["Location"] = f"/cases/{body.id}"
     response.headers["ETag"] = etag(outcome.seq)
     return outcome_out(outcome)
@@ -168,6 +197,7 @@ def list_cases(
     if after is not None:
         _check_cursor(after)
     where = CaseFilter(
+        units=caller.units,
         procedure=procedure,
         state=state,
         updated_since=_bounded(updated_since),
@@ -185,6 +215,7 @@ def list_cases(
                 final=c.final,
                 seq=c.seq,
                 updated_at=c.updated_at,
+                unit=c.unit,
             )
             for c in page.cases
         ],
@@ -220,9 +251,12 @@ def _bounded(moment: Any) -> Any:
         raise ProblemError(422, "invalid-request", "the time is out of range") from exc
 
 
-@router.get("/cases/{case_id}", response_model=CaseOut, responses=documented(404))
-def get_case(case_id: CaseId, response: Response, deps: Deps, caller: Caller) -> CaseOut:
-    """The case as it stands: state, data, seq (also its ``ETag``), head and deadline."""
+@router.get("/cases/{case_id}", response_model=CaseOut, responses=documented(403, 404))
+def get_case(
+    case_id: CaseId, request: Request, response: Response, deps: Deps, caller: Caller
+) -> CaseOut:
+    """The case as it stands: state, data, seq (also its ``ETag``), head, deadline, unit."""
+    readable_case(deps, caller, request, case_id)
     view = deps.engine.case(case_id, history=False)
     response.headers["ETag"] = etag(view.seq)
     return CaseOut(
@@ -234,6 +268,7 @@ def get_case(case_id: CaseId, response: Response, deps: Deps, caller: Caller) ->
         head=view.head,
         deadline=Deadline(**dict(view.deadline)) if view.deadline else None,
         data=dict(view.data),
+        unit=view.unit,
     )
 
 
@@ -241,12 +276,13 @@ def get_case(case_id: CaseId, response: Response, deps: Deps, caller: Caller) ->
     "/cases/{case_id}/events",
     response_model=OutcomeOut,
     response_model_by_alias=True,
-    responses=documented(404, 409, 412, 413),
+    responses=documented(403, 404, 409, 412, 413),
 )
 def fire(
     *,
     case_id: CaseId,
     body: FireEvent,
+    request: Request,
     response: Response,
     deps: Deps,
     caller: Caller,
@@ -262,10 +298,12 @@ def fire(
 
     Raises:
         UnknownCase: answered 404.
-        ProblemError: 412 when ``If-Match`` names another seq (or the case moved meanwhile).
+        ProblemError: 412 when ``If-Match`` names another seq (or the case moved meanwhile);
+            403 (logged, not recorded) outside the token's scope.
         Conflict: answered 409 when a concurrent writer committed first (retry).
         IdempotencyMismatch: answered 422 ``idempotency-key-reused``.
     """
+    writable_case(deps, caller, request, case_id)
     # Inexact values go on to the engine, which refuses and records them (payload withheld).
     require_shallow(body.payload, "body.payload")
     expected = None
@@ -291,13 +329,26 @@ def fire(
     return outcome_out(outcome)
 
 
-@router.post("/cases/{case_id}/explain", response_model=ExplanationOut, responses=documented(404))
-def explain(case_id: CaseId, body: ExplainEvent, deps: Deps, caller: Caller) -> ExplanationOut:
-    """What the event would need now, for the token's actor: each transition's guards."""
+@router.post(
+    "/cases/{case_id}/explain", response_model=ExplanationOut, responses=documented(403, 404)
+)
+def explain(
+    case_id: CaseId, body: ExplainEvent, request: Request, deps: Deps, caller: Caller
+) -> ExplanationOut:
+    """What the event would need now, for the token's actor: each transition's guards.
+
+    The event, the actor's role and the payload (when given) are checked first; a
+    failing check is the answer and no guard is evaluated. An auditor's
+    explanation is for no particular actor (roles are not checked).
+    """
+    if caller.auditor:
+        readable_case(deps, caller, request, case_id)
+        who = None
+    else:
+        writable_case(deps, caller, request, case_id)
+        who = actor_of(caller)
     require_exact(body.payload, "body.payload")  # guards would bind it; nothing is recorded
-    explained = deps.engine.explain(
-        case_id, body.event, actor=actor_of(caller), payload=body.payload
-    )
+    explained = deps.engine.explain(case_id, body.event, actor=who, payload=body.payload)
     return ExplanationOut(
         case=explained.case,
         event=explained.event,

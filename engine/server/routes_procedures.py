@@ -19,6 +19,7 @@ from engine.definition.describe import ProcedureDescription, describe_procedure
 from engine.definition.diagram import render
 from engine.errors import Problem as LocatedProblemValue
 from engine.errors import ProcedureInvalid
+from engine.server.access import forbidden
 from engine.server.deps import Caller, Deps
 from engine.server.models import (
     SHA256,
@@ -90,6 +91,7 @@ _YAML_BODY = {
 )
 def register_procedure(
     *,
+    request: Request,
     response: Response,
     deps: Deps,
     caller: Caller,
@@ -102,19 +104,18 @@ def register_procedure(
     """Check a procedure and store it; 201 when new, 200 when already stored or a dry run.
 
     Raises:
-        ProblemError: 403 unless the token is admin (a dry run needs no admin).
+        ProblemError: 403 unless the token is admin (a dry run too: checking costs CPU).
         ProcedureInvalid: with every located problem (answered 422 ``procedure-invalid``).
     """
+    if not caller.admin:
+        what = "check procedures (dry run)" if dry_run else "register procedures"
+        raise forbidden(request, f"{caller.actor} may not {what} (not admin)")
     if dry_run:
         report = deps.catalog.check(source, file)
         if report.compiled is None:
             raise ProcedureInvalid(list(report.problems))
         response.status_code = 200
         return _report(report.compiled, report.warnings, registered=False)
-    if not caller.admin:
-        raise ProblemError(
-            403, "forbidden", f"{caller.actor} may not register procedures (not admin)"
-        )
     done = deps.catalog.register(source, file)
     response.status_code = 201 if done.registered else 200
     response.headers["Location"] = f"/procedures/{done.compiled.procedure.sha256}"

@@ -34,6 +34,8 @@ class CaseSnapshot:
     deadline_at: datetime | None = None
     deadline_event: str | None = None
     updated_at: str
+    unit: str = ""
+    """The organisational unit the case belongs to (a path such as 县/镇/村; "" for none)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,13 +67,16 @@ class CasePage:
 class CaseFilter:
     """Which cases ``list_cases`` returns (every given condition must hold).
 
-    ``updated_since`` is inclusive and ``updated_before`` exclusive.
+    ``updated_since`` is inclusive and ``updated_before`` exclusive. ``units``, when
+    given, keeps only cases whose unit is one of them or lies under one of them
+    (``县/镇`` keeps ``县/镇`` and ``县/镇/村``); an empty tuple keeps nothing.
     """
 
     procedure: str | None = None
     state: str | None = None
     updated_since: datetime | None = None
     updated_before: datetime | None = None
+    units: tuple[str, ...] | None = None
 
 
 class Store(Protocol):

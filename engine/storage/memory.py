@@ -27,6 +27,7 @@ from engine.storage.rows import (
     parse_line_text,
     text_micros,
 )
+from engine.units import covered
 
 
 class MemoryStore:
@@ -162,6 +163,8 @@ class MemoryStore:
             if where is not None and where.procedure not in (None, case.procedure_id):
                 continue
             if where is not None and where.state not in (None, case.state):
+                continue
+            if where is not None and not covered(where.units, case.unit):
                 continue
             if (since is not None and updated < since) or (
                 before is not None and updated >= before

@@ -45,7 +45,13 @@ _V1 = (
     "fingerprint TEXT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (case_id, key))",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+_V2 = (
+    # The organisational unit a case belongs to ('' for none): reads stay within a scope.
+    "ALTER TABLE cases ADD COLUMN unit TEXT NOT NULL DEFAULT ''",
+    "CREATE INDEX cases_unit ON cases (unit, updated_us, id)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 """``MIGRATIONS[n - 1]`` takes a database from version n - 1 to version n."""
 
 LATEST = len(MIGRATIONS)

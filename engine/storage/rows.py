@@ -35,6 +35,7 @@ CASE_COLUMNS = (
     "deadline_event",
     "updated_at",
     "updated_us",
+    "unit",
 )
 """The columns of ``cases`` that a snapshot fills, in this order (the lease is extra)."""
 
@@ -83,6 +84,7 @@ def case_row(snapshot: CaseSnapshot) -> tuple[Any, ...]:
         snapshot.deadline_event,
         snapshot.updated_at,
         text_micros(snapshot.updated_at),
+        snapshot.unit,
     )
 
 
@@ -103,6 +105,7 @@ def snapshot_of(row: Sequence[Any]) -> CaseSnapshot:
         deadline_at=datetime.fromisoformat(due) if due is not None else None,
         deadline_event=row[12],
         updated_at=row[13],
+        unit=row[15],
     )
 
 
@@ -188,6 +191,12 @@ def case_filter(
     if before is not None:
         conditions.append(f"updated_us < {p}")
         params.append(before)
+    if where is not None and where.units is not None:
+        # By whole path parts, without LIKE (whose wildcards a unit name could hold).
+        scoped = [f"unit = {p} OR substr(unit, 1, {p}) = {p}" for _ in where.units]
+        conditions.append("(" + " OR ".join(f"({c})" for c in scoped) + ")" if scoped else "1 = 0")
+        for unit in where.units:
+            params.extend((unit, len(unit) + 1, unit + "/"))
     if after is not None:
         conditions.append(f"(updated_us, id) < ({p}, {p})")
         params.extend(decode_cursor(after))

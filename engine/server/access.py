@@ -1,0 +1,101 @@
+"""The door of the HTTP API: a token's scope applied to cases, before the engine is asked.
+
+Every case endpoint fetches the case through here. A case outside the token's
+units, a write by an auditor, or an attempt by an actor who holds no role in the
+case's procedure is answered ``403 forbidden`` and logged by the server, one
+bounded line per refusal; nothing reaches the engine, so nothing is written to
+any chain. The engine makes the same role checks itself (``Forbidden``), so an
+embedding system that bypasses this module is held to them too.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import Request
+
+from engine.definition.model import Procedure
+from engine.errors import UnknownCase
+from engine.server.auth import Principal
+from engine.server.deps import Services
+from engine.server.problems import ProblemError
+from engine.storage.base import CaseSnapshot
+
+_log = logging.getLogger("yishi.server")
+
+_LOGGED = 120
+"""How many characters of a path, an actor id or a reason one log line repeats."""
+
+
+def _clip(text: str) -> str:
+    text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text if len(text) <= _LOGGED else text[:_LOGGED] + "…"
+
+
+def log_refusal(request: Request, detail: str) -> None:
+    """One bounded log line for a request refused at the door (never the token)."""
+    who = getattr(request.state, "principal", None)
+    actor = who.actor if isinstance(who, Principal) else "?"
+    _log.warning(
+        "forbidden: %s %s actor=%s: %s",
+        request.method,
+        _clip(request.url.path),
+        _clip(actor),
+        _clip(detail),
+    )
+
+
+def forbidden(request: Request, detail: str) -> ProblemError:
+    """A logged ``403 forbidden`` problem, to raise."""
+    log_refusal(request, detail)
+    return ProblemError(403, "forbidden", detail)
+
+
+def readable_case(
+    services: Services, caller: Principal, request: Request, case_id: str
+) -> CaseSnapshot:
+    """The case, when the caller's units cover it.
+
+    Raises:
+        UnknownCase: answered 404.
+        ProblemError: 403 when the case lies outside the caller's units.
+    """
+    snapshot = services.engine.store.get_case(case_id)
+    if snapshot is None:
+        raise UnknownCase(f"no case {case_id!r}")
+    if not caller.may_read(snapshot.unit):
+        raise forbidden(request, f"{caller.actor} may not see case {case_id}: outside their units")
+    return snapshot
+
+
+def procedure_of(services: Services, snapshot: CaseSnapshot) -> Procedure:
+    """The procedure version a case runs under (from the catalog, compiled once)."""
+    compiled = services.catalog.get(snapshot.procedure_sha256)
+    if compiled is None:
+        raise ProblemError(
+            503, "store-unavailable", "the case's procedure version is not in the store"
+        )
+    return compiled.procedure
+
+
+def writable_case(
+    services: Services, caller: Principal, request: Request, case_id: str
+) -> CaseSnapshot:
+    """The case, when the caller may attempt events on it.
+
+    Raises:
+        UnknownCase: answered 404.
+        ProblemError: 403 for an auditor, a case outside the caller's units, or a
+            caller who holds no role in the case's procedure.
+    """
+    snapshot = readable_case(services, caller, request, case_id)
+    if caller.auditor:
+        raise forbidden(request, f"{caller.actor} is an auditor: auditors read, they do not act")
+    procedure = procedure_of(services, snapshot)
+    if not caller.may_write(procedure, snapshot.unit):
+        raise forbidden(
+            request,
+            f"{caller.actor} holds no role of {procedure.id} ({procedure.title}); "
+            "the attempt was not recorded",
+        )
+    return snapshot
