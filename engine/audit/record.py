@@ -40,8 +40,9 @@ REQUIRED_FIELDS: Final = frozenset(
 )
 """Fields every sealed record has."""
 
-OPTIONAL_FIELDS: Final = frozenset({"idempotency_key", "reason", "rule_set", "data"})
-"""``rule_set``, ``data`` in ``case.opened`` only; ``reason`` required in ``event.refused``,
+OPTIONAL_FIELDS: Final = frozenset({"idempotency_key", "reason", "rule_set", "data", "unit"})
+"""``rule_set``, ``data`` in ``case.opened`` only; ``unit`` (a non-empty unit path) optional
+in ``case.opened`` only; ``reason`` required in ``event.refused``,
 optional in ``timer.fired`` (a timer whose transition could not run), absent elsewhere."""
 
 ALL_FIELDS: Final = REQUIRED_FIELDS | OPTIONAL_FIELDS
@@ -106,6 +107,7 @@ def _looks_valid(record: Mapping[str, Any], sealed: bool) -> bool:
             + ("reason" in keys)
             + ("rule_set" in keys)
             + ("data" in keys)
+            + ("unit" in keys)
             + ("hash" in keys and not sealed)
         )
         return bool(
@@ -157,6 +159,7 @@ def _looks_valid(record: Mapping[str, Any], sealed: bool) -> bool:
                 else "reason" not in keys
             )
             and ("idempotency_key" not in keys or type(record["idempotency_key"]) is str)
+            and ("unit" not in keys or (opened and type(record["unit"]) is str and record["unit"]))
         )
     except (KeyError, TypeError, AttributeError):
         return False
@@ -281,6 +284,13 @@ def _first_problem(record: Mapping[str, Any], *, sealed: bool) -> Problem | None
         return _bad("reason", '{"code": string, "message": string, "details": [...]}', reason)
     if "idempotency_key" in keys and type(record["idempotency_key"]) is not str:
         return _bad("idempotency_key", "a string", record["idempotency_key"])
+    if "unit" in keys:
+        if not opened:
+            return "unknown-field", (
+                f"field 'unit' is not allowed in a {kind} record (it belongs to case.opened only)"
+            )
+        if type(record["unit"]) is not str or not record["unit"]:
+            return _bad("unit", "a non-empty unit path such as 县/镇/村", record["unit"])
     if opened != (seq == 1):
         return "bad-first-record", (
             "a case's first record is seq 1 and is its only case.opened record; "
