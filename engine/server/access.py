@@ -23,13 +23,14 @@ from engine.storage.base import CaseSnapshot
 
 _log = logging.getLogger("yishi.server")
 
-_LOGGED = 120
+_LOGGED = 240
 """How many characters of a path, an actor id or a reason one log line repeats."""
 
 
-def _clip(text: str) -> str:
-    text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
-    return text if len(text) <= _LOGGED else text[:_LOGGED] + "…"
+def _clip(text: str, limit: int = _LOGGED) -> str:
+    # Chinese names stay readable; control characters (a forged log line) are escaped.
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
+    return shown if len(shown) <= limit else shown[:limit] + "…"
 
 
 def log_refusal(request: Request, detail: str) -> None:
@@ -39,8 +40,8 @@ def log_refusal(request: Request, detail: str) -> None:
     _log.warning(
         "forbidden: %s %s actor=%s: %s",
         request.method,
-        _clip(request.url.path),
-        _clip(actor),
+        _clip(request.url.path, 120),
+        _clip(actor, 64),
         _clip(detail),
     )
 
