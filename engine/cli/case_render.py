@@ -89,6 +89,7 @@ def render_case(view: CaseView, *, as_json: bool) -> None:
                 "head": view.head,
                 "deadline": dict(view.deadline) if view.deadline else None,
                 "data": dict(view.data),
+                "unit": view.unit,
             }
         )
         return
@@ -108,6 +109,7 @@ def render_case(view: CaseView, *, as_json: bool) -> None:
         ("seq", str(view.seq)),
         ("head", view.head),
         ("deadline", deadline_text(view.deadline)),
+        ("unit", view.unit or "—"),
         ("data", json.dumps(dict(view.data), ensure_ascii=False, indent=2)),
     ]
     for name, value in rows:
