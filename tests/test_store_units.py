@@ -274,3 +274,27 @@ def test_a_database_from_before_units_is_migrated_in_place(backend: str, tmp_pat
     finally:
         for _ in urls:  # drops the PostgreSQL schema
             pass
+
+
+def test_a_key_stored_before_keys_were_scoped_still_replays(engine: Engine, store: Store) -> None:
+    """Upgrade: a key stored unscoped by an older yishi replays for the request it was used for,
+    and is nobody else's: another actor's request with that key is a new request."""
+    from engine.runtime.attempt import attempt, fingerprint
+
+    _open(engine, "c-1", VILLAGE)
+    snapshot = store.get_case("c-1")
+    assert snapshot is not None
+    record, new = attempt(
+        engine._runner(snapshot.procedure_sha256), snapshot, "propose", actor=SECRETARY,
+        payload=RECONVENE, at=T0, idempotency_key="old",
+    )  # fmt: skip
+    store.commit(new, record, expected_seq=1, idempotency_key="old",
+                 fingerprint=fingerprint("propose", SECRETARY, RECONVENE))  # fmt: skip
+
+    again = engine.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE,
+                        idempotency_key="old")  # fmt: skip
+    other = engine.fire("c-1", "propose", actor=DIRECTOR, payload=RECONVENE,
+                        idempotency_key="old")  # fmt: skip
+
+    assert (again.seq, again.replayed) == (2, True)
+    assert (other.seq, other.replayed) == (3, False)

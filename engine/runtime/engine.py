@@ -212,7 +212,12 @@ class Engine:
     ) -> Outcome | None:
         entry = self.store.idempotency(case_id, scoped_key(actor, key))
         if entry is None:
-            return None
+            # A key stored before keys were scoped per actor is stored as sent; it is this
+            # actor's only if it was this very request (the fingerprint names the actor).
+            legacy = self.store.idempotency(case_id, key)
+            if legacy is None or legacy.fingerprint != fingerprint(event, actor, payload):
+                return None
+            entry = legacy
         if entry.fingerprint != fingerprint(event, actor, payload):
             raise IdempotencyMismatch(
                 f"idempotency key {key!r} was first used on case {case_id!r} for a different "
