@@ -16,6 +16,7 @@ from runtime_support import SECRETARY, T0, four, new_engine
 from strategies_runtime import TAMPERABLE, Tick, case_data, json_values, step_for
 
 from engine.definition.compile import CompiledProcedure
+from engine.errors import Forbidden
 from engine.runtime.engine import IdempotencyMismatch
 from engine.runtime.replay import replay_records
 
@@ -58,8 +59,9 @@ def run_random_case(data: st.DataObject, max_steps: int = 40) -> Run:
         if isinstance(step, Tick):
             engine.tick(now)
         else:
-            # A key reused for another request is refused before anything is recorded.
-            with contextlib.suppress(IdempotencyMismatch):
+            # A key reused for another request, and an actor with no role in the procedure
+            # (refused at the door), are refused before anything is recorded.
+            with contextlib.suppress(IdempotencyMismatch, Forbidden):
                 engine.fire(
                     CASE,
                     step.event,

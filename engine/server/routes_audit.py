@@ -48,7 +48,7 @@ def _chunks(lines: list[bytes]) -> Iterator[bytes]:
 @router.get(
     "/cases/{case_id}/audit",
     response_class=StreamingResponse,
-    responses={**documented(404), 200: {"content": {JSONL: {"schema": {"type": "string"}}}}},
+    responses={**documented(403, 404), 200: {"content": {JSONL: {"schema": {"type": "string"}}}}},
 )
 def audit(case_id: CaseId, request: Request, deps: Deps, caller: Caller) -> StreamingResponse:
     """The case's audit log as JSON Lines, each line exactly as hashed (``yishi verify`` reads it).
@@ -70,7 +70,7 @@ def audit(case_id: CaseId, request: Request, deps: Deps, caller: Caller) -> Stre
     )
 
 
-@router.get("/cases/{case_id}/verify", response_model=VerifyOut, responses=documented(404))
+@router.get("/cases/{case_id}/verify", response_model=VerifyOut, responses=documented(403, 404))
 def verify(case_id: CaseId, request: Request, deps: Deps, caller: Caller) -> VerifyOut:
     """Check the case's hash chain and that it ends at the snapshot's head."""
     readable_case(deps, caller, request, case_id)
@@ -100,7 +100,7 @@ def verify(case_id: CaseId, request: Request, deps: Deps, caller: Caller) -> Ver
     )
 
 
-@router.get("/cases/{case_id}/replay", response_model=ReplayOut, responses=documented(404))
+@router.get("/cases/{case_id}/replay", response_model=ReplayOut, responses=documented(403, 404))
 def replay(
     case_id: CaseId,
     request: Request,
