@@ -8,6 +8,7 @@ none is refused, one line, nothing stored), and ``--unit`` sets the case's unit.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -59,3 +60,15 @@ def test_case_open_with_a_malformed_unit_is_one_line(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert len(refused.stderr.strip().splitlines()) == 1
     assert "柳河县//柳树村" in refused.stderr
+
+
+def test_describe_names_who_may_open_a_case(tmp_path: Path) -> None:
+    """describe: the header says which roles may open a case (all, when opened_by is absent)."""
+    shown = subprocess.run(
+        [str(YISHI), "describe", str(PROCEDURE_PATH)], cwd=tmp_path, capture_output=True,
+        text=True, timeout=120, check=False, env={**os.environ, "COLUMNS": "400"},
+    )  # fmt: skip
+
+    assert shown.returncode == 0, shown.stderr
+    (line,) = [text for text in shown.stdout.splitlines() if "opened by 可立案:" in text]
+    assert "branch_secretary (村党支部书记)" in line and "supervision_committee" in line
