@@ -1,7 +1,7 @@
 """Specification: the CLI is a trusted local operator — it names the actor, roles and unit.
 
 The CLI has no tokens: ``yishi case open`` acts as the ``--actor`` with the
-``--role``\\ s given, so the procedure's opening roles still apply (an actor with
+roles given by ``--role``, so the procedure's opening roles still apply (an actor with
 none is refused, one line, nothing stored), and ``--unit`` sets the case's unit.
 """
 

@@ -312,3 +312,32 @@ def test_a_unit_is_recorded_only_in_the_first_record() -> None:
     assert record_problem(opened.record, sealed=True) is None
     assert record_problem({**applied, "unit": "县"}, sealed=True) is not None
     assert record_problem({**later, "unit": ""}, sealed=True) is not None
+
+
+def test_a_scenario_step_by_an_actor_with_no_role_is_a_mismatch_not_a_crash(
+    tmp_path: Any,
+) -> None:
+    """Scenarios: a step whose actor is refused at the door is reported, and nothing recorded."""
+    import json
+
+    from runtime_support import FOUR_PATH, FROZEN_HAPPY_PATH
+
+    from engine.definition.strict_yaml import parse_yaml
+    from engine.runtime.scenario import load_scenario, run_scenario
+
+    body = parse_yaml(FROZEN_HAPPY_PATH.read_text(encoding="utf-8"), "happy").value
+    body["procedure"] = str(FOUR_PATH)
+    body["actors"]["stranger"] = {"id": "路人", "roles": []}
+    body["steps"][0]["actor"] = "stranger"
+    path = tmp_path / "variant.yaml"
+    path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+
+    result = run_scenario(load_scenario(path))
+
+    assert not result.ok
+    first = result.steps[0]
+    assert first.outcomes == ()
+    assert first.mismatches[0].startswith(
+        "step 1 (propose): refused at the door: 路人 holds no role"
+    )
+    assert all(r["actor"]["id"] != "路人" for r in result.records)

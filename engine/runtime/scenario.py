@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import load_procedure, read_source
 from engine.definition.strict_yaml import YamlProblems, parse_yaml
-from engine.errors import EngineError, Problem, ProcedureInvalid
+from engine.errors import EngineError, Forbidden, Problem, ProcedureInvalid
 from engine.runtime.clock import FixedClock, parse_time
 from engine.runtime.engine import Engine
 from engine.runtime.types import Actor, Outcome
@@ -175,14 +175,20 @@ def run_scenario(
             continue
         at = parse_time(step["at"]) if "at" in step else clock.at
         clock.at = max(clock.at, at)
-        outcome = engine.fire(
-            case_id,
-            step["event"],
-            actor=_actor(scenario, step["actor"]),
-            payload=step.get("payload", {}),
-            at=at,
-            idempotency_key=step.get("idempotency_key"),
-        )
+        try:
+            outcome = engine.fire(
+                case_id,
+                step["event"],
+                actor=_actor(scenario, step["actor"]),
+                payload=step.get("payload", {}),
+                at=at,
+                idempotency_key=step.get("idempotency_key"),
+            )
+        except Forbidden as exc:
+            # Refused at the door: nothing is recorded, so there is no outcome to expect.
+            problem = f"step {index + 1} ({step['event']}): refused at the door: {exc}"
+            steps.append(StepResult(index=index, step=step, outcomes=(), mismatches=(problem,)))
+            continue
         steps.append(
             StepResult(
                 index=index,
