@@ -47,6 +47,9 @@ rule_set:
 roles:
   clerk:
     label: 文书
+  branch_secretary:
+    label: 村党支部书记
+opened_by: [branch_secretary]
 data:
   type: object
 initial: open
@@ -77,7 +80,10 @@ events:
               && size(payload.marks) > 200
             explain: 两两之和不为负且多于二百项
 """
-"""A valid procedure whose guard is quadratic in a list of at most 200 items (never true)."""
+"""A valid procedure whose guard is quadratic in a list of at most 200 items (never true).
+
+The secretary may open its case (``opened_by``); a token with no role in it is
+refused at the door before the guard, so only its clerk could make it run."""
 
 COSTLY_CASE = "hostile-costly"
 IDLE_SOCKETS = 200

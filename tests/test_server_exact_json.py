@@ -77,14 +77,19 @@ def test_explaining_a_payload_no_record_can_hold_is_a_located_422(
     http: TestClient, name: str, token: str
 ) -> None:
     """Each hostile value in ``payload.present`` sent to explain: 422 ``invalid-request``
-    whose violation names ``body.payload.present`` (or a path under it), for any token,
-    before a guard could bind it; the seq stays where it was."""
+    whose violation names ``body.payload.present`` (or a path under it), before a guard
+    could bind it; the seq stays where it was. A token with no role in the procedure is
+    refused at the door first (403), its payload never looked at."""
     value, words = HOSTILE[name]
     body = b'{"event": "propose", "payload": {"present": ' + value + b', "yes": 2}}'
     seq = _seq(http)
 
     answer = _post(http, "/cases/c-1/explain", body, token)
 
+    if token == NOBODY_TOKEN:
+        assert answer.status_code == 403, answer.text
+        assert _seq(http) == seq
+        return
     assert answer.status_code == 422, answer.text
     problem = answer.json()
     assert problem["code"] == "invalid-request"

@@ -116,11 +116,6 @@ def test_the_attack_alone_writes_nothing_and_gets_no_5xx(server: LiveServer) -> 
     assert after == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the authz branch: an actor with no role in the procedure is answered 403 "
-    "at the door and nothing is written; remove this marker once authz is merged",
-)
 def test_a_no_role_token_firing_an_event_writes_nothing(server: LiveServer) -> None:
     """A token with no roles firing on a case: 403, and the case's chain is unchanged."""
     with httpx.Client(base_url=server.url, timeout=60) as client:
