@@ -59,7 +59,9 @@ def _sign_in(http: TestClient, token: str) -> str:
 
 
 def _open(engine: Engine, case_id: str = "c-1") -> None:
-    engine.open_case(compiled(), case_id, DATA, actor={"id": "张书记", "roles": []})
+    engine.open_case(
+        compiled(), case_id, DATA, actor={"id": "张书记", "roles": ["branch_secretary"]}
+    )
 
 
 def test_signing_in_sets_an_httponly_strict_session_cookie_that_is_not_the_token() -> None:
@@ -369,7 +371,9 @@ def test_the_cases_list_filters_and_pages() -> None:
     http, engine = _app()
     for n in range(30):
         data = {**DATA, "matter": "道路硬化" if n % 3 == 0 else "修缮祠堂"}
-        engine.open_case(compiled(), f"case-{n:02d}", data, actor={"id": "x", "roles": []})
+        engine.open_case(
+            compiled(), f"case-{n:02d}", data, actor={"id": "x", "roles": ["branch_secretary"]}
+        )
     _sign_in(http, SECRETARY_TOKEN)
     first = http.get("/ui/cases").text
     assert first.count('class="case-link"') == 25
