@@ -40,9 +40,14 @@ REQUIRED_FIELDS: Final = frozenset(
 )
 """Fields every sealed record has."""
 
-OPTIONAL_FIELDS: Final = frozenset({"idempotency_key", "reason", "rule_set", "data"})
+OPTIONAL_FIELDS: Final = frozenset(
+    {"idempotency_key", "reason", "rule_set", "data", "engine", "signature"}
+)
 """``rule_set``, ``data`` in ``case.opened`` only; ``reason`` required in ``event.refused``,
-optional in ``timer.fired`` (a timer whose transition could not run), absent elsewhere."""
+optional in ``timer.fired`` (a timer whose transition could not run), absent elsewhere.
+``engine`` (which yishi and which action/guard registry wrote the record) and
+``signature`` (an Ed25519 signature by the writer's key) may be on any record; logs
+written before they existed lack them and still verify."""
 
 ALL_FIELDS: Final = REQUIRED_FIELDS | OPTIONAL_FIELDS
 
@@ -55,6 +60,8 @@ _UNSEALED_REQUIRED: Final = REQUIRED_FIELDS - {"hash"}
 _ACTOR_KEYS: Final = frozenset({"id", "roles"})
 _PROCEDURE_KEYS: Final = frozenset({"id", "version", "sha256"})
 _REASON_KEYS: Final = frozenset({"code", "message", "details"})
+_ENGINE_KEYS: Final = frozenset({"yishi", "registry"})
+_SIGNATURE_KEYS: Final = frozenset({"key", "ed25519"})
 _STR_TYPE: Final = frozenset({str})
 _DICT_TYPE: Final = frozenset({dict})
 _HEX_DIGITS: Final = "0123456789abcdef"
@@ -106,6 +113,8 @@ def _looks_valid(record: Mapping[str, Any], sealed: bool) -> bool:
             + ("reason" in keys)
             + ("rule_set" in keys)
             + ("data" in keys)
+            + ("engine" in keys)
+            + ("signature" in keys)
             + ("hash" in keys and not sealed)
         )
         return bool(
@@ -157,6 +166,8 @@ def _looks_valid(record: Mapping[str, Any], sealed: bool) -> bool:
                 else "reason" not in keys
             )
             and ("idempotency_key" not in keys or type(record["idempotency_key"]) is str)
+            and ("engine" not in keys or _pair_ok(record["engine"], _ENGINE_KEYS))
+            and ("signature" not in keys or _pair_ok(record["signature"], _SIGNATURE_KEYS))
         )
     except (KeyError, TypeError, AttributeError):
         return False
@@ -169,6 +180,11 @@ def _all_str(values: Iterable[object]) -> bool:
     except TypeError:
         return False
     return True
+
+
+def _pair_ok(value: object, keys: frozenset[str]) -> bool:
+    """``engine`` and ``signature``: an object of exactly ``keys``, all strings."""
+    return type(value) is dict and value.keys() == keys and _all_str(value.values())
 
 
 def _reason_ok(reason: object) -> bool:
@@ -281,6 +297,11 @@ def _first_problem(record: Mapping[str, Any], *, sealed: bool) -> Problem | None
         return _bad("reason", '{"code": string, "message": string, "details": [...]}', reason)
     if "idempotency_key" in keys and type(record["idempotency_key"]) is not str:
         return _bad("idempotency_key", "a string", record["idempotency_key"])
+    if "engine" in keys and not _pair_ok(record["engine"], _ENGINE_KEYS):
+        return _bad("engine", '{"yishi": version, "registry": digest} strings', record["engine"])
+    if "signature" in keys and not _pair_ok(record["signature"], _SIGNATURE_KEYS):
+        expected = '{"key": fingerprint, "ed25519": base64} strings'
+        return _bad("signature", expected, record["signature"])
     if opened != (seq == 1):
         return "bad-first-record", (
             "a case's first record is seq 1 and is its only case.opened record; "

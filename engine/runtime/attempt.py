@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.audit.canonical import canonical_bytes
 from engine.audit.chain import GENESIS, seal
@@ -27,6 +27,7 @@ from engine.runtime.clock import DEFAULT_TIME_ZONE, format_time, local_time, par
 from engine.runtime.deadlines import deadline_after
 from engine.runtime.machine import AttemptTrace, Draft, build_machine, fire
 from engine.runtime.payloads import SchemaCheck
+from engine.runtime.provenance import record_provenance
 from engine.runtime.refusal import (
     WITHHELD,
     kept_payload,
@@ -40,6 +41,9 @@ from engine.runtime.types import (
     Reason,
 )
 from engine.storage.base import CaseSnapshot
+
+if TYPE_CHECKING:
+    from engine.audit.signing import Signer
 
 FORMAT_VERSION = 1
 
@@ -141,8 +145,9 @@ def open_record(
     actor: Actor,
     at: datetime,
     idempotency_key: str | None = None,
+    signer: Signer | None = None,
 ) -> tuple[dict[str, Any], CaseSnapshot]:
-    """The sealed ``case.opened`` record and the first snapshot.
+    """The sealed ``case.opened`` record and the first snapshot (signed when ``signer``).
 
     Raises:
         InvalidData: when ``data`` does not match the data schema.
@@ -169,10 +174,11 @@ def open_record(
         "procedure": dict(runner.identity),
         "rule_set": copy_json(runner.rule_set),
         "data": initial_data,
+        "engine": record_provenance(),
     }
     if idempotency_key is not None:
         record["idempotency_key"] = idempotency_key
-    sealed = seal(record, GENESIS)
+    sealed = seal(record, GENESIS, signer)
     due, timer_event = _deadline(runner, procedure.initial, at)
     snapshot = CaseSnapshot(
         id=case_id,
@@ -305,8 +311,10 @@ def attempt(
     at: datetime,
     idempotency_key: str | None = None,
     timer: bool = False,
+    signer: Signer | None = None,
 ) -> tuple[dict[str, Any], CaseSnapshot]:
-    """Steps 1–6 without the commit: the sealed record and the snapshot after it."""
+    """Steps 1–6 without the commit: the sealed (and, with ``signer``, signed) record
+    and the snapshot after it."""
     at_text = format_time(at)
     payload, reason = _screen_payload(runner, event, payload)
     record: dict[str, Any] = {
@@ -323,6 +331,7 @@ def attempt(
         "guards": [],
         "actions": [],
         "procedure": dict(runner.identity),
+        "engine": record_provenance(),
     }
     if idempotency_key is not None:
         record["idempotency_key"] = idempotency_key
@@ -356,7 +365,7 @@ def attempt(
         record["reason"] = reason.record()
     if timer:
         record["kind"] = "timer.fired"  # applied or not: the reason says which
-    sealed = seal(record, snapshot.head)
+    sealed = seal(record, snapshot.head, signer)
     due, timer_event = snapshot.deadline_at, snapshot.deadline_event
     entered = snapshot.state_entered_at
     if state != snapshot.state or (timer and reason is None):

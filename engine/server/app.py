@@ -23,9 +23,10 @@ from engine.errors import (
     ProcedureInvalid,
     StoreError,
     UnknownCase,
+    VersionTaken,
 )
 from engine.runtime.attempt import InvalidData
-from engine.runtime.engine import Engine, IdempotencyMismatch
+from engine.runtime.engine import Engine, IdempotencyMismatch, TimeWentBackwards
 from engine.server.auth import TokenTable
 from engine.server.catalog import Catalog
 from engine.server.deps import Services, services
@@ -130,6 +131,8 @@ def _add_handlers(app: FastAPI) -> None:
     on(CaseExists, 409, "case-exists")
     on(Conflict, 409, "conflict")
     on(IdempotencyMismatch, 422, "idempotency-key-reused")
+    on(TimeWentBackwards, 422, "time-backwards")
+    on(VersionTaken, 409, "procedure-version-taken")
 
     async def problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)

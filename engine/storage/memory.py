@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.audit.jsonl import encode_line
-from engine.errors import CaseExists, Conflict, StoreError
+from engine.errors import CaseExists, Conflict, StoreError, VersionTaken
 from engine.storage.base import (
     CaseFilter,
     CasePage,
@@ -43,6 +43,12 @@ class MemoryStore:
 
     def save_procedure(self, *, id: str, version: str, sha256: str, source: str) -> None:
         with self._lock:
+            if sha256 not in self._procedures:
+                for ref in self._procedure_refs.values():
+                    if ref.id == id and ref.version == version:
+                        raise VersionTaken(
+                            id=id, version=version, stored=ref.sha256, offered=sha256
+                        )
             self._procedures.setdefault(sha256, source)
             self._procedure_refs.setdefault(
                 sha256, ProcedureRef(id=id, version=version, sha256=sha256)
