@@ -68,7 +68,7 @@ def test_an_empty_log_is_an_error() -> None:
     """
     report = verify_bytes(b"")
     assert report.failure is not None
-    assert ("empty-log", 0, 0) == (report.failure.kind, report.failure.line, report.records)
+    assert (report.failure.kind, report.failure.line, report.records) == ("empty-log", 0, 0)
 
 
 def test_every_single_byte_change_in_a_small_file_is_caught_at_its_line() -> None:
