@@ -270,3 +270,22 @@ def test_the_committee_step_is_signed_like_any_other() -> None:
     outcome = engine.fire("c2", "propose", actor=COMMITTEE, payload={}, at=T0)
     assert not outcome.applied
     assert verify_bytes(_log(engine.records("c2")), verifier=AUDITOR).ok
+
+
+def test_a_signature_checks_out_independently_as_documented() -> None:
+    """Rule (docs/audit-log.md, Signatures): ``signature.key`` is the sha256 of the raw
+    public key; ``signature.ed25519`` signs "yishi audit record v1\\n" + the RFC 8785 JSON
+    of the record without hash and signature; the hash covers the signature."""
+    import base64
+
+    import rfc8785
+    from cryptography.hazmat.primitives import serialization
+
+    record = _signed_trail()[3]
+    raw = WRITER.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    assert record["signature"]["key"] == hashlib.sha256(raw).hexdigest()
+    body = {k: v for k, v in record.items() if k not in ("hash", "signature")}
+    message = b"yishi audit record v1\n" + rfc8785.dumps(body)
+    WRITER.public.verify(base64.b64decode(record["signature"]["ed25519"]), message)
+    with_signature = {k: v for k, v in record.items() if k != "hash"}
+    assert hashlib.sha256(rfc8785.dumps(with_signature)).hexdigest() == record["hash"]
