@@ -186,3 +186,31 @@ def test_a_bad_key_file_is_one_line(tmp_path: Path) -> None:
     _one_line_failure(missing)
     junk = yishi("checkpoint", "--signing-key", tmp_path / "junk.pem", cwd=tmp_path)
     assert "not an unencrypted PEM private key" in _one_line_failure(junk)
+
+
+def test_the_worker_signs_timer_records_so_a_signed_case_stays_signed(tmp_path: Path) -> None:
+    """Rule: ``yishi worker --signing-key`` signs the timers it fires; a case written with
+    the key stays verifiable with the public key to its end."""
+    from datetime import timedelta
+
+    from store_support import to_disclosure
+
+    from engine.runtime.engine import Engine
+    from engine.storage import open_store
+
+    key = tmp_path / "key"
+    assert yishi("keygen", key, cwd=tmp_path).returncode == 0
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    store = open_store(db)
+    due = to_disclosure(Engine(store=store, signer=load_signer(key)), "c-1")
+    store.close()
+    later = (due + timedelta(days=30)).isoformat()
+    fired = yishi(
+        "worker", "--once", "--now", later, "--db", db, "--signing-key", key, cwd=tmp_path
+    )
+    assert fired.returncode == 0, fired.stderr
+    log = tmp_path / "c-1.jsonl"
+    assert yishi("case", "export", "c-1", "-o", log, "--db", db, cwd=tmp_path).returncode == 0
+    assert b'"kind":"timer.fired"' in log.read_bytes()
+    checked = yishi("verify", log, "--public-key", tmp_path / "key.pub", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout

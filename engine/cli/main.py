@@ -189,13 +189,19 @@ def worker(
         str | None, typer.Option("--now", help="Fire timers due at this time (RFC 3339).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line per timer.")] = False,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option("--signing-key", help="Sign timer records with this key (yishi keygen)."),
+    ] = None,
 ) -> None:
     """Fire due timers (state deadlines) from a store; several workers may share one."""
     from engine.cli.worker_cmd import run_worker
 
-    raise typer.Exit(
-        run_worker(db, once=once, interval=interval, batch=batch, now=now, as_json=as_json)
-    )
+    code = run_worker(
+        db, once=once, interval=interval, batch=batch, now=now, as_json=as_json,
+        signing_key=signing_key,
+    )  # fmt: skip
+    raise typer.Exit(code)
 
 
 @app.command()
