@@ -214,3 +214,25 @@ def test_the_worker_signs_timer_records_so_a_signed_case_stays_signed(tmp_path: 
     assert b'"kind":"timer.fired"' in log.read_bytes()
     checked = yishi("verify", log, "--public-key", tmp_path / "key.pub", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout
+
+
+def test_procedures_list_and_show_name_each_version_and_its_cases(tmp_path: Path) -> None:
+    """Rule: ``procedures list`` prints every version with id, version, sha256 and the
+    number of cases pinning it; ``show`` takes an id or a sha256 prefix; an unknown one
+    is one line, exit 1."""
+    import hashlib
+
+    db, _key = _signed_store(tmp_path)
+    sha = hashlib.sha256(FOUR_PATH.read_bytes()).hexdigest()
+    listed = yishi("procedures", "list", "--json", "--db", db, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == [
+        {"id": "four-deliberations-two-disclosures", "version": "1.0.0", "sha256": sha, "cases": 1}
+    ]
+    shown = yishi("procedures", "show", sha[:12], "--db", db, cwd=tmp_path)
+    assert (
+        shown.stdout.strip() == f"four-deliberations-two-disclosures  1.0.0  sha256 {sha}  cases 1"
+    )
+    assert "no procedure id" in _one_line_failure(
+        yishi("procedures", "show", "nope", "--db", db, cwd=tmp_path)
+    )

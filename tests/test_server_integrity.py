@@ -25,3 +25,14 @@ def test_registering_another_text_under_a_taken_version_is_409_naming_both_hashe
     listed = http.get("/procedures", headers=auth(ADMIN_TOKEN)).json()
     shas = [item["sha256"] for item in listed["procedures"]]
     assert shas == [first]
+
+
+def test_the_listing_says_how_many_cases_pin_each_version() -> None:
+    """Rule: GET /procedures gives each version's id, version, sha256 and case count."""
+    from server_support import open_case
+
+    http = client()
+    sha = register(http)
+    assert open_case(http, sha, "c-1").status_code == 201
+    listed = http.get("/procedures", headers=auth(ADMIN_TOKEN)).json()["procedures"]
+    assert [(item["sha256"], item["cases"]) for item in listed] == [(sha, 1)]

@@ -70,3 +70,18 @@ def test_another_text_under_an_existing_id_and_version_is_refused_naming_both_ha
     store.save_procedure(id="p", version="1", sha256="a" * 64, source="x")
     store.save_procedure(id="p", version="2", sha256="b" * 64, source="y")
     assert [ref.sha256 for ref in store.procedures()] == ["a" * 64, "b" * 64]
+
+
+def test_each_store_counts_the_cases_pinning_each_version(store: Store) -> None:
+    """Rule: cases_per_procedure counts cases by the sha256 they pin; a version no case
+    pins is absent (counted 0 by the listing)."""
+    from store_support import open_case
+
+    from engine.runtime.engine import Engine
+
+    engine = Engine(store=store)
+    assert store.cases_per_procedure() == {}
+    open_case(engine, "c-1")
+    open_case(engine, "c-2")
+    store.save_procedure(id="other", version="1", sha256="c" * 64, source="z")
+    assert store.cases_per_procedure() == {procedure().procedure.sha256: 2}

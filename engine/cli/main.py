@@ -279,8 +279,10 @@ def serve(
 
 def _add_case_commands() -> None:
     from engine.cli.case_cmd import case_app
+    from engine.cli.procedures_cmd import procedures_app
 
     app.add_typer(case_app, name="case")
+    app.add_typer(procedures_app, name="procedures")
 
 
 _add_case_commands()

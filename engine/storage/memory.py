@@ -153,6 +153,12 @@ class MemoryStore:
     def case_ids(self) -> list[str]:
         return sorted(self._cases)
 
+    def cases_per_procedure(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for snapshot in list(self._cases.values()):
+            counts[snapshot.procedure_sha256] = counts.get(snapshot.procedure_sha256, 0) + 1
+        return counts
+
     def list_cases(
         self, where: CaseFilter | None = None, *, after: str | None = None, limit: int = 50
     ) -> CasePage:

@@ -491,6 +491,12 @@ class SqliteStore:
         with self._reading() as conn:
             return [row[0] for row in conn.execute("SELECT id FROM cases ORDER BY id")]
 
+    def cases_per_procedure(self) -> dict[str, int]:
+        """How many cases pin each procedure version, by sha256."""
+        query = "SELECT procedure_sha256, COUNT(*) FROM cases GROUP BY procedure_sha256"
+        with self._reading() as conn:
+            return {str(row[0]): int(row[1]) for row in conn.execute(query)}
+
     def list_cases(
         self, where: CaseFilter | None = None, *, after: str | None = None, limit: int = 50
     ) -> CasePage:
