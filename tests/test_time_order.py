@@ -7,7 +7,7 @@ backwards is either a forgery or a clock error, and neither may pass silently.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, timedelta
+from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from engine.audit.canonical import canonical_bytes
 from engine.audit.jsonl import encode_line
 from engine.audit.verify import verify_bytes, verify_records
 from engine.errors import AuditError
-from engine.runtime.clock import format_time
+from engine.runtime.clock import format_time, normalise
 from engine.runtime.engine import TimeWentBackwards
 from engine.runtime.transfer import import_log
 
@@ -38,8 +38,9 @@ def test_an_event_before_the_last_record_is_refused_and_nothing_is_recorded() ->
     earlier = T0 - timedelta(seconds=1)
     with pytest.raises(TimeWentBackwards) as caught:
         engine.fire("c1", "propose", actor=SECRETARY, payload={"present": 4, "yes": 3}, at=earlier)
-    assert format_time(earlier) in str(caught.value)
-    assert format_time(T0) in str(caught.value)
+    # Records hold instants in UTC, and so does the message.
+    assert format_time(normalise(earlier)) in str(caught.value)
+    assert format_time(normalise(T0)) in str(caught.value)
     assert engine.case("c1").seq == 1
 
 
@@ -65,7 +66,7 @@ def test_a_timer_overdue_past_a_later_record_fires_at_that_record_time() -> None
     assert len(fired) == 1
     records = engine.records("c1")
     assert records[-1]["kind"] == "timer.fired"
-    assert records[-1]["at"] == format_time(refused_at)
+    assert records[-1]["at"] == format_time(normalise(refused_at))
     assert verify_bytes(b"".join(encode_line(r) for r in records)).ok
 
 
@@ -103,12 +104,14 @@ def test_verify_reports_a_record_whose_time_goes_backwards() -> None:
 
 
 def test_equal_times_in_different_offsets_verify() -> None:
-    """Rule (boundary): equal instants written with different offsets are not backwards,
-    though "01:00Z" sorts before "09:00+08:00" as text."""
+    """Rule (boundary): an equal instant written with another offset is not backwards,
+    though as text "00:00:00-01:00" sorts before "01:00:00Z"."""
     engine, _clock = new_engine()
     open_four(engine, state="proposed")
     records = [dict(r) for r in engine.records("c1")]
-    records[1]["at"] = format_time(T0.astimezone(UTC))
+    records[0]["at"] = format_time(T0.astimezone(UTC))
+    records[1]["at"] = format_time(T0.astimezone(timezone(timedelta(hours=-1))))
+    assert records[1]["at"] < records[0]["at"]
     assert verify_bytes(b"".join(encode_line(r) for r in _rechained(records))).ok
 
 
