@@ -6,7 +6,8 @@ can catch ``EngineError`` and know it caught ours::
     EngineError
     ├── ProcedureError          a procedure file cannot be used
     │   ├── SourceUnreadable    ... because it cannot be read as UTF-8 text
-    │   └── ProcedureInvalid    ... and here is every problem, located
+    │   ├── ProcedureInvalid    ... and here is every problem, located
+    │   └── VersionTaken        ... another text is registered under its id and version
     ├── CaseError               something about a case
     │   ├── UnknownCase
     │   ├── CaseExists
@@ -75,6 +76,22 @@ class SourceUnreadable(ProcedureError):
         self.location = SourceLocation(file=path, line=1, column=1)
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class VersionTaken(ProcedureError):
+    """Another text is already registered under this procedure id and version.
+
+    A version names one text: a case pins the sha256, and an auditor reading "id
+    version" must find the rules that case ran under, not a laxer text that later
+    took the same name. A changed text needs a new version.
+    """
+
+    def __init__(self, *, id: str, version: str, stored: str, offered: str) -> None:
+        self.id, self.version, self.stored, self.offered = id, version, stored, offered
+        super().__init__(
+            f"procedure {id} version {version} is already registered with sha256 {stored}; "
+            f"this text has sha256 {offered}: give the changed text a new version"
+        )
 
 
 class ProcedureInvalid(ProcedureError):

@@ -61,9 +61,14 @@ def test_an_intact_log_verifies_with_counts_and_heads() -> None:
     assert report.message == "ok: 9 records in 3 cases"
 
 
-def test_an_empty_log_verifies() -> None:
-    """Rule: no records, nothing to break."""
-    assert verify_bytes(b"").ok
+def test_an_empty_log_is_an_error() -> None:
+    """Rule: a log with no record proves nothing and is reported (``empty-log``), never "ok".
+
+    (Changed: it used to verify; an emptied file must not pass as an intact trail.)
+    """
+    report = verify_bytes(b"")
+    assert report.failure is not None
+    assert (report.failure.kind, report.failure.line, report.records) == ("empty-log", 0, 0)
 
 
 def test_every_single_byte_change_in_a_small_file_is_caught_at_its_line() -> None:
@@ -148,7 +153,11 @@ def test_a_dropped_record_is_a_seq_gap_at_the_next_one() -> None:
 def test_truncation_at_any_byte(cut: int) -> None:
     """Rule: cutting inside a line is a truncated last line; cutting at a line end is a prefix."""
     report = verify_bytes(LOG[:cut])
-    if cut == 0 or LOG[cut - 1 : cut] == b"\n":
+    if cut == 0:
+        assert report.failure is not None
+        assert report.failure.kind == "empty-log"
+        return
+    if LOG[cut - 1 : cut] == b"\n":
         assert report.ok
         return
     line = LOG[:cut].count(b"\n") + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -104,6 +105,9 @@ def test_replay_of_the_written_log_exits_0(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok: 14 records in 1 case(s) reproduced exactly" in result.stdout
+    # The verdict names the exact procedure text it replayed under.
+    sha = hashlib.sha256(FOUR_PATH.read_bytes()).hexdigest()
+    assert f"under four-deliberations-two-disclosures 1.0.0 sha256 {sha}" in result.stdout
 
 
 def test_replay_as_of_prints_the_case_at_that_seq(tmp_path: Path) -> None:

@@ -19,12 +19,21 @@ def _verify(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_an_intact_log_prints_ok_and_exits_0(tmp_path: Path) -> None:
-    """Rule: exit 0 and "ok: N records in M cases"."""
+def test_an_intact_log_prints_ok_what_it_proves_and_each_head(tmp_path: Path) -> None:
+    """Rule: exit 0, "ok: N records in M cases", that an unsigned chain proves only
+    self-consistency, and one ``head CASE:SEQ:HASH`` line per case to keep."""
     path = tmp_path / "audit.jsonl"
-    write_records(path, sample_log())
+    records = sample_log()
+    write_records(path, records)
     ran = _verify(path)
-    assert (ran.returncode, ran.stdout) == (0, "ok: 9 records in 3 cases\n")
+    heads = {}
+    for record in records:
+        heads[record["case"]] = f"head {record['case']}:{record['seq']}:{record['hash']}"
+    expected = [
+        "ok: 9 records in 3 cases: chains intact (unsigned: proves only self-consistency)",
+        *(heads[case] for case in sorted(heads)),
+    ]
+    assert (0, expected) == (ran.returncode, ran.stdout.splitlines())
 
 
 def test_a_tampered_log_names_file_line_case_and_seq(tmp_path: Path) -> None:

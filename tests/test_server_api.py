@@ -83,7 +83,10 @@ def test_registering_is_content_addressed_and_idempotent(http: TestClient) -> No
     assert (first.json()["registered"], again.json()["registered"]) == (True, False)
     assert first.headers["location"] == f"/procedures/{expected.sha256}"
     listed = http.get("/procedures", headers=auth(NOBODY_TOKEN)).json()["procedures"]
-    assert listed == [{"id": expected.id, "version": expected.version, "sha256": expected.sha256}]
+    # The listing also says how many cases pin each version (none yet).
+    assert listed == [
+        {"id": expected.id, "version": expected.version, "sha256": expected.sha256, "cases": 0}
+    ]
 
 
 def test_an_invalid_procedure_is_a_422_problem_with_every_located_problem(

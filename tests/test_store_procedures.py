@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from store_support import pg_schema_url, procedure
 
+from engine.errors import VersionTaken
 from engine.storage import ProcedureRef, Store, open_store
 
 
@@ -52,3 +53,35 @@ def test_each_version_is_listed_once_sorted_by_id_version_sha(store: Store) -> N
         ProcedureRef(id=compiled.id, version=compiled.version, sha256=compiled.sha256),
     ]
     assert expected == store.procedures()
+
+
+def test_another_text_under_an_existing_id_and_version_is_refused_naming_both_hashes(
+    store: Store,
+) -> None:
+    """Rule: a version names one text. Saving a different sha256 under a stored id and
+    version raises VersionTaken naming both sha256 and stores nothing; the same text
+    again, or the same id under another version, is accepted."""
+    store.save_procedure(id="p", version="1", sha256="a" * 64, source="x")
+    with pytest.raises(VersionTaken) as caught:
+        store.save_procedure(id="p", version="1", sha256="b" * 64, source="y")
+    assert "a" * 64 in str(caught.value)
+    assert "b" * 64 in str(caught.value)
+    assert store.procedure_source("b" * 64) is None
+    store.save_procedure(id="p", version="1", sha256="a" * 64, source="x")
+    store.save_procedure(id="p", version="2", sha256="b" * 64, source="y")
+    assert [ref.sha256 for ref in store.procedures()] == ["a" * 64, "b" * 64]
+
+
+def test_each_store_counts_the_cases_pinning_each_version(store: Store) -> None:
+    """Rule: cases_per_procedure counts cases by the sha256 they pin; a version no case
+    pins is absent (counted 0 by the listing)."""
+    from store_support import open_case
+
+    from engine.runtime.engine import Engine
+
+    engine = Engine(store=store)
+    assert store.cases_per_procedure() == {}
+    open_case(engine, "c-1")
+    open_case(engine, "c-2")
+    store.save_procedure(id="other", version="1", sha256="c" * 64, source="z")
+    assert store.cases_per_procedure() == {procedure().procedure.sha256: 2}

@@ -78,8 +78,12 @@ def _prepare(url: str, cases: list[str]) -> None:
 # -- crash safety -------------------------------------------------------------------------------
 
 
-def _fire_forever(url: str, fd: int, cases: list[str]) -> None:
-    """Child: fire on each case from its own thread; write "case seq" once each fire returns."""
+def _fire_forever(url: str, fd: int, cases: list[str], round_: int) -> None:
+    """Child: fire on each case from its own thread; write "case seq" once each fire returns.
+
+    Each child starts an hour after the previous one's times (``round_``): time never
+    runs backwards in a case, so a child must not reuse earlier children's times.
+    """
     engine = _engine(url)
     lock = threading.Lock()
 
@@ -87,7 +91,7 @@ def _fire_forever(url: str, fd: int, cases: list[str]) -> None:
         step = 0
         while True:
             step += 1
-            at = T0 + timedelta(seconds=step)
+            at = T0 + timedelta(hours=round_, seconds=step)
             outcome = engine.fire(case_id, "propose", actor=SECRETARY, payload=RECONVENE, at=at)
             with lock:
                 os.write(fd, f"{case_id} {outcome.seq}\n".encode())
@@ -107,9 +111,9 @@ def test_sigkill_never_loses_an_acknowledged_event_or_leaves_half_of_one(tmp_pat
     rng = random.Random(20240301)  # noqa: S311  # kill timing, not cryptography
     acknowledged = {case_id: 1 for case_id in cases}
     kills = 0
-    for _ in range(22):
+    for round_ in range(22):
         read_end, write_end = os.pipe()
-        child = FORK.Process(target=_fire_forever, args=(url, write_end, cases))
+        child = FORK.Process(target=_fire_forever, args=(url, write_end, cases, round_))
         child.start()
         os.close(write_end)
         time.sleep(rng.uniform(0.02, 0.3))

@@ -272,6 +272,8 @@ def test_markup_from_procedures_cases_and_payloads_is_shown_as_text(
     source = source.replace("title: 四议两公开", f'title: "{HOSTILE}四议两公开"', 1)
     source = source.replace("    label: 拟议", f'    label: "{HOSTILE}拟议"', 1)
     source = source.replace("    label: 党支部提议", f'    label: "{HOSTILE}提议"', 1)
+    # A changed text needs its own version: a store refuses another text under a taken one.
+    source = re.sub(r'(?m)^version: "([^"]+)"', r'version: "\1-hostile"', source, count=1)
     hostile = load_source(source, "hostile.yaml")
     server.engine.register(hostile)
     case_id = 'x"><svg onload=alert(2)>'

@@ -11,16 +11,21 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.audit.canonical import canonical_bytes
 from engine.audit.errors import ChainError, RecordInvalid
 from engine.audit.record import HEX64, record_problem
 
+if TYPE_CHECKING:
+    from engine.audit.signing import Signer
+
 GENESIS = "0" * 64
 """The ``prev`` of every case's first record."""
 
 HASH_PREFIX = b'{"hash":"'
+
+_REPLACED = frozenset({"hash", "signature"})
 
 
 class Sealed(dict[str, Any]):
@@ -36,12 +41,15 @@ class Sealed(dict[str, Any]):
     line: bytes
 
 
-def seal(record: Mapping[str, Any], prev: str) -> dict[str, Any]:
+def seal(record: Mapping[str, Any], prev: str, signer: Signer | None = None) -> dict[str, Any]:
     """A new record: ``record``'s fields with ``prev`` and its ``hash`` set.
 
     Args:
-        record: the record's fields (any ``prev`` and ``hash`` in it are replaced).
+        record: the record's fields (any ``prev``, ``signature`` and ``hash`` in it
+            are replaced).
         prev: the ``hash`` of the case's previous record, or ``GENESIS`` for seq 1.
+        signer: when given, the record is signed (its ``signature`` field, made over
+            every other field, ``prev`` included) before it is hashed.
 
     Returns:
         A new dict; ``record`` itself is not changed. Its values are shared, not
@@ -53,8 +61,10 @@ def seal(record: Mapping[str, Any], prev: str) -> dict[str, Any]:
         NotCanonicalizable: a value has no canonical form (a float, say); the
             message names its path.
     """
-    sealed = {key: value for key, value in record.items() if key != "hash"}
+    sealed = {key: value for key, value in record.items() if key not in _REPLACED}
     sealed["prev"] = prev
+    if signer is not None:
+        sealed["signature"] = signer.sign_record(sealed)
     problem = record_problem(sealed, sealed=False)
     if problem is not None:
         raise RecordInvalid(*problem)

@@ -40,10 +40,15 @@ REQUIRED_FIELDS: Final = frozenset(
 )
 """Fields every sealed record has."""
 
-OPTIONAL_FIELDS: Final = frozenset({"idempotency_key", "reason", "rule_set", "data", "unit"})
+OPTIONAL_FIELDS: Final = frozenset(
+    {"idempotency_key", "reason", "rule_set", "data", "unit", "engine", "signature"}
+)
 """``rule_set``, ``data`` in ``case.opened`` only; ``unit`` (a non-empty unit path) optional
 in ``case.opened`` only; ``reason`` required in ``event.refused``,
-optional in ``timer.fired`` (a timer whose transition could not run), absent elsewhere."""
+optional in ``timer.fired`` (a timer whose transition could not run), absent elsewhere.
+``engine`` (which yishi and which action/guard registry wrote the record) and
+``signature`` (an Ed25519 signature by the writer's key) may be on any record; logs
+written before they existed lack them and still verify."""
 
 ALL_FIELDS: Final = REQUIRED_FIELDS | OPTIONAL_FIELDS
 
@@ -56,6 +61,8 @@ _UNSEALED_REQUIRED: Final = REQUIRED_FIELDS - {"hash"}
 _ACTOR_KEYS: Final = frozenset({"id", "roles"})
 _PROCEDURE_KEYS: Final = frozenset({"id", "version", "sha256"})
 _REASON_KEYS: Final = frozenset({"code", "message", "details"})
+_ENGINE_KEYS: Final = frozenset({"yishi", "registry"})
+_SIGNATURE_KEYS: Final = frozenset({"key", "ed25519"})
 _STR_TYPE: Final = frozenset({str})
 _DICT_TYPE: Final = frozenset({dict})
 _HEX_DIGITS: Final = "0123456789abcdef"
@@ -108,6 +115,8 @@ def _looks_valid(record: Mapping[str, Any], sealed: bool) -> bool:
             + ("rule_set" in keys)
             + ("data" in keys)
             + ("unit" in keys)
+            + ("engine" in keys)
+            + ("signature" in keys)
             + ("hash" in keys and not sealed)
         )
         return bool(
@@ -160,6 +169,8 @@ def _looks_valid(record: Mapping[str, Any], sealed: bool) -> bool:
             )
             and ("idempotency_key" not in keys or type(record["idempotency_key"]) is str)
             and ("unit" not in keys or (opened and type(record["unit"]) is str and record["unit"]))
+            and ("engine" not in keys or _pair_ok(record["engine"], _ENGINE_KEYS))
+            and ("signature" not in keys or _pair_ok(record["signature"], _SIGNATURE_KEYS))
         )
     except (KeyError, TypeError, AttributeError):
         return False
@@ -172,6 +183,11 @@ def _all_str(values: Iterable[object]) -> bool:
     except TypeError:
         return False
     return True
+
+
+def _pair_ok(value: object, keys: frozenset[str]) -> bool:
+    """``engine`` and ``signature``: an object of exactly ``keys``, all strings."""
+    return type(value) is dict and value.keys() == keys and _all_str(value.values())
 
 
 def _reason_ok(reason: object) -> bool:
@@ -291,6 +307,11 @@ def _first_problem(record: Mapping[str, Any], *, sealed: bool) -> Problem | None
             )
         if type(record["unit"]) is not str or not record["unit"]:
             return _bad("unit", "a non-empty unit path such as 县/镇/村", record["unit"])
+    if "engine" in keys and not _pair_ok(record["engine"], _ENGINE_KEYS):
+        return _bad("engine", '{"yishi": version, "registry": digest} strings', record["engine"])
+    if "signature" in keys and not _pair_ok(record["signature"], _SIGNATURE_KEYS):
+        expected = '{"key": fingerprint, "ed25519": base64} strings'
+        return _bad("signature", expected, record["signature"])
     if opened != (seq == 1):
         return "bad-first-record", (
             "a case's first record is seq 1 and is its only case.opened record; "

@@ -8,11 +8,20 @@ exactly as the writer lays it out (``not-canonical``), and its hash is the sha25
 of its content (``hash-mismatch``). Then the record must continue its case's
 chain: seq 1 ``case.opened`` with ``prev`` = 64 zeros first (``bad-first-record``),
 then seq + 1 (``seq-gap``, ``duplicate-seq``, ``out-of-order``) linking to the
-previous hash (``broken-link``).
+previous hash (``broken-link``), at a time no earlier than the previous
+record's (``time-backwards``). A file with no record at all is ``empty-log``.
 
-What verify cannot see: records missing from the *end* of a case (the file
-is a valid shorter log). Compare ``VerifyReport.heads`` with a head kept
-elsewhere (the store, a receipt) to catch that.
+With a ``Verifier`` (a public key), every signature must be by that key and
+match its record (``bad-signature``); once a case has a signed record, every
+later one must be signed too, and every case must end with a signed record
+(``unsigned-record``). With kept heads (``since``), the record at each kept
+head's seq must still have the kept hash (``head-mismatch``) and the case must
+still reach that seq (``head-missing``).
+
+What the chain alone cannot see: records missing from the *end* of a case (the
+file is a valid shorter log), or a trail rewritten and re-sealed by someone who
+can write the store. Kept heads catch the first; signatures by a key the
+writer alone holds catch the second (docs/audit-log.md, "What verify proves").
 
 Speed: verify must keep up with half the speed of reading, parsing and hashing
 the file. The layout makes that possible: the hashed bytes are a slice of the
@@ -28,7 +37,8 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine.audit.canonical import (
     MAX_SAFE_INT,
@@ -41,6 +51,10 @@ from engine.audit.chain import GENESIS
 from engine.audit.errors import NotCanonicalizable
 from engine.audit.jsonl import BODY_OFFSET, open_log, truncated_message
 from engine.audit.record import record_problem
+
+if TYPE_CHECKING:
+    # Only a caller that checks signatures loads the cryptography library.
+    from engine.audit.signing import Verifier
 
 FailureKind = Literal[
     "truncated-line",
@@ -58,6 +72,12 @@ FailureKind = Literal[
     "seq-gap",
     "duplicate-seq",
     "out-of-order",
+    "time-backwards",
+    "empty-log",
+    "bad-signature",
+    "unsigned-record",
+    "head-mismatch",
+    "head-missing",
 ]
 
 
@@ -89,11 +109,14 @@ class VerifyFailure:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CaseHead:
-    """The last record verified for a case."""
+    """The last record verified for a case (or a head an auditor kept: ``CASE:SEQ:HASH``)."""
 
     case: str
     seq: int
     hash: str
+
+    def __str__(self) -> str:
+        return f"{self.case}:{self.seq}:{self.hash}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +131,14 @@ class VerifyReport:
     cases: int
     heads: tuple[CaseHead, ...]
     failure: VerifyFailure | None = None
+    key: str | None = None
+    """The fingerprint of the key every case's signatures were checked with, if any."""
+    kept: int = 0
+    """How many kept heads (``since``) were found unchanged."""
+    after_kept: int = 0
+    """Records after the kept heads, in the cases they name."""
+    signed: int = 0
+    """Records that carry a signature (checked only when ``key`` is set)."""
 
     @property
     def message(self) -> str:
@@ -116,15 +147,107 @@ class VerifyReport:
             return f"ok: {self.records} records in {self.cases} cases"
         return str(self.failure)
 
+    @property
+    def proves(self) -> str:
+        """What an ``ok`` report proves, in one sentence (for people, not programs)."""
+        if self.key is not None:
+            what = f"chains intact; signatures by key {self.key[:16]}… valid up to each head"
+        elif self.signed:
+            what = (
+                "chains intact (signatures present but not checked: pass --public-key; "
+                "proves only self-consistency)"
+            )
+        else:
+            what = "chains intact (unsigned: proves only self-consistency)"
+        if self.kept:
+            what += (
+                f"; {self.kept} kept head(s) unchanged and present, "
+                f"{self.after_kept} record(s) after them"
+            )
+        return what
+
 
 class _Chains:
-    """Per-case (seq, hash, line) of the last verified record."""
+    """Per-case (seq, hash, line, at) of the last verified record, and the checks beyond links."""
 
-    __slots__ = ("heads", "records")
+    __slots__ = ("heads", "kept", "key", "last_signed", "matched", "records", "signed", "wanted")
 
-    def __init__(self) -> None:
-        self.heads: dict[str, tuple[int, str, int]] = {}
+    def __init__(self, verifier: Verifier | None = None, since: Iterable[CaseHead] = ()) -> None:
+        self.heads: dict[str, tuple[int, str, int, str]] = {}
         self.records = 0
+        self.key = verifier.fingerprint if verifier is not None else None
+        self.last_signed: dict[str, int] = {}
+        self.signed = 0
+        self.wanted: dict[str, CaseHead] = {}
+        for head in since:
+            self.wanted[head.case] = head
+        self.matched: set[str] = set()
+        self.kept = 0
+
+    def signature_problem(
+        self, verifier: Verifier, case: str, seq: int, signature: object, body: bytes
+    ) -> tuple[FailureKind, str] | None:
+        """Check one record's signature (``body``: its canonical bytes without hash/signature)."""
+        if signature is None:
+            last = self.last_signed.get(case)
+            if last is None:
+                return None
+            return "unsigned-record", (
+                f"not signed, though seq {last} of this case is: records after a signed "
+                "one must be signed too (an unsigned record can be forged by anyone)"
+            )
+        self.signed += 1
+        reason = verifier.record_problem(signature, body)
+        if reason is not None:
+            return "bad-signature", reason
+        self.last_signed[case] = seq
+        return None
+
+    def kept_problem(self, case: str, seq: int, digest: str) -> tuple[FailureKind, str] | None:
+        kept = self.wanted.get(case)
+        if kept is None or kept.seq != seq:
+            return None
+        if kept.hash != digest:
+            return "head-mismatch", (
+                f"the kept head says seq {seq} has hash {kept.hash[:16]}…, the log has "
+                f"{digest[:16]}…: records at or before seq {seq} were changed"
+            )
+        self.matched.add(case)
+        self.kept += 1
+        return None
+
+    def end_problem(self) -> VerifyFailure | None:
+        """What is wrong once every line is read: no record, unsigned ends, missing heads."""
+        if not self.heads:
+            return VerifyFailure(
+                kind="empty-log", line=0, case=None, seq=None,
+                message="the log holds no records: there is nothing to verify",
+            )  # fmt: skip
+        if self.key is not None:
+            for case, (seq, _digest, line, _at) in sorted(self.heads.items()):
+                last = self.last_signed.get(case)
+                if last != seq:
+                    message = (
+                        f"no record of this case is signed by key {self.key[:16]}…"
+                        if last is None
+                        else f"the case ends unsigned after seq {last}"
+                    )
+                    return _located("unsigned-record", line, case, seq, message)
+        for case, kept in sorted(self.wanted.items()):
+            if case in self.matched:
+                continue
+            head = self.heads.get(case)
+            if head is None:
+                message = f"case {case} is missing from the log; the kept head is at seq {kept.seq}"
+                return VerifyFailure(
+                    kind="head-missing", line=0, case=case, seq=kept.seq, message=message
+                )
+            message = (
+                f"the case ends at seq {head[0]}, before the kept head at seq {kept.seq}: "
+                "records were removed"
+            )
+            return _located("head-missing", head[2], case, head[0], message)
+        return None
 
     def link_problem(
         self, case: str, seq: int, kind: str, prev: str, line: int
@@ -142,7 +265,7 @@ class _Chains:
                 "seq 1 must be a case.opened record with prev = 64 zeros; "
                 f"found {kind} with prev {prev[:16]}…"
             )
-        last_seq, last_hash, last_line = head
+        last_seq, last_hash, last_line, _at = head
         if seq == last_seq + 1:
             if prev == last_hash:
                 return None
@@ -164,7 +287,12 @@ class _Chains:
     def report(self, failure: VerifyFailure | None = None) -> VerifyReport:
         heads = tuple(
             CaseHead(case=case, seq=seq, hash=digest)
-            for case, (seq, digest, _line) in sorted(self.heads.items())
+            for case, (seq, digest, _line, _at) in sorted(self.heads.items())
+        )
+        after = sum(
+            self.heads[case][0] - kept.seq
+            for case, kept in self.wanted.items()
+            if case in self.matched
         )
         return VerifyReport(
             ok=failure is None,
@@ -172,7 +300,14 @@ class _Chains:
             cases=len(self.heads),
             heads=heads,
             failure=failure,
+            key=self.key,
+            kept=self.kept,
+            after_kept=after,
+            signed=self.signed,
         )
+
+    def finish(self) -> VerifyReport:
+        return self.report(self.end_problem())
 
 
 class _Refused(ValueError):
@@ -204,11 +339,18 @@ _GUESS_CASE = re.compile(rb'"at":"[^"\\]*","case":"((?:[^"\\]|\\.)*)",')
 _GUESS_SEQ = re.compile(rb'"seq":([1-9][0-9]{0,17}),"to":"')
 
 
-def verify_file(path: str | os.PathLike[str]) -> VerifyReport:
+def verify_file(
+    path: str | os.PathLike[str],
+    *,
+    verifier: Verifier | None = None,
+    since: Iterable[CaseHead] = (),
+) -> VerifyReport:
     """Verify every chain in a JSON Lines audit file.
 
     Args:
         path: the audit file.
+        verifier: when given, signatures are required and checked with its key.
+        since: heads kept from an earlier check; each must still be in the log.
 
     Returns:
         The report; ``ok`` is False and ``failure`` set at the first problem.
@@ -217,24 +359,34 @@ def verify_file(path: str | os.PathLike[str]) -> VerifyReport:
         LogUnreadable: the file cannot be opened (missing, a directory, no permission).
     """
     with open_log(path) as handle:
-        return verify_lines(handle)
+        return verify_lines(handle, verifier=verifier, since=since)
 
 
-def verify_bytes(data: bytes) -> VerifyReport:
+def verify_bytes(
+    data: bytes, *, verifier: Verifier | None = None, since: Iterable[CaseHead] = ()
+) -> VerifyReport:
     """Verify an audit log held in memory (the bytes of a whole file)."""
-    return verify_lines(io.BytesIO(data))
+    return verify_lines(io.BytesIO(data), verifier=verifier, since=since)
 
 
-def verify_lines(lines: Iterable[bytes]) -> VerifyReport:  # noqa: PLR0915 - one hot loop
+def verify_lines(  # noqa: PLR0915 - one hot loop
+    lines: Iterable[bytes],
+    *,
+    verifier: Verifier | None = None,
+    since: Iterable[CaseHead] = (),
+) -> VerifyReport:
     """Verify lines as iterating a binary file yields them (each ending in ``\\n``).
 
     Args:
         lines: the file's lines, newline kept; only the last may lack one.
+        verifier: when given, signatures are required and checked with its key.
+        since: heads kept from an earlier check; each must still be in the log.
 
     Returns:
         The report.
     """
-    chains = _Chains()
+    chains = _Chains(verifier, since)
+    wanted = chains.wanted
     heads = chains.heads
     sha256 = hashlib.sha256
     scan = _scan
@@ -278,7 +430,8 @@ def verify_lines(lines: Iterable[bytes]) -> VerifyReport:  # noqa: PLR0915 - one
         seq: int = record["seq"]
 
         digest: str = record.pop("hash")
-        if has_astral(raw):
+        astral = has_astral(raw)
+        if astral:
             # A key beyond U+FFFF may sort differently in UTF-16: ask the reference.
             try:
                 in_layout = raw[body_at:-1] == reference_bytes(record)[1:]
@@ -299,9 +452,25 @@ def verify_lines(lines: Iterable[bytes]) -> VerifyReport:  # noqa: PLR0915 - one
             link = chains.link_problem(case, seq, record["kind"], record["prev"], number)
             if link is not None:
                 return chains.report(_located(link[0], number, case, seq, link[1]))
-        heads[case] = (seq, digest, number)
+        at: str = record["at"]
+        if head is not None and _earlier(at, head[3]):
+            message = _backwards_message(at, head)
+            return chains.report(_located("time-backwards", number, case, seq, message))
+        if verifier is not None:
+            signature = record.pop("signature", None)
+            body = reference_bytes(record) if astral else encode_sorted(record)
+            problem = chains.signature_problem(verifier, case, seq, signature, body)
+            if problem is not None:
+                return chains.report(_located(problem[0], number, case, seq, problem[1]))
+        elif "signature" in record:
+            chains.signed += 1
+        if wanted and case in wanted:
+            problem = chains.kept_problem(case, seq, digest)
+            if problem is not None:
+                return chains.report(_located(problem[0], number, case, seq, problem[1]))
+        heads[case] = (seq, digest, number, at)
         chains.records += 1
-    return chains.report()
+    return chains.finish()
 
 
 def verify_records(records: Iterable[Mapping[str, Any]]) -> VerifyReport:
@@ -340,9 +509,38 @@ def verify_records(records: Iterable[Mapping[str, Any]]) -> VerifyReport:
         link = chains.link_problem(case, seq, record["kind"], record["prev"], number)
         if link is not None:
             return chains.report(_located(link[0], number, case, seq, link[1]))
-        chains.heads[case] = (seq, digest, number)
+        head = chains.heads.get(case)
+        if head is not None and _earlier(record["at"], head[3]):
+            message = _backwards_message(record["at"], head)
+            return chains.report(_located("time-backwards", number, case, seq, message))
+        chains.heads[case] = (seq, digest, number, record["at"])
         chains.records += 1
-    return chains.report()
+    return chains.finish()
+
+
+def _earlier(at: str, before: str) -> bool:
+    """Whether RFC 3339 time ``at`` is before ``before``.
+
+    Texts of one length with the same offset compare as strings (the common case,
+    and fast); otherwise both are read as instants.
+    """
+    if len(at) == len(before) and at[-6:] == before[-6:]:
+        return at < before
+    try:
+        return _instant(at) < _instant(before)
+    except ValueError:
+        return False  # the record check already holds the form; an impossible date is not "earlier"
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+
+
+def _backwards_message(at: str, head: tuple[int, str, int, str]) -> str:
+    return (
+        f"time runs backwards: at {at} is before seq {head[0]} (line {head[2]}) at {head[3]}; "
+        "a case's records are in time order"
+    )
 
 
 def _mismatch_message(actual: str, digest: str) -> str:

@@ -65,6 +65,10 @@ Roles = Annotated[
 ]
 At = Annotated[str | None, typer.Option("--at", help="When (RFC 3339 with offset; default: now).")]
 Key = Annotated[str | None, typer.Option("--key", help="Idempotency key: a retry applies once.")]
+SigningKey = Annotated[
+    Path | None,
+    typer.Option("--signing-key", help="Sign the record with this Ed25519 key (yishi keygen)."),
+]
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -87,6 +91,7 @@ def open_command(
     at: At = None,
     db: Db = None,
     as_json: AsJson = False,
+    signing_key: SigningKey = None,
 ) -> None:
     """Open a case in the procedure's initial state (the actor needs an opening role)."""
 
@@ -99,7 +104,7 @@ def open_command(
             return 1
         initial = read_json(data, "--data")
         when = parse_at(at)
-        with engine_on(db) as engine:
+        with engine_on(db, signing_key) as engine:
             who = Actor(id=actor, roles=tuple(role or ()))
             outcome = engine.open_case(compiled, case_id, initial, actor=who, at=when, unit=unit)
         render_outcome(outcome, as_json=as_json)
@@ -126,6 +131,7 @@ def fire_command(
     ] = None,
     db: Db = None,
     as_json: AsJson = False,
+    signing_key: SigningKey = None,
 ) -> None:
     """Attempt an event; exit 0 when applied, 2 when refused (recorded with its reason)."""
 
@@ -134,7 +140,7 @@ def fire_command(
 
         body = read_json(payload, "--payload")
         when = parse_at(at)
-        with engine_on(db) as engine:
+        with engine_on(db, signing_key) as engine:
             outcome = engine.fire(
                 case_id,
                 event,
@@ -263,12 +269,18 @@ def import_command(
     ] = None,
     db: Db = None,
     as_json: AsJson = False,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="Require every case signed by this key (PEM)."),
+    ] = None,
 ) -> None:
     """Verify and replay an audit log, then store its cases (a broken chain stores nothing)."""
 
     def run() -> int:
+        from engine.audit.signing import load_verifier
         from engine.runtime.transfer import import_log
 
+        verifier = load_verifier(public_key) if public_key is not None else None
         lookup = _procedure_lookup(procedure or [])
         try:
             data = path.read_bytes()
@@ -276,7 +288,7 @@ def import_command(
             raise UsageProblem(f"{path}: cannot read: {exc.strerror}") from exc
         lines = data.splitlines(keepends=True)
         with engine_on(db) as engine:
-            done = import_log(engine, lines, lookup)
+            done = import_log(engine, lines, lookup, verifier=verifier)
         render_imported(done, as_json=as_json)
         return 0
 

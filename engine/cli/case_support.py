@@ -42,14 +42,17 @@ def guarded(run: Callable[[], int]) -> int:
 
 
 @contextmanager
-def engine_on(db: str | None) -> Iterator[Engine]:
-    """An engine on the store ``db`` names, closed afterwards."""
+def engine_on(db: str | None, signing_key: Path | None = None) -> Iterator[Engine]:
+    """An engine on the store ``db`` names (signing with the key file, if given), closed
+    afterwards. The key is read before the store is opened: a bad key changes nothing."""
+    from engine.audit.signing import load_signer
     from engine.runtime.engine import Engine
     from engine.storage.url import open_store
 
+    signer = load_signer(signing_key) if signing_key is not None else None
     store = open_store(db)
     try:
-        yield Engine(store=store)
+        yield Engine(store=store, signer=signer)
     finally:
         store.close()
 

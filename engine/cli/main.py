@@ -89,11 +89,58 @@ def run(
 @app.command()
 def verify(
     path: Annotated[Path, typer.Argument(help="An audit log (JSONL).", show_default=False)],
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="Require every case signed by this key (PEM)."),
+    ] = None,
+    since: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--since", help="A kept head CASE:SEQ:HASH, or a file of them, that must still hold."
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option("--checkpoint", help="A published checkpoint file whose heads must hold."),
+    ] = None,
 ) -> None:
-    """Check every hash chain in an audit log; exit 1 naming the first bad case and seq."""
+    """Check every hash chain in an audit log; exit 1 naming the first bad case and seq.
+    Prints each case's head (CASE:SEQ:HASH) to keep for the next check."""
     from engine.cli.verify_cmd import run_verify
 
-    raise typer.Exit(run_verify(path))
+    raise typer.Exit(run_verify(path, public_key=public_key, since=since, checkpoints=checkpoint))
+
+
+@app.command()
+def keygen(
+    path: Annotated[
+        Path, typer.Argument(help="Where the private key goes (PATH.pub gets the public key).")
+    ],
+) -> None:
+    """Create an Ed25519 signing key: keep it away from the database; give auditors PATH.pub."""
+    from engine.cli.keys_cmd import run_keygen
+
+    raise typer.Exit(run_keygen(path))
+
+
+@app.command("checkpoint")
+def checkpoint_command(
+    *,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Store URL (default: $YISHI_DB, else sqlite:///yishi.db)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the checkpoint here (else stdout).")
+    ] = None,
+    signing_key: Annotated[
+        Path | None, typer.Option("--signing-key", help="Sign the checkpoint with this key.")
+    ] = None,
+) -> None:
+    """Export every case head of a store as one checkpoint file (with its digest) to publish."""
+    from engine.cli.keys_cmd import run_checkpoint
+
+    raise typer.Exit(run_checkpoint(db, out=out, signing_key=signing_key))
 
 
 @app.command()
@@ -142,13 +189,19 @@ def worker(
         str | None, typer.Option("--now", help="Fire timers due at this time (RFC 3339).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line per timer.")] = False,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option("--signing-key", help="Sign timer records with this key (yishi keygen)."),
+    ] = None,
 ) -> None:
     """Fire due timers (state deadlines) from a store; several workers may share one."""
     from engine.cli.worker_cmd import run_worker
 
-    raise typer.Exit(
-        run_worker(db, once=once, interval=interval, batch=batch, now=now, as_json=as_json)
-    )
+    code = run_worker(
+        db, once=once, interval=interval, batch=batch, now=now, as_json=as_json,
+        signing_key=signing_key,
+    )  # fmt: skip
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -207,6 +260,10 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log each request line.")
     ] = True,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option("--signing-key", help="Sign every record with this key (yishi keygen)."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (see docs/embedding.md): bearer tokens, problem+json errors."""
     from engine.server.serve import ServeOptions, run_serve
@@ -215,15 +272,17 @@ def serve(
         db=db, host=host, port=port, tokens=tokens, limit_concurrency=limit_concurrency,
         header_timeout=header_timeout, body_timeout=body_timeout,
         timeout_keep_alive=keep_alive_timeout, max_connections=max_connections,
-        access_log=access_log,
+        access_log=access_log, signing_key=signing_key,
     )  # fmt: skip
     raise typer.Exit(run_serve(options))
 
 
 def _add_case_commands() -> None:
     from engine.cli.case_cmd import case_app
+    from engine.cli.procedures_cmd import procedures_app
 
     app.add_typer(case_app, name="case")
+    app.add_typer(procedures_app, name="procedures")
 
 
 _add_case_commands()

@@ -50,13 +50,16 @@ def run_replay(path: Path, procedures: list[Path], *, as_of: str | None = None) 
     except (EngineError, ValueError, OSError) as exc:
         print(f"{path}: {exc}", file=sys.stderr)
         return 1
+    used = "; ".join(f"{pid} {version} sha256 {sha}" for pid, version, sha in result.procedures)
     if result.divergence is not None:
         print(f"{path}: replay diverges at {result.divergence}")
+        if used:
+            print(f"replayed under {used}")
         return 1
     if moment is not None:
         for snapshot in result.snapshots:
             shown = {"case": snapshot.case, "seq": snapshot.seq, "at": snapshot.at,
                      "state": snapshot.state, "data": snapshot.data}  # fmt: skip
             print(json.dumps(shown, ensure_ascii=False, indent=2))
-    print(f"ok: {result.records} records in {result.cases} case(s) reproduced exactly")
+    print(f"ok: {result.records} records in {result.cases} case(s) reproduced exactly under {used}")
     return 0

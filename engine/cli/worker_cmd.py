@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 
 def run_worker(
@@ -22,6 +23,7 @@ def run_worker(
     batch: int = 100,
     now: str | None = None,
     as_json: bool = False,
+    signing_key: Path | None = None,
 ) -> int:
     """Fire due timers until interrupted (or, with ``once``, until none is due).
 
@@ -32,6 +34,8 @@ def run_worker(
         batch: timers claimed per round.
         now: fire timers due at this RFC 3339 time instead of the clock's now.
         as_json: print one JSON object per fired timer.
+        signing_key: sign the timer records with this key (as the server signs its own,
+            so that a signed case stays signed to its end).
 
     Returns:
         0 when it stopped normally; 1 on an error (printed as one line).
@@ -41,7 +45,7 @@ def run_worker(
     def run() -> int:
         moment: datetime | None = parse_at(now)
         fired = 0
-        with engine_on(db) as engine:
+        with engine_on(db, signing_key) as engine:
             while True:
                 try:
                     outcomes = engine.tick(moment, limit=batch)

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.audit.canonical import canonical_bytes
 from engine.audit.chain import GENESIS, seal
@@ -27,6 +27,7 @@ from engine.runtime.clock import DEFAULT_TIME_ZONE, format_time, local_time, par
 from engine.runtime.deadlines import deadline_after
 from engine.runtime.machine import AttemptTrace, Draft, build_machine, fire
 from engine.runtime.payloads import SchemaCheck
+from engine.runtime.provenance import record_provenance
 from engine.runtime.refusal import (
     WITHHELD,
     kept_payload,
@@ -41,6 +42,9 @@ from engine.runtime.types import (
 )
 from engine.storage.base import CaseSnapshot
 from engine.units import check_unit
+
+if TYPE_CHECKING:
+    from engine.audit.signing import Signer
 
 FORMAT_VERSION = 1
 
@@ -180,8 +184,9 @@ def open_record(
     at: datetime,
     idempotency_key: str | None = None,
     unit: str = "",
+    signer: Signer | None = None,
 ) -> tuple[dict[str, Any], CaseSnapshot]:
-    """The sealed ``case.opened`` record and the first snapshot.
+    """The sealed ``case.opened`` record and the first snapshot (signed when ``signer``).
 
     A case opened in an organisational unit says so in its first record (``unit``),
     so the unit travels with the trail; a case without one has no ``unit`` key, as
@@ -214,12 +219,13 @@ def open_record(
         "procedure": dict(runner.identity),
         "rule_set": copy_json(runner.rule_set),
         "data": initial_data,
+        "engine": record_provenance(),
     }
     if idempotency_key is not None:
         record["idempotency_key"] = idempotency_key
     if unit:
         record["unit"] = unit
-    sealed = seal(record, GENESIS)
+    sealed = seal(record, GENESIS, signer)
     due, timer_event = _deadline(runner, procedure.initial, at)
     snapshot = CaseSnapshot(
         id=case_id,
@@ -353,8 +359,10 @@ def attempt(
     at: datetime,
     idempotency_key: str | None = None,
     timer: bool = False,
+    signer: Signer | None = None,
 ) -> tuple[dict[str, Any], CaseSnapshot]:
-    """Steps 1–6 without the commit: the sealed record and the snapshot after it."""
+    """Steps 1–6 without the commit: the sealed (and, with ``signer``, signed) record
+    and the snapshot after it."""
     at_text = format_time(at)
     payload, reason = _screen_payload(runner, event, payload)
     record: dict[str, Any] = {
@@ -371,6 +379,7 @@ def attempt(
         "guards": [],
         "actions": [],
         "procedure": dict(runner.identity),
+        "engine": record_provenance(),
     }
     if idempotency_key is not None:
         record["idempotency_key"] = idempotency_key
@@ -404,7 +413,7 @@ def attempt(
         record["reason"] = reason.record()
     if timer:
         record["kind"] = "timer.fired"  # applied or not: the reason says which
-    sealed = seal(record, snapshot.head)
+    sealed = seal(record, snapshot.head, signer)
     due, timer_event = snapshot.deadline_at, snapshot.deadline_event
     entered = snapshot.state_entered_at
     if state != snapshot.state or (timer and reason is None):

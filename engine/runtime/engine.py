@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -42,7 +42,7 @@ from engine.runtime.attempt import (
     scoped_key,
     undeclared_fields,
 )
-from engine.runtime.clock import Clock, SystemClock, format_time, normalise
+from engine.runtime.clock import Clock, SystemClock, format_time, normalise, parse_time
 from engine.runtime.door import check_member, check_opener
 from engine.runtime.types import (
     SYSTEM,
@@ -55,9 +55,16 @@ from engine.runtime.types import (
 from engine.storage.base import CaseSnapshot, Store
 from engine.storage.memory import MemoryStore
 
+if TYPE_CHECKING:
+    from engine.audit.signing import Signer
+
 
 class IdempotencyMismatch(CaseError):
     """An idempotency key was reused for a different request."""
+
+
+class TimeWentBackwards(CaseError):
+    """An event's ``at`` is before the case's last record: time never runs backwards in a case."""
 
 
 def _log(**bound: Any) -> Any:
@@ -73,24 +80,37 @@ class Engine:
     Args:
         store: where cases live (in memory when omitted).
         clock: supplies ``at`` when an attempt omits it (the system clock when omitted).
+        signer: signs every record this engine writes (a key kept apart from the store,
+            so that write access to the store alone cannot forge a trail).
     """
 
-    def __init__(self, store: Store | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        *,
+        signer: Signer | None = None,
+    ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.clock: Clock = clock or SystemClock()
+        self.signer = signer
         self._runners: dict[str, Runner] = {}
 
     # -- procedures -------------------------------------------------------------------------
 
     def register(self, compiled: CompiledProcedure) -> None:
-        """Make a procedure version available and keep its source in the store."""
+        """Make a procedure version available and keep its source in the store.
+
+        Raises:
+            VersionTaken: another text is registered under the same id and version.
+        """
         procedure = compiled.procedure
-        if procedure.sha256 not in self._runners:
-            self._runners[procedure.sha256] = Runner(compiled)
         self.store.save_procedure(
             id=procedure.id, version=procedure.version, sha256=procedure.sha256,
             source=procedure.source,
         )  # fmt: skip
+        if procedure.sha256 not in self._runners:
+            self._runners[procedure.sha256] = Runner(compiled)
 
     def _runner(self, sha256: str) -> Runner:
         runner = self._runners.get(sha256)
@@ -143,6 +163,7 @@ class Engine:
             at=normalise(at or self.clock.now()),
             idempotency_key=idempotency_key,
             unit=unit,
+            signer=self.signer,
         )
         self.store.commit(snapshot, record, expected_seq=0)
         log = _log(case=case_id, procedure=procedure.procedure.id)
@@ -173,6 +194,7 @@ class Engine:
             Conflict: when ``expected_seq`` is given and the case has moved on, or a
                 concurrent writer committed first.
             IdempotencyMismatch: when the key was used before for a different request.
+            TimeWentBackwards: when ``at`` is before the case's last record.
         """
         snapshot = self._snapshot(case_id)
         who = Actor.of(actor)
@@ -191,9 +213,15 @@ class Engine:
                 "read it again and retry"
             )
         when = normalise(at or self.clock.now())  # instants enter the engine as UTC, once
+        if when < parse_time(snapshot.updated_at):
+            raise TimeWentBackwards(
+                f"case {case_id!r}: the event's time {format_time(when)} is before the case's "
+                f"last record (seq {snapshot.seq} at {snapshot.updated_at}); "
+                "time never runs backwards in a case"
+            )
         record, new = attempt(
             runner, snapshot, event, actor=who, payload=body, at=when,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key, signer=self.signer,
         )  # fmt: skip
         self.store.commit(
             new,
@@ -237,9 +265,13 @@ class Engine:
         for snapshot in self.store.claim_due_timers(moment, limit=limit):
             runner = self._runner(snapshot.procedure_sha256)
             assert snapshot.deadline_event is not None and snapshot.deadline_at is not None
+            # A record may have been written after the deadline passed and before this
+            # tick (a refused attempt, say): the timer then fires at that record's time,
+            # never before it, so time does not run backwards in the case.
+            when = normalise(max(snapshot.deadline_at, parse_time(snapshot.updated_at)))
             record, new = attempt(
                 runner, snapshot, snapshot.deadline_event, actor=SYSTEM, payload={},
-                at=snapshot.deadline_at, timer=True,
+                at=when, timer=True, signer=self.signer,
             )  # fmt: skip
             try:
                 self.store.commit(new, record, expected_seq=snapshot.seq)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from engine.definition.compile import CompiledProcedure
 from engine.errors import EngineError
 from engine.runtime.attempt import Runner, attempt, open_record
 from engine.runtime.clock import parse_time
+from engine.runtime.provenance import IGNORED_IN_COMPARISON, engine_note, same_outcome
 from engine.runtime.types import Actor
 from engine.storage.base import CaseSnapshot
 
@@ -40,9 +41,13 @@ class Divergence:
     seq: int
     fields: tuple[str, ...]
     diff: str
+    engine: str | None = None
+    """Why the engine may be the cause (another yishi or registry wrote the record)."""
 
     def __str__(self) -> str:
-        return f"case {self.case} seq {self.seq}: {', '.join(self.fields)} differ\n{self.diff}"
+        note = f"\n{self.engine}" if self.engine else ""
+        fields = ", ".join(self.fields)
+        return f"case {self.case} seq {self.seq}: {fields} differ{note}\n{self.diff}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +69,8 @@ class ReplayReport:
     records: int
     divergence: Divergence | None = None
     snapshots: tuple[CaseAt, ...] = field(default_factory=tuple)
+    procedures: tuple[tuple[str, str, str], ...] = ()
+    """(id, version, sha256) of every procedure version the replay ran, sorted."""
 
     @property
     def ok(self) -> bool:
@@ -81,7 +88,7 @@ def _group(records: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, 
 
 
 def _diff(recorded: Mapping[str, Any], replayed: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
-    keys = sorted(set(recorded) | set(replayed))
+    keys = sorted((set(recorded) | set(replayed)) - IGNORED_IN_COMPARISON)
     differing = tuple(k for k in keys if recorded.get(k) != replayed.get(k))
     shown_a = {k: recorded.get(k) for k in differing}
     shown_b = {k: replayed.get(k) for k in differing}
@@ -205,7 +212,7 @@ def replay_records(
                 if snapshot is None:
                     runner = _runner_for(record, runners, procedures)
                 replayed, snapshot = _replay_one(runner, snapshot, record)
-            if replayed != dict(record):
+            if not same_outcome(record, replayed):
                 fields, diff = _diff(record, replayed)
                 done += 1
                 seq = record.get("seq")
@@ -217,8 +224,14 @@ def replay_records(
                         seq=seq if type(seq) is int else 0,
                         fields=fields,
                         diff=diff,
+                        engine=engine_note(record) if problem is None else None,
                     ),
+                    procedures=_used(runners),
                 )
+            if snapshot is not None and snapshot.head != record["hash"]:
+                # The same outcome under another writer's key or engine: the chain
+                # continues from the recorded hash, as the log's next record does.
+                snapshot = replace(snapshot, head=record["hash"])
             done += 1
             if progress is not None:
                 progress(done)
@@ -232,4 +245,10 @@ def replay_records(
                     data=snapshot.data,
                 )
             )
-    return ReplayReport(cases=len(cases), records=done, snapshots=tuple(snapshots))
+    return ReplayReport(
+        cases=len(cases), records=done, snapshots=tuple(snapshots), procedures=_used(runners)
+    )
+
+
+def _used(runners: Mapping[str, Runner]) -> tuple[tuple[str, str, str], ...]:
+    return tuple(sorted((r.procedure.id, r.procedure.version, sha) for sha, r in runners.items()))

@@ -10,7 +10,8 @@ requests that first used them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from engine.audit.jsonl import parse_line
 from engine.audit.verify import verify_lines
@@ -19,8 +20,12 @@ from engine.errors import AuditError, EngineError
 from engine.runtime.attempt import Runner, attempt, fingerprint, open_record, scoped_key
 from engine.runtime.clock import parse_time
 from engine.runtime.engine import Engine
+from engine.runtime.provenance import differing, engine_note, same_outcome
 from engine.runtime.types import Actor
 from engine.storage.base import CaseSnapshot, IdempotencyEntry
+
+if TYPE_CHECKING:
+    from engine.audit.signing import Verifier
 
 ProcedureLookup = Callable[[str], CompiledProcedure | None]
 
@@ -45,7 +50,11 @@ def export_case(engine: Engine, case_id: str) -> list[bytes]:
 
 
 def import_log(
-    engine: Engine, lines: Sequence[bytes], procedures: ProcedureLookup | None = None
+    engine: Engine,
+    lines: Sequence[bytes],
+    procedures: ProcedureLookup | None = None,
+    *,
+    verifier: Verifier | None = None,
 ) -> list[Imported]:
     """Verify, replay and store every case in an audit log.
 
@@ -53,6 +62,8 @@ def import_log(
         engine: its store receives the cases (and their procedure sources).
         lines: the log's lines (with newlines), several cases possibly interleaved.
         procedures: finds a compiled procedure by sha256 when the store lacks it.
+        verifier: when given, every case must be signed by its key (as ``verify``
+            with ``--public-key`` requires).
 
     Returns:
         The cases stored, in order of first appearance.
@@ -63,7 +74,7 @@ def import_log(
         CaseExists: when the store already holds one of the cases.
         EngineError: when a case's procedure version is neither in the store nor given.
     """
-    report = verify_lines(lines)
+    report = verify_lines(lines, verifier=verifier)
     if not report.ok:
         assert report.failure is not None
         raise AuditError(f"refusing to import: {report.failure}")
@@ -107,14 +118,15 @@ def _rebuild(
             raise AuditError(
                 f"refusing to import: case {case} seq {record['seq']} does not replay: {exc}"
             ) from exc
-        if replayed != record:
-            differing = sorted(
-                k for k in set(replayed) | set(record) if replayed.get(k) != record.get(k)
-            )
+        if not same_outcome(record, replayed):
+            note = engine_note(record)
             raise AuditError(
                 f"refusing to import: case {case} seq {record['seq']} does not follow from "
-                f"the rules and its inputs ({', '.join(differing)} differ); run yishi replay"
+                f"the rules and its inputs ({', '.join(differing(record, replayed))} differ"
+                f"{'; ' + note if note else ''}); run yishi replay"
             )
+        if snapshot.head != record["hash"]:
+            snapshot = replace(snapshot, head=str(record["hash"]))
         if key is not None and record["kind"] != "case.opened":
             scoped = scoped_key(actor, str(key))
             if scoped in keys:

@@ -24,9 +24,10 @@ from engine.errors import (
     ProcedureInvalid,
     StoreError,
     UnknownCase,
+    VersionTaken,
 )
 from engine.runtime.attempt import InvalidData
-from engine.runtime.engine import Engine, IdempotencyMismatch
+from engine.runtime.engine import Engine, IdempotencyMismatch, TimeWentBackwards
 from engine.server.access import log_refusal
 from engine.server.auth import TokenTable
 from engine.server.catalog import Catalog
@@ -133,6 +134,8 @@ def _add_handlers(app: FastAPI) -> None:
     on(CaseExists, 409, "case-exists")
     on(Conflict, 409, "conflict")
     on(IdempotencyMismatch, 422, "idempotency-key-reused")
+    on(TimeWentBackwards, 422, "time-backwards")
+    on(VersionTaken, 409, "procedure-version-taken")
     on(InvalidUnit, 422, "invalid-unit")
 
     async def refused_at_door(request: Request, exc: Exception) -> JSONResponse:

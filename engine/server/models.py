@@ -71,6 +71,12 @@ class ProcedureRef(BaseModel):
     sha256: str = Field(description="sha256 of the exact source text (UTF-8): its address.")
 
 
+class ProcedureVersion(ProcedureRef):
+    """A stored procedure version in the listing, with how many cases pin it."""
+
+    cases: int = Field(description="How many cases in the store pin this exact text.")
+
+
 class ProcedureReport(BaseModel):
     """What registering (or checking) a procedure found."""
 
@@ -85,7 +91,7 @@ class ProcedureReport(BaseModel):
 class ProcedureList(BaseModel):
     """Every stored procedure version."""
 
-    procedures: list[ProcedureRef]
+    procedures: list[ProcedureVersion]
 
 
 class OpenCase(_Request):

@@ -42,6 +42,8 @@ TITLES: dict[str, str] = {
     "conflict": "The case moved on meanwhile",
     "precondition-failed": "The case is not at the expected seq",
     "idempotency-key-reused": "This idempotency key was used for a different request",
+    "procedure-version-taken": "Another text is registered under this procedure id and version",
+    "time-backwards": "The event's time is before the case's last record",
     "not-allowed": "The event is not allowed in this state",
     "not-authorised": "The actor holds none of the event's roles",
     "invalid-payload": "The payload does not match the event's schema",

@@ -25,8 +25,8 @@ from engine.server.models import (
     SHA256,
     LocatedProblem,
     ProcedureList,
-    ProcedureRef,
     ProcedureReport,
+    ProcedureVersion,
 )
 from engine.server.problems import ProblemError, documented
 
@@ -140,8 +140,14 @@ def _report(
 def list_procedures(deps: Deps, caller: Caller) -> ProcedureList:
     """Every stored procedure version, sorted by id, version and sha256."""
     refs = deps.engine.store.procedures()
+    counts = deps.engine.store.cases_per_procedure()
     return ProcedureList(
-        procedures=[ProcedureRef(id=r.id, version=r.version, sha256=r.sha256) for r in refs]
+        procedures=[
+            ProcedureVersion(
+                id=r.id, version=r.version, sha256=r.sha256, cases=counts.get(r.sha256, 0)
+            )
+            for r in refs
+        ]
     )
 
 

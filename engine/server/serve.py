@@ -58,6 +58,8 @@ class ServeOptions:
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     access_log: bool = True
+    signing_key: Path | None = None
+    """An Ed25519 key file (``yishi keygen``): every record the server writes is signed."""
 
 
 class QueryRedactor(logging.Filter):
@@ -106,6 +108,7 @@ def run_serve(options: ServeOptions) -> int:
     """
     import uvicorn
 
+    from engine.audit.signing import load_signer
     from engine.runtime.engine import Engine
     from engine.server.app import create_app
     from engine.server.auth import load_tokens
@@ -120,12 +123,13 @@ def run_serve(options: ServeOptions) -> int:
             check_local_host(options.host)
         else:
             tokens = load_tokens(options.tokens)
+        signer = load_signer(options.signing_key) if options.signing_key is not None else None
         store = open_store(options.db)
     except EngineError as exc:
         print(f"yishi: error: {exc}", file=sys.stderr)
         return 1
     try:
-        engine = Engine(store=store)
+        engine = Engine(store=store, signer=signer)
         if options.tokens is None:
             # No token file: one person on this machine signs in once with a printed link.
             tokens, sessions, once, registered = prepare_local(engine)

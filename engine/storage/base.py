@@ -94,6 +94,10 @@ class Store(Protocol):
         """Every stored procedure version, sorted by id, version and sha256."""
         ...
 
+    def cases_per_procedure(self) -> dict[str, int]:
+        """How many cases pin each procedure version, by sha256 (versions with none left out)."""
+        ...
+
     def get_case(self, case_id: str) -> CaseSnapshot | None:
         """The case's snapshot, or None when there is no such case."""
         ...

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.audit.jsonl import encode_line
-from engine.errors import CaseExists, Conflict, StoreError
+from engine.errors import CaseExists, Conflict, StoreError, VersionTaken
 from engine.storage.base import (
     CaseFilter,
     CasePage,
@@ -44,6 +44,12 @@ class MemoryStore:
 
     def save_procedure(self, *, id: str, version: str, sha256: str, source: str) -> None:
         with self._lock:
+            if sha256 not in self._procedures:
+                for ref in self._procedure_refs.values():
+                    if ref.id == id and ref.version == version:
+                        raise VersionTaken(
+                            id=id, version=version, stored=ref.sha256, offered=sha256
+                        )
             self._procedures.setdefault(sha256, source)
             self._procedure_refs.setdefault(
                 sha256, ProcedureRef(id=id, version=version, sha256=sha256)
@@ -147,6 +153,12 @@ class MemoryStore:
 
     def case_ids(self) -> list[str]:
         return sorted(self._cases)
+
+    def cases_per_procedure(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for snapshot in list(self._cases.values()):
+            counts[snapshot.procedure_sha256] = counts.get(snapshot.procedure_sha256, 0) + 1
+        return counts
 
     def list_cases(
         self, where: CaseFilter | None = None, *, after: str | None = None, limit: int = 50

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from engine.errors import CaseExists, Conflict, StoreError
+from engine.errors import CaseExists, Conflict, StoreError, VersionTaken
 from engine.storage.base import (
     CaseFilter,
     CasePage,
@@ -180,7 +180,17 @@ class PostgresStore:
         """Keep a procedure's exact source, addressed by its sha256 (idempotent)."""
         if sha256 in self._known_procedures:
             return
-        with self._connection() as conn:
+        with self._connection() as conn, conn.transaction():
+            # Serialise registrations of one id+version so two texts cannot both get in.
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"procedure:{id}:{version}",)
+            )
+            taken = conn.execute(
+                "SELECT sha256 FROM procedures WHERE id = %s AND version = %s AND sha256 <> %s",
+                (id, version, sha256),
+            ).fetchone()
+            if taken is not None:
+                raise VersionTaken(id=id, version=version, stored=taken[0], offered=sha256)
             conn.execute(
                 "INSERT INTO procedures (sha256, id, version, source) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (sha256) DO NOTHING",
@@ -354,6 +364,12 @@ class PostgresStore:
         """Every case id, sorted."""
         with self._connection() as conn:
             return [row[0] for row in conn.execute("SELECT id FROM cases ORDER BY id")]
+
+    def cases_per_procedure(self) -> dict[str, int]:
+        """How many cases pin each procedure version, by sha256."""
+        query = "SELECT procedure_sha256, COUNT(*) FROM cases GROUP BY procedure_sha256"
+        with self._connection() as conn:
+            return {str(row[0]): int(row[1]) for row in conn.execute(query)}
 
     def list_cases(
         self, where: CaseFilter | None = None, *, after: str | None = None, limit: int = 50

@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.errors import CaseExists, Conflict, EngineError, StoreError
+from engine.errors import CaseExists, Conflict, EngineError, StoreError, VersionTaken
 from engine.storage.base import (
     CaseFilter,
     CasePage,
@@ -228,6 +228,12 @@ class SqliteStore:
             return
         if self.procedure_source(sha256) is None:
             with self._transaction() as conn:
+                taken = conn.execute(
+                    "SELECT sha256 FROM procedures WHERE id = ? AND version = ? AND sha256 <> ?",
+                    (id, version, sha256),
+                ).fetchone()
+                if taken is not None:
+                    raise VersionTaken(id=id, version=version, stored=taken[0], offered=sha256)
                 conn.execute(
                     "INSERT INTO procedures (sha256, id, version, source) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (sha256) DO NOTHING",
@@ -484,6 +490,12 @@ class SqliteStore:
         """Every case id, sorted."""
         with self._reading() as conn:
             return [row[0] for row in conn.execute("SELECT id FROM cases ORDER BY id")]
+
+    def cases_per_procedure(self) -> dict[str, int]:
+        """How many cases pin each procedure version, by sha256."""
+        query = "SELECT procedure_sha256, COUNT(*) FROM cases GROUP BY procedure_sha256"
+        with self._reading() as conn:
+            return {str(row[0]): int(row[1]) for row in conn.execute(query)}
 
     def list_cases(
         self, where: CaseFilter | None = None, *, after: str | None = None, limit: int = 50
