@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from runtime_support import (
     FOUR_DATA,
-    NOBODY,
     SECRETARY,
+    SUPERVISOR,
     T0,
     four,
     new_engine,
@@ -60,7 +60,7 @@ def test_a_timer_overdue_past_a_later_record_fires_at_that_record_time() -> None
     engine, _clock = new_engine()
     last = open_four(engine, state="resolution_disclosed")
     refused_at = last + timedelta(days=8)  # after the 7-day disclosure deadline
-    outcome = engine.fire("c1", "propose", actor=NOBODY, payload={}, at=refused_at)
+    outcome = engine.fire("c1", "propose", actor=SUPERVISOR, payload={}, at=refused_at)
     assert not outcome.applied
     fired = engine.tick(last + timedelta(days=9))
     assert len(fired) == 1
