@@ -24,7 +24,7 @@ def run_verify(path: Path) -> int:
     try:
         report = verify_file(path)
     except LogUnreadable as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(exc, file=sys.stderr)  # "FILE: why": it names the file already
         return 2
     if report.failure is None:
         print(report.message)
