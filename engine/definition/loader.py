@@ -63,7 +63,8 @@ def check_source(source: str, file: str, registry: Registry | None = None) -> Ch
     except YamlProblems as exc:
         return CheckReport(compiled=None, problems=tuple(_sorted(exc.problems)))
     problems: list[Problem] = []
-    if not source.startswith(SCHEMA_COMMENT):
+    # A file that is not even a mapping is no procedure: an editor hint would be noise.
+    if isinstance(doc.value, dict) and not source.startswith(SCHEMA_COMMENT):
         problems.append(
             Problem(
                 location=SourceLocation(file=file, line=1, column=1),
