@@ -274,3 +274,26 @@ def test_the_console_script_gives_one_line_too(tmp_path: Path) -> None:
         "yishi serve: error: Invalid value for '--port': Input should be less than or equal "
         "to 65535 (see yishi serve --help)"
     ]
+
+
+def test_an_unexpected_error_is_one_line_and_status_70(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rule: a failure no command expected (a bug) is one ``internal error`` line, exit 70,
+    and ``YISHI_TRACEBACK=1`` lets the traceback through for the bug report."""
+    import engine.cli.validate_cmd
+
+    def broken(*_: object, **__: object) -> int:
+        raise RuntimeError("something no one foresaw\nover two lines")
+
+    monkeypatch.setattr(engine.cli.validate_cmd, "run_validate", broken)
+    monkeypatch.delenv("YISHI_TRACEBACK", raising=False)
+
+    ran = invoke("validate", str(PROCEDURE))
+
+    assert ran.code == 70
+    assert ran.stderr.splitlines() == [
+        "yishi: internal error: RuntimeError: something no one foresaw over two lines "
+        "(a bug in yishi; run again with YISHI_TRACEBACK=1 and report it)"
+    ]
+    monkeypatch.setenv("YISHI_TRACEBACK", "1")
+    with pytest.raises(RuntimeError, match="no one foresaw"):
+        invoke("validate", str(PROCEDURE))
