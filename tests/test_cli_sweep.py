@@ -135,6 +135,8 @@ ROWS: list[tuple[str, tuple[str, ...], str]] = [
     ("worker bad now", ("worker", "--once", "--now", "tomorrow", *MEM), "--at"),
     ("worker batch 0", ("worker", "--once", "--batch", "0", *MEM), "--batch"),
     ("worker interval nan", ("worker", "--interval", "nan", *MEM), "--interval"),
+    ("serve tokens fifo", ("serve", "--tokens", "{fifo}", *MEM), "FIFO"),
+    ("serve tokens directory", ("serve", "--tokens", "{dir}", *MEM), "directory"),
     ("serve port 99999", ("serve", "--port", "99999", "--tokens", "{tokens}"), "--port"),
     ("serve port -1", ("serve", "--port", "-1", "--tokens", "{tokens}"), "--port"),
     ("serve port text", ("serve", "--port", "eighty", "--tokens", "{tokens}"), "--port"),

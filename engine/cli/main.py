@@ -218,6 +218,18 @@ def serve(
     ] = True,
 ) -> None:
     """Serve the HTTP API (see docs/embedding.md): bearer tokens, problem+json errors."""
+    from engine.regular_file import NotRegularFile, open_regular
+
+    try:
+        # A FIFO would block the token reader for ever: refuse what is not a file first.
+        open_regular(tokens).close()
+    except (NotRegularFile, IsADirectoryError) as exc:
+        print(
+            f"yishi: error: {tokens}: cannot read the token file: {exc.strerror}", file=sys.stderr
+        )
+        raise typer.Exit(1) from exc
+    except OSError:
+        pass  # missing or unreadable: the token reader says so in its own words
     from engine.server.serve import ServeOptions, run_serve
 
     options = ServeOptions(
