@@ -100,6 +100,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     made["file"].write_text("not a directory\n", encoding="utf-8")
     made["tokens"].write_text("tokens: []\n", encoding="utf-8")
     made["nodir"] = where / "no-such-directory" / "out.jsonl"
+    made["sqlite"] = where / "cases.db"
     return made
 
 
@@ -202,6 +203,16 @@ ROWS: list[tuple[str, tuple[str, ...], str]] = [
     ("case show not a url", ("case", "show", "c-1", "--db", "cases.db"), "sqlite:///cases.db"),
     ("case list huge cursor", ("case", "list", "--after", "9" * 40, *MEM), "cursor"),
     ("case list negative cursor", ("case", "list", "--after", "-1", *MEM), "cursor"),
+    (
+        "case list cursor beyond 64 bits",
+        ("case", "list", "--after", f'[{2**63},"c"]', "--db", "sqlite:///{sqlite}"),
+        "cursor",
+    ),
+    (
+        "case list cursor nested deep",
+        ("case", "list", "--after", "[" * 5000, "--db", "sqlite:///{sqlite}"),
+        "cursor",
+    ),
     ("case list limit 0", ("case", "list", "--limit", "0", *MEM), "--limit"),
     ("case list limit huge", ("case", "list", "--limit", "9" * 40, *MEM), "--limit"),
     ("case list bad since", ("case", "list", "--since", "last week", *MEM), "--at"),
