@@ -172,6 +172,8 @@ ROWS: list[tuple[str, tuple[str, ...], str]] = [
         "levels deep",
     ),
     ("case fire payload bad json", (*FIRE, "--payload", "{present: 4}", *MEM), "not valid JSON"),
+    ("case fire payload NaN", (*FIRE, "--payload", '{"present": NaN}', *MEM), "NaN"),
+    ("case fire payload Infinity", (*FIRE, "--payload", '{"yes": -Infinity}', *MEM), "Infinity"),
     ("case fire empty key", (*FIRE, "--key", "", *MEM), "--key"),
     ("case fire key with space", (*FIRE, "--key", "a b", *MEM), "--key"),
     ("case fire key too long", (*FIRE, "--key", "k" * 129, *MEM), "--key"),

@@ -91,7 +91,7 @@ def read_json(text: str | None, what: str) -> dict[str, Any]:
     if text.startswith("@"):
         source = _read_json_file(text[1:], what)
     try:
-        value = json.loads(source)
+        value = json.loads(source, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         raise UsageProblem(
             f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -103,6 +103,11 @@ def read_json(text: str | None, what: str) -> dict[str, Any]:
     if _depth(value) > MAX_JSON_DEPTH:
         raise UsageProblem(f"{what} nests more than {MAX_JSON_DEPTH} levels deep")
     return value
+
+
+def _not_json(word: str) -> Any:
+    """Python's reader accepts NaN and Infinity; JSON (and an audit record) has neither."""
+    raise UsageProblem(f"{word} is not a JSON value; audit records hold exact numbers only")
 
 
 def _read_json_file(name: str, what: str) -> str:
