@@ -157,3 +157,25 @@ def test_a_procedure_named_by_case_import_is_read_as_carefully(tmp_path: Path) -
     assert ran.code != 0
     (line,) = located_lines(ran, bad)
     assert f"{bad}:1:10: " in line, line
+
+
+def test_the_size_limit_is_exact(tmp_path: Path) -> None:
+    """Rule: a procedure file of exactly MAX_BYTES is read; one byte more is refused
+    without reading further (and located at 1:1)."""
+    from engine.definition.loader import read_source
+    from engine.definition.strict_yaml import MAX_BYTES
+    from engine.errors import SourceUnreadable
+
+    at_limit = tmp_path / "at-limit.yaml"
+    at_limit.write_bytes(b"# " + b"x" * (MAX_BYTES - 3) + b"\n")
+    over = tmp_path / "over.yaml"
+    over.write_bytes(b"# " + b"x" * (MAX_BYTES - 2) + b"\n")
+
+    assert len(read_source(at_limit)) == MAX_BYTES
+    with pytest.raises(SourceUnreadable) as caught:
+        read_source(over)
+    assert str(caught.value.location) == f"{over}:1:1"
+    assert (
+        caught.value.reason
+        == f"the file is larger than {MAX_BYTES} bytes, the limit for procedures"
+    )

@@ -172,6 +172,19 @@ ROWS: list[tuple[str, tuple[str, ...], str]] = [
         "levels deep",
     ),
     ("case fire payload bad json", (*FIRE, "--payload", "{present: 4}", *MEM), "not valid JSON"),
+    # At each limit exactly the value passes its check and the command goes on to find
+    # that there is no case c-1 in an empty store.
+    (
+        "case fire payload 64 deep is allowed",
+        (*FIRE, "--payload", '{"a":' * 64 + "1" + "}" * 64, *MEM),
+        "no case 'c-1'",
+    ),
+    (
+        "case fire actor of 128 is allowed",
+        ("case", "fire", "c-1", "propose", "--actor", "a" * 128, *MEM),
+        "no case 'c-1'",
+    ),
+    ("case fire key of 128 is allowed", (*FIRE, "--key", "k" * 128, *MEM), "no case 'c-1'"),
     ("case fire payload NaN", (*FIRE, "--payload", '{"present": NaN}', *MEM), "NaN"),
     ("case fire payload Infinity", (*FIRE, "--payload", '{"yes": -Infinity}', *MEM), "Infinity"),
     ("case fire empty key", (*FIRE, "--key", "", *MEM), "--key"),
