@@ -179,3 +179,18 @@ def test_the_size_limit_is_exact(tmp_path: Path) -> None:
         caught.value.reason
         == f"the file is larger than {MAX_BYTES} bytes, the limit for procedures"
     )
+
+
+def test_a_file_of_many_problems_is_summed_past_the_listing(tmp_path: Path) -> None:
+    """Rule: validate's summary counts every problem, those past the listing's cap too."""
+    from engine.definition.loader import check_source
+
+    path = tmp_path / "many.yaml"
+    path.write_text("".join(f"unknown_{i}: 1\n" for i in range(300)), encoding="utf-8")
+    errors, warnings = check_source(path.read_text(encoding="utf-8"), str(path)).counts
+
+    ran = invoke("validate", path)
+
+    assert ran.code == 1
+    assert errors > 300
+    assert ran.stderr.splitlines() == [f"{path}: {errors} error(s), {warnings} warning(s)"]
