@@ -389,3 +389,16 @@ def test_a_scenario_naming_a_non_procedure_file_does_not_print_it(tmp_path: Path
     assert "swordfish" not in ran.stdout + ran.stderr
     (line,) = located_lines(ran, secret)
     assert "expected a mapping, found text of" in line, line
+
+
+def test_a_scenario_time_with_no_utc_form_is_a_located_error(tmp_path: Path) -> None:
+    """Rule: an instant the record cannot hold in UTC (year 9999's last hours west of
+    Greenwich) is a located problem at that step, not a crash of the engine."""
+    path = _scenario(tmp_path, "9999-12-31T23:00:00-12:00")
+
+    ran = invoke("run", path)
+
+    assert_no_traceback(ran)
+    assert ran.code == 1
+    (line,) = located_lines(ran, path)
+    assert line.startswith(f"{path}:11:9: steps[1].at: not a valid time"), line

@@ -157,7 +157,7 @@ ROWS: list[tuple[str, tuple[str, ...], str]] = [
     ("case open data directory", (*OPEN, "--data", "@{dir}", *MEM), "directory"),
     ("case open data NUL", (*OPEN, "--data", "@{nul-json}", *MEM), "not valid JSON"),
     ("case open bad at", (*OPEN, "--at", "noon", *MEM), "--at"),
-    ("case open year 9999 at", (*OPEN, "--at", "9999-12-31T23:59:59-12:00", *MEM), ""),
+    ("case open year 9999 at", (*OPEN, "--at", "9999-12-31T23:59:59-12:00", *MEM), "--at"),
     ("case open procedure fifo", ("case", "open", "{fifo}", "c-1", "--actor", "a", *MEM), "FIFO"),
     ("case fire payload not utf-8", (*FIRE, "--payload", "@{not-utf8}", *MEM), "not UTF-8"),
     ("case fire payload deep file", (*FIRE, "--payload", "@{deep}", *MEM), "levels deep"),

@@ -186,12 +186,18 @@ def parse_at(text: str | None) -> Any:
     """
     if text is None:
         return None
+    from datetime import UTC
+
     from engine.runtime.clock import parse_time
 
     try:
-        return parse_time(text)
+        value = parse_time(text)
+        # The engine records instants in UTC: one that has no UTC form (the last hours
+        # of year 9999 west of Greenwich) is refused here, not deep in the engine.
+        value.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         raise UsageProblem(f"--at {text!r}: {exc}") from exc
+    return value
 
 
 __all__ = [

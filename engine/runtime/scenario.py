@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,7 @@ def _time_problems(doc: Document) -> list[Problem]:
     latest_path: tuple[str | int, ...] = ("opened_at",)
     try:
         latest = parse_time(body["opened_at"])
+        latest.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         return [_time_problem(doc, ("opened_at",), f"not a valid time: {exc}")]
     for index, step in enumerate(body["steps"]):
@@ -131,6 +133,7 @@ def _time_problems(doc: Document) -> list[Problem]:
         where = ("steps", index, key)
         try:
             moment = parse_time(step[key])
+            moment.astimezone(UTC)  # records hold UTC: an instant must have a UTC form
         except (ValueError, OverflowError) as exc:
             problems.append(_time_problem(doc, where, f"not a valid time: {exc}"))
             continue
