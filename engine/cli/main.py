@@ -222,7 +222,8 @@ def serve(
 
     try:
         # A FIFO would block the token reader for ever: refuse what is not a file first.
-        open_regular(tokens).close()
+        if tokens is not None:
+            open_regular(tokens).close()
     except (NotRegularFile, IsADirectoryError) as exc:
         print(
             f"yishi: error: {tokens}: cannot read the token file: {exc.strerror}", file=sys.stderr
