@@ -72,8 +72,8 @@ class ProcedureError(EngineError):
 class SourceUnreadable(ProcedureError):
     """A file cannot be read as UTF-8 text; ``location`` says which file, ``reason`` why."""
 
-    def __init__(self, path: str, reason: str) -> None:
-        self.location = SourceLocation(file=path, line=1, column=1)
+    def __init__(self, path: str, reason: str, *, line: int = 1, column: int = 1) -> None:
+        self.location = SourceLocation(file=path, line=line, column=column)
         self.reason = reason
         super().__init__(f"{path}: {reason}")
 

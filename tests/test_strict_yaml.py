@@ -213,3 +213,30 @@ def test_format_path() -> None:
         format_path(("events", "vote", "transitions", 0, "to")) == "events.vote.transitions[0].to"
     )
     assert format_path(()) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "shown"),
+    [
+        ("id: a\x00b\n", "1:6", "a NUL character (U+0000)"),
+        ("a: 1\nb: \x00\n", "2:4", "a NUL character (U+0000)"),
+        ("\x00", "1:1", "a NUL character (U+0000)"),
+        ("a: bell\x07\n", "1:8", "the character U+0007"),
+        ("a: \x7f\n", "1:4", "the character U+007F"),
+        ("a: \ufffe\n", "1:4", "the character U+FFFE"),
+        ("a: \ud800\n", "1:4", "the character U+D800"),
+    ],
+    ids=["nul", "nul-line-2", "only-nul", "bell", "del", "non-character", "lone-surrogate"],
+)
+def test_characters_yaml_forbids_are_located_problems(text: str, where: str, shown: str) -> None:
+    """Rule: NUL and other characters YAML forbids are one problem at their line and
+    column, never a ReaderError escaping (the regression of composing with libyaml);
+    a lone surrogate, possible in text not read from a file, too."""
+    assert _problems(text) == [f"f.yaml:{where}: {shown} is not allowed in YAML text; remove it"
+                               + (" (editors often show it as ^@ or not at all)"
+                                  if "NUL" in shown else "")]  # fmt: skip
+
+
+def test_a_byte_order_mark_in_utf8_is_accepted() -> None:
+    """Rule: a UTF-8 byte-order mark (some editors write one) is not part of the text."""
+    assert parse_yaml("\ufeffid: x\n", "f.yaml").value == {"id": "x"}

@@ -30,6 +30,7 @@ from engine.audit.canonical import canonical_bytes
 from engine.audit.chain import HASH_PREFIX, Sealed
 from engine.audit.errors import LineError, LogUnreadable, RecordInvalid
 from engine.audit.record import HEX64
+from engine.regular_file import open_regular
 
 """Every line starts with these bytes."""
 BODY_OFFSET = len(HASH_PREFIX) + 64 + 2
@@ -173,10 +174,11 @@ def open_log(path: str | os.PathLike[str]) -> IO[bytes]:
     """Open an audit file for reading, binary.
 
     Raises:
-        LogUnreadable: it is missing, a directory or not readable; the message says which.
+        LogUnreadable: it is missing, a directory, a FIFO or device (which would block
+            or never end) or not readable; the message says which.
     """
     try:
-        return open(path, "rb")
+        return open_regular(path)
     except FileNotFoundError as exc:
         raise LogUnreadable(f"{path}: no such file") from exc
     except IsADirectoryError as exc:

@@ -35,6 +35,8 @@ from engine.cli.case_render import (
 )
 from engine.cli.case_support import (
     UsageProblem,
+    check_actor,
+    check_key,
     engine_on,
     fail,
     guarded,
@@ -99,11 +101,12 @@ def open_command(
         from engine.cli.loading import load_or_report
         from engine.runtime.types import Actor
 
+        check_actor(actor, role)
+        initial = read_json(data, "--data")
+        when = parse_at(at)
         compiled = load_or_report(procedure)
         if compiled is None:
             return 1
-        initial = read_json(data, "--data")
-        when = parse_at(at)
         with engine_on(db, signing_key) as engine:
             who = Actor(id=actor, roles=tuple(role or ()))
             outcome = engine.open_case(compiled, case_id, initial, actor=who, at=when, unit=unit)
@@ -138,6 +141,8 @@ def fire_command(
     def run() -> int:
         from engine.runtime.types import Actor
 
+        check_actor(actor, role)
+        check_key(key)
         body = read_json(payload, "--payload")
         when = parse_at(at)
         with engine_on(db, signing_key) as engine:
@@ -180,7 +185,7 @@ def list_command(
     before: Annotated[
         str | None, typer.Option("--before", help="Updated before this time (RFC 3339).")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Page size.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Page size.")] = 50,
     after: Annotated[
         str | None, typer.Option("--after", help="The cursor printed after the previous page.")
     ] = None,
@@ -250,14 +255,29 @@ def export_command(
 
 
 def _write_atomic(path: Path, lines: list[bytes]) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    with open(temp, "wb") as handle:
-        handle.write(b"".join(lines))
-        handle.flush()
-        import os
+    """Write ``path`` whole or not at all, leaving no temporary file behind either way.
 
-        os.fsync(handle.fileno())
-    temp.replace(path)
+    Raises:
+        UsageProblem: when ``path`` is a directory or its directory does not exist.
+        OSError: when the file cannot be written.
+    """
+    import os
+    import tempfile
+
+    if path.is_dir():
+        raise UsageProblem(f"-o {path}: is a directory; name a file, e.g. {path / 'cases.jsonl'}")
+    if not path.parent.is_dir():
+        raise UsageProblem(f"-o {path}: the directory {path.parent} does not exist")
+    descriptor, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(b"".join(lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 @case_app.command("import")
@@ -278,17 +298,24 @@ def import_command(
 
     def run() -> int:
         from engine.audit.signing import load_verifier
+        from engine.errors import AuditError
+        from engine.regular_file import read_regular
         from engine.runtime.transfer import import_log
 
         verifier = load_verifier(public_key) if public_key is not None else None
         lookup = _procedure_lookup(procedure or [])
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
         except OSError as exc:
-            raise UsageProblem(f"{path}: cannot read: {exc.strerror}") from exc
+            raise UsageProblem(f"{path}: cannot read: {exc.strerror or exc}") from exc
         lines = data.splitlines(keepends=True)
+        if not lines:
+            raise UsageProblem(f"{path}:1: the log is empty: there is no case to import")
         with engine_on(db) as engine:
-            done = import_log(engine, lines, lookup, verifier=verifier)
+            try:
+                done = import_log(engine, lines, lookup, verifier=verifier)
+            except AuditError as exc:
+                raise AuditError(f"{path}: {exc}") from exc
         render_imported(done, as_json=as_json)
         return 0
 
@@ -329,6 +356,7 @@ def explain_command(
     def run() -> int:
         from engine.runtime.types import Actor
 
+        check_actor(actor, role)
         who = Actor(id=actor, roles=tuple(role or ())) if actor is not None else None
         body = read_json(payload, "--payload") if payload is not None else None
         with engine_on(db) as engine:

@@ -51,6 +51,14 @@ def run_demo(out: Path = Path("out")) -> int:
         0 when every procedure is valid, every scenario's expectations hold and every
         audit log verifies and replays; 1 otherwise.
     """
+    if out.exists() and not out.is_dir():
+        print(f"error: --out {out}: is not a directory; name a directory", file=sys.stderr)
+        return 1
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"error: --out {out}: cannot create it: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     directory = procedures_dir()
     if directory is None:
         print(
@@ -69,7 +77,6 @@ def run_demo(out: Path = Path("out")) -> int:
         else:
             screen.print(escape(f"✓ {path.name}: {loaded.procedure.title} — valid"))
     scenarios = sorted((directory / "examples").glob("*happy-path*.yaml"))
-    out.mkdir(parents=True, exist_ok=True)
     database = out / "yishi-demo.db"
     for stale in out.glob("yishi-demo.db*"):
         stale.unlink()

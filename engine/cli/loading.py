@@ -35,6 +35,6 @@ def load_or_report(path: Path) -> CompiledProcedure | None:
         return report.compiled
     for problem in report.problems:
         print(problem, file=sys.stderr)
-    errors, warnings = len(report.errors), len(report.warnings)
+    errors, warnings = report.counts  # past the listing's cap too
     print(f"{path}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
     return None

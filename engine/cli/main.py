@@ -6,6 +6,8 @@ command imports what it needs (CEL, jsonschema, rich) when it runs.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -182,9 +184,14 @@ def worker(
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="Fire what is due now, then exit.")] = False,
     interval: Annotated[
-        float, typer.Option("--interval", help="Seconds to wait when nothing is due.")
+        float,
+        typer.Option(
+            "--interval", min=0.0, max=3600.0, help="Seconds to wait when nothing is due."
+        ),
     ] = 1.0,
-    batch: Annotated[int, typer.Option("--batch", help="Timers claimed per round.")] = 100,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, max=100_000, help="Timers claimed per round.")
+    ] = 100,
     now: Annotated[
         str | None, typer.Option("--now", help="Fire timers due at this time (RFC 3339).")
     ] = None,
@@ -212,7 +219,9 @@ def serve(
         typer.Option("--db", help="Store URL (default: $YISHI_DB, else sqlite:///yishi.db)."),
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0-65535).")
+    ] = 8000,
     tokens: Annotated[
         Path | None,
         typer.Option(
@@ -266,6 +275,19 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API (see docs/embedding.md): bearer tokens, problem+json errors."""
+    from engine.regular_file import NotRegularFile, open_regular
+
+    try:
+        # A FIFO would block the token reader for ever: refuse what is not a file first.
+        if tokens is not None:
+            open_regular(tokens).close()
+    except (NotRegularFile, IsADirectoryError) as exc:
+        print(
+            f"yishi: error: {tokens}: cannot read the token file: {exc.strerror}", file=sys.stderr
+        )
+        raise typer.Exit(1) from exc
+    except OSError:
+        pass  # missing or unreadable: the token reader says so in its own words
     from engine.server.serve import ServeOptions, run_serve
 
     options = ServeOptions(
@@ -288,6 +310,58 @@ def _add_case_commands() -> None:
 _add_case_commands()
 
 
-def main() -> None:
-    """Entry point of the ``yishi`` console script."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``yishi`` console script: never a traceback at a user.
+
+    A usage error (unknown option, missing argument, a value out of range) is one
+    line on stderr and exit status 2, not click's framed block. Anything a command
+    did not expect is one ``yishi: internal error`` line and exit status 70; set
+    ``YISHI_TRACEBACK=1`` to see the traceback when reporting it.
+    """
+    sys.exit(run_main(argv))
+
+
+def run_main(argv: list[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    command = typer.main.get_command(app)
+    try:
+        status = command.main(args=argv, prog_name="yishi", standalone_mode=False)
+    except (typer.Abort, KeyboardInterrupt):
+        print("yishi: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        usage = _usage_error(exc)
+        if usage is not None:
+            return usage
+        if os.environ.get("YISHI_TRACEBACK"):
+            raise
+        text = " ".join(str(exc).split())[:300]
+        print(
+            f"yishi: internal error: {type(exc).__name__}: {text} "
+            "(a bug in yishi; run again with YISHI_TRACEBACK=1 and report it)",
+            file=sys.stderr,
+        )
+        return 70
+    return status if isinstance(status, int) else 0
+
+
+def _usage_error(exc: Exception) -> int | None:
+    """Print a command-line parsing error as one line; its exit status, or None if not one.
+
+    Typer raises click's errors (from its own copy of click, whose module is private),
+    so they are recognised by what they carry: an exit code and ``format_message``.
+    """
+    format_message = getattr(exc, "format_message", None)
+    exit_code = getattr(exc, "exit_code", None)
+    if not callable(format_message) or not isinstance(exit_code, int):
+        return None
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        # ``yishi`` or ``yishi case`` alone: the help is the answer, as before.
+        print(format_message(), file=sys.stderr)
+        return exit_code
+    ctx = getattr(exc, "ctx", None)
+    where = str(getattr(ctx, "command_path", "") or "yishi")
+    message = " ".join(str(format_message()).split())
+    hint = f" (see {where} --help)" if ctx is not None else ""
+    print(f"{where}: error: {message}{hint}", file=sys.stderr)
+    return exit_code

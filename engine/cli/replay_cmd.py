@@ -6,9 +6,10 @@ import json
 import sys
 from pathlib import Path
 
+from engine.audit import LogUnreadable
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import load_procedure
-from engine.errors import EngineError, ProcedureInvalid
+from engine.errors import EngineError, ProcedureInvalid, SourceUnreadable
 
 
 def _procedures(paths: list[Path]) -> dict[str, CompiledProcedure]:
@@ -46,6 +47,12 @@ def run_replay(path: Path, procedures: list[Path], *, as_of: str | None = None) 
     except ProcedureInvalid as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return 1
+    except SourceUnreadable as exc:
+        print(f"{exc.location}: {exc.reason}", file=sys.stderr)
+        return 1
+    except LogUnreadable as exc:
+        print(exc, file=sys.stderr)  # it names the file already
         return 1
     except (EngineError, ValueError, OSError) as exc:
         print(f"{path}: {exc}", file=sys.stderr)

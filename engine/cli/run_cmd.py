@@ -19,6 +19,12 @@ def run_scenario_command(path: Path, *, audit: Path | None = None, db: str | Non
 
     With ``db`` (a store URL) the case is stored there; otherwise it lives in memory.
     """
+    if audit is not None:
+        # Checked before anything runs, so a bad --audit stores nothing with --db.
+        problem = _audit_target_problem(audit)
+        if problem is not None:
+            print(f"{audit}: {problem}", file=sys.stderr)
+            return 1
     store = None
     try:
         scenario = load_scenario(path)
@@ -45,13 +51,30 @@ def run_scenario_command(path: Path, *, audit: Path | None = None, db: str | Non
         from engine.audit.jsonl import write_file
         from engine.audit.verify import verify_file
 
-        write_file(audit, result.records)
-        report = verify_file(audit)
+        try:
+            write_file(audit, result.records)
+            report = verify_file(audit)
+        except (OSError, EngineError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            print(f"{audit}: cannot write the audit log: {reason}", file=sys.stderr)
+            return 1
         state = "verified" if report.ok else f"FAILED verification: {report.message}"
         console().print(escape(f"audit log: {audit} ({len(result.records)} records, {state})"))
         if not report.ok:
             return 1
     return 0 if result.ok else 1
+
+
+def _audit_target_problem(audit: Path) -> str | None:
+    """Why ``--audit`` cannot be written (a directory, a missing directory), or None."""
+    if audit.is_dir():
+        return "is a directory; name a file for the audit log, e.g. --audit case.jsonl"
+    if audit.exists() and not audit.is_file():
+        return "is not a regular file; name a file for the audit log"
+    parent = audit.parent
+    if not parent.is_dir():
+        return f"the directory {parent} does not exist; create it first"
+    return None
 
 
 def show(result: ScenarioResult) -> None:

@@ -21,7 +21,7 @@ def run_validate(paths: list[Path], *, strict: bool = False) -> int:
             continue
         for problem in report.problems:
             print(problem)
-        errors, warnings = len(report.errors), len(report.warnings)
+        errors, warnings = report.counts  # past the listing's cap too
         if errors or (strict and warnings):
             failed = True
             print(f"{path}: {errors} error(s), {warnings} warning(s)", file=sys.stderr)

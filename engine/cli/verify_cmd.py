@@ -44,7 +44,10 @@ def run_verify(
         verifier = load_verifier(public_key) if public_key is not None else None
         kept = _kept_heads(since or [], checkpoints or [], verifier)
         report = verify_file(path, verifier=verifier, since=kept)
-    except (LogUnreadable, KeyFileError, CheckpointInvalid) as exc:
+    except LogUnreadable as exc:
+        print(exc, file=sys.stderr)  # "FILE: why": it names the file already
+        return 2
+    except (KeyFileError, CheckpointInvalid) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if report.failure is None:

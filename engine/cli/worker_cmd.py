@@ -14,6 +14,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+MAX_ONCE_ROUNDS = 100_000
+"""With ``--once``, rounds of ``--batch`` timers before giving up on a runaway timer."""
+
 
 def run_worker(
     db: str | None,
@@ -26,6 +29,9 @@ def run_worker(
     signing_key: Path | None = None,
 ) -> int:
     """Fire due timers until interrupted (or, with ``once``, until none is due).
+
+    With ``once``, every due period of every case is fired before it returns: a
+    timer whose firing arms another deadline already past is fired again.
 
     Args:
         db: the store URL (``$YISHI_DB`` or ``sqlite:///yishi.db`` when None).
@@ -45,7 +51,12 @@ def run_worker(
     def run() -> int:
         moment: datetime | None = parse_at(now)
         fired = 0
+        rounds = 0
         with engine_on(db, signing_key) as engine:
+            if once and moment is None:
+                # One "now" for the whole run: a periodic deadline re-armed by its own
+                # firing is fired again while still due, and the loop ends when none is.
+                moment = engine.clock.now()
             while True:
                 try:
                     outcomes = engine.tick(moment, limit=batch)
@@ -54,8 +65,20 @@ def run_worker(
                 for outcome in outcomes:
                     fired += 1
                     _report(outcome.case, outcome.seq, outcome.status, outcome.to_state, as_json)
-                if once and len(outcomes) < batch:
+                # A fired timer may arm the next period of the same case, due already
+                # (a quarterly disclosure months behind): --once goes on until a round
+                # fires nothing, so it exits with no timer overdue.
+                if once and not outcomes:
                     break
+                rounds += 1
+                if once and rounds >= MAX_ONCE_ROUNDS:
+                    # Only a timer that re-arms itself due at once, for ever, gets here.
+                    print(
+                        f"worker: stopped after {rounds} rounds ({fired} timer(s) fired) "
+                        "with timers still due; check the procedure's deadlines",
+                        file=sys.stderr,
+                    )
+                    return 1
                 if not outcomes:
                     try:
                         time.sleep(interval)
@@ -67,6 +90,8 @@ def run_worker(
 
     if batch < 1:
         return fail("--batch must be 1 or more")
+    if not 0 <= interval <= 3600:  # also refuses nan, which every comparison lets through
+        return fail(f"--interval must be 0 to 3600 seconds, not {interval}")
     try:
         return guarded(run)
     except UsageProblem as exc:  # pragma: no cover - guarded handles it

@@ -8,6 +8,7 @@ every message is about what the author wrote, never a follow-on error.
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,9 @@ from engine.definition.build import build_procedure
 from engine.definition.compile import CompiledProcedure, compile_procedure
 from engine.definition.lint import lint_procedure
 from engine.definition.schema_check import check_schema
-from engine.definition.strict_yaml import YamlProblems, parse_yaml
+from engine.definition.strict_yaml import MAX_BYTES, YamlProblems, parse_yaml
 from engine.errors import Problem, ProcedureInvalid, SourceLocation, SourceUnreadable
+from engine.regular_file import read_regular
 
 _MORE = re.compile(r"\((\d+) errors?, (\d+) warnings?\)")
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../schemas/procedure.schema.json"
@@ -61,7 +63,8 @@ def check_source(source: str, file: str, registry: Registry | None = None) -> Ch
     except YamlProblems as exc:
         return CheckReport(compiled=None, problems=tuple(_sorted(exc.problems)))
     problems: list[Problem] = []
-    if not source.startswith(SCHEMA_COMMENT):
+    # A file that is not even a mapping is no procedure: an editor hint would be noise.
+    if isinstance(doc.value, dict) and not source.startswith(SCHEMA_COMMENT):
         problems.append(
             Problem(
                 location=SourceLocation(file=file, line=1, column=1),
@@ -109,22 +112,36 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
 
 
 def read_source(path: str | Path) -> str:
-    """Read a procedure file as UTF-8 text.
+    """Read a procedure (or scenario) file as UTF-8 text.
+
+    Only a regular file is read (a FIFO or device would block or never end), and at
+    most one byte past the size limit, so a file of any size is refused quickly.
 
     Raises:
-        SourceUnreadable: when the file is missing, unreadable or not UTF-8.
+        SourceUnreadable: when the file is missing, not a regular file, unreadable, too
+            big, UTF-16 or not UTF-8 (located at the first bad byte).
     """
-    target = Path(path)
     try:
-        raw = target.read_bytes()
+        raw = read_regular(path, MAX_BYTES)
     except FileNotFoundError as exc:
         raise SourceUnreadable(str(path), "no such file") from exc
+    except IsADirectoryError as exc:
+        raise SourceUnreadable(str(path), "is a directory, not a file") from exc
     except OSError as exc:
-        raise SourceUnreadable(str(path), f"cannot be read ({exc.strerror})") from exc
+        raise SourceUnreadable(str(path), f"cannot be read ({exc.strerror or exc})") from exc
+    if len(raw) > MAX_BYTES:
+        reason = f"the file is larger than {MAX_BYTES} bytes, the limit for procedures"
+        raise SourceUnreadable(str(path), reason)
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        reason = "the file is UTF-16 (it starts with a byte-order mark); save it as UTF-8"
+        raise SourceUnreadable(str(path), reason)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SourceUnreadable(str(path), f"not UTF-8 text (byte {exc.start})") from exc
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8")) + 1
+        reason = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        raise SourceUnreadable(str(path), reason, line=line, column=column) from exc
 
 
 def load_procedure(path: str | Path, registry: Registry | None = None) -> CompiledProcedure:

@@ -122,7 +122,19 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _describe(value: Any) -> str:
+_MAX_QUOTED = 80
+"""Texts longer than this are described by their length, not quoted."""
+
+
+def _describe(value: Any, *, quote: bool = True) -> str:
+    """Say what a value is; ``quote=False`` keeps its content out of the message.
+
+    A whole file that is not a procedure (a password file named by mistake) must not
+    be echoed back, so the document itself is described without quoting it, and long
+    texts are never quoted.
+    """
+    if isinstance(value, str) and (not quote or len(value) > _MAX_QUOTED):
+        return f"text of {len(value)} character(s)"
     if value is None:
         return "nothing (null)"
     if isinstance(value, bool):
@@ -185,7 +197,8 @@ def _explain(doc: Document, error: ValidationError) -> list[Problem]:
             _problem(
                 doc,
                 path,
-                f"expected {_type_words(expected)}, found {_describe(found)}{hint}",
+                f"expected {_type_words(expected)}, found {_describe(found, quote=bool(path))}"
+                f"{hint}",
                 "schema.type",
             )
         ]

@@ -90,13 +90,16 @@ def _compose(text: str) -> Any:
 
     Raises:
         yaml.MarkedYAMLError: a syntax error, located.
+        yaml.reader.ReaderError: a character YAML does not allow (NUL, controls).
         RecursionError: nesting too deep for the Python composer.
     """
     if not _WITH_LIBYAML:  # pragma: no cover
         return _StrictComposer(text).get_single_node()
     try:
         return _StrictCComposer(text).get_single_node()
-    except yaml.YAMLError:
+    except (yaml.YAMLError, UnicodeEncodeError):
+        # UnicodeEncodeError: libyaml takes UTF-8, so a lone surrogate stops it before
+        # it reads anything; the Python reader refuses that character with a position.
         return _StrictComposer(text).get_single_node()
 
 
@@ -294,6 +297,25 @@ class _Builder:
         return text
 
 
+def _unreadable(text: str, file: str, exc: yaml.reader.ReaderError) -> Problem:
+    """A located problem for a character YAML does not allow (NUL, other controls)."""
+    position = max(0, min(exc.position, len(text)))
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    character = exc.character
+    code = ord(character) if isinstance(character, str) and len(character) == 1 else character
+    shown = f"U+{code:04X}" if isinstance(code, int) else repr(code)
+    if code == 0:
+        message = (
+            f"a NUL character ({shown}) is not allowed in YAML text; remove it "
+            "(editors often show it as ^@ or not at all)"
+        )
+    else:
+        message = f"the character {shown} is not allowed in YAML text; remove it"
+    loc = SourceLocation(file=file, line=line, column=column)
+    return Problem(location=loc, message=message, code="yaml.control-character")
+
+
 def parse_yaml(text: str | bytes, file: str) -> Document:
     """Parse one YAML document strictly.
 
@@ -307,7 +329,9 @@ def parse_yaml(text: str | bytes, file: str) -> Document:
     Raises:
         YamlProblems: with every problem found (syntax, duplicates, traps, limits).
     """
-    size = len(text.encode("utf-8") if isinstance(text, str) else text)
+    # surrogatepass: a lone surrogate (possible in text that did not come from a file)
+    # is then refused below as a character YAML does not allow, not as a crash here.
+    size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > MAX_BYTES:
         loc = SourceLocation(file=file, line=1, column=1)
         msg = f"the file is {size} bytes; procedures are limited to {MAX_BYTES} bytes"
@@ -332,6 +356,10 @@ def parse_yaml(text: str | bytes, file: str) -> Document:
         raise YamlProblems(
             [Problem(location=loc, message=f"YAML syntax: {what}", code="yaml.syntax")]
         ) from exc
+    except yaml.reader.ReaderError as exc:
+        # Raised before any mark exists (NUL and other control characters); its
+        # position is an index into the text, turned here into line and column.
+        raise YamlProblems([_unreadable(text, file, exc)]) from exc
     except RecursionError as exc:
         loc = SourceLocation(file=file, line=1, column=1)
         msg = f"values are nested more than {MAX_DEPTH} levels deep"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from jsonschema import Draft202012Validator
 
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import load_procedure, read_source
-from engine.definition.strict_yaml import YamlProblems, parse_yaml
+from engine.definition.strict_yaml import Document, YamlProblems, format_path, parse_yaml
 from engine.errors import EngineError, Forbidden, Problem, ProcedureInvalid
 from engine.runtime.clock import FixedClock, parse_time
 from engine.runtime.engine import Engine
@@ -103,8 +104,64 @@ def load_scenario(path: str | Path) -> Scenario:
     ]
     if problems:
         raise ScenarioInvalid(problems)
+    problems = _time_problems(doc)
+    if problems:
+        raise ScenarioInvalid(problems)
     procedure_path = (Path(path).parent / doc.value["procedure"]).resolve()
     return Scenario(file=file, procedure_path=procedure_path, body=doc.value)
+
+
+def _time_problems(doc: Document) -> list[Problem]:
+    """Steps must not go back in time: each ``at`` or ``tick`` is at or after the one before.
+
+    A case's records are in time order (its audit log could not be trusted otherwise),
+    so a scenario that steps backwards is refused where the step is written, rather
+    than quietly run at the later time.
+    """
+    problems: list[Problem] = []
+    body = doc.value
+    latest_path: tuple[str | int, ...] = ("opened_at",)
+    try:
+        latest = parse_time(body["opened_at"])
+        latest.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        return [_time_problem(doc, ("opened_at",), f"not a valid time: {exc}")]
+    for index, step in enumerate(body["steps"]):
+        key = "tick" if "tick" in step else "at" if "at" in step else None
+        if key is None:
+            continue  # runs at the time of the step before
+        where = ("steps", index, key)
+        try:
+            moment = parse_time(step[key])
+            moment.astimezone(UTC)  # records hold UTC: an instant must have a UTC form
+        except (ValueError, OverflowError) as exc:
+            problems.append(_time_problem(doc, where, f"not a valid time: {exc}"))
+            continue
+        if moment < latest:
+            earlier = format_path(latest_path)
+            problems.append(
+                _time_problem(
+                    doc,
+                    where,
+                    f"step {index + 1} is at {step[key]}, before {earlier} "
+                    f"({_text_at(body, latest_path)}); steps run in time order: "
+                    "a case's time never goes back",
+                )
+            )
+            continue
+        latest, latest_path = moment, where
+    return problems
+
+
+def _text_at(body: Mapping[str, Any], path: tuple[str | int, ...]) -> str:
+    node: Any = body
+    for part in path:
+        node = node[part]
+    return str(node)
+
+
+def _time_problem(doc: Document, path: tuple[str | int, ...], message: str) -> Problem:
+    return Problem(location=doc.locate(path), message=message, code="scenario.time")
 
 
 def _actor(scenario: Scenario, value: Any) -> Actor:

@@ -22,7 +22,7 @@ from engine.runtime.clock import parse_time
 from engine.runtime.engine import Engine
 from engine.runtime.provenance import differing, engine_note, same_outcome
 from engine.runtime.types import Actor
-from engine.storage.base import CaseSnapshot, IdempotencyEntry
+from engine.storage.base import CaseImport, CaseSnapshot, IdempotencyEntry
 
 if TYPE_CHECKING:
     from engine.audit.signing import Verifier
@@ -70,8 +70,8 @@ def import_log(
 
     Raises:
         AuditError: when the log does not verify or a record does not replay; nothing
-            of that case (nor of later cases) is stored.
-        CaseExists: when the store already holds one of the cases.
+            of the log is stored.
+        CaseExists: when the store already holds one of the cases (none is stored).
         EngineError: when a case's procedure version is neither in the store nor given.
     """
     report = verify_lines(lines, verifier=verifier)
@@ -83,11 +83,16 @@ def import_log(
         case = str(parse_line(raw, number)["case"])
         grouped.setdefault(case, []).append(raw)
     rebuilt = [(case, *_rebuild(engine, case, raw, procedures)) for case, raw in grouped.items()]
-    done = []
-    for case, snapshot, keys in rebuilt:
-        engine.store.import_case(snapshot, grouped[case], keys=keys)
-        done.append(Imported(case=case, seq=snapshot.seq, state=snapshot.state))
-    return done
+    # One transaction for every case: a log is imported whole or not at all.
+    engine.store.import_cases(
+        [
+            CaseImport(snapshot=snapshot, lines=grouped[case], keys=keys)
+            for case, snapshot, keys in rebuilt
+        ]
+    )
+    return [
+        Imported(case=case, seq=snapshot.seq, state=snapshot.state) for case, snapshot, _ in rebuilt
+    ]
 
 
 def _rebuild(

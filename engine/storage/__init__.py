@@ -2,6 +2,7 @@
 
 from engine.storage.base import (
     CaseFilter,
+    CaseImport,
     CasePage,
     CaseSnapshot,
     IdempotencyEntry,
@@ -14,6 +15,7 @@ from engine.storage.url import DEFAULT_URL, open_store
 __all__ = [
     "DEFAULT_URL",
     "CaseFilter",
+    "CaseImport",
     "CasePage",
     "CaseSnapshot",
     "IdempotencyEntry",

@@ -12,7 +12,7 @@ very bytes that were hashed and ``yishi verify`` accepts them as they are.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -77,6 +77,15 @@ class CaseFilter:
     updated_since: datetime | None = None
     updated_before: datetime | None = None
     units: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseImport:
+    """One case for ``Store.import_cases``: its audit-log lines, where they lead, its keys."""
+
+    snapshot: CaseSnapshot
+    lines: Sequence[bytes]
+    keys: Mapping[str, IdempotencyEntry] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -198,6 +207,18 @@ class Store(Protocol):
         Raises:
             AuditError: when the lines do not verify or do not match the snapshot.
             CaseExists: when the store already holds a case with this id.
+        """
+        ...
+
+    def import_cases(self, cases: Sequence[CaseImport]) -> None:
+        """Store several cases as ``import_case`` does, all or none of them.
+
+        Every case is checked, then all are written in one transaction: when one
+        is refused (a broken chain, an id the store already holds) none is stored.
+
+        Raises:
+            AuditError: when one case's lines do not verify or do not match its snapshot.
+            CaseExists: when the store already holds one of the ids (or one comes twice).
         """
         ...
 

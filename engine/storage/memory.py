@@ -13,6 +13,7 @@ from engine.audit.jsonl import encode_line
 from engine.errors import CaseExists, Conflict, StoreError, VersionTaken
 from engine.storage.base import (
     CaseFilter,
+    CaseImport,
     CasePage,
     CaseSnapshot,
     IdempotencyEntry,
@@ -120,14 +121,23 @@ class MemoryStore:
         *,
         keys: Mapping[str, IdempotencyEntry] | None = None,
     ) -> None:
-        texts = check_import(snapshot, lines)
+        self.import_cases([CaseImport(snapshot=snapshot, lines=lines, keys=keys or {})])
+
+    def import_cases(self, cases: Sequence[CaseImport]) -> None:
+        checked = [(case, check_import(case.snapshot, case.lines)) for case in cases]
         with self._lock:
-            if snapshot.id in self._cases:
-                raise CaseExists(f"case {snapshot.id!r} is already in the store")
-            self._cases[snapshot.id] = snapshot
-            self._records[snapshot.id] = [parse_line_text(text) for text in texts]
-            for key, entry in (keys or {}).items():
-                self._keys[(snapshot.id, key)] = entry
+            # Refuse before writing anything, so a refusal leaves the store as it was.
+            seen: set[str] = set()
+            for case, _ in checked:
+                if case.snapshot.id in self._cases or case.snapshot.id in seen:
+                    raise CaseExists(f"case {case.snapshot.id!r} is already in the store")
+                seen.add(case.snapshot.id)
+            for case, texts in checked:
+                snapshot = case.snapshot
+                self._cases[snapshot.id] = snapshot
+                self._records[snapshot.id] = [parse_line_text(text) for text in texts]
+                for key, entry in case.keys.items():
+                    self._keys[(snapshot.id, key)] = entry
 
     def idempotency(self, case_id: str, key: str) -> IdempotencyEntry | None:
         return self._keys.get((case_id, key))

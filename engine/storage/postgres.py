@@ -32,6 +32,7 @@ from psycopg import sql
 from engine.errors import CaseExists, Conflict, StoreError, VersionTaken
 from engine.storage.base import (
     CaseFilter,
+    CaseImport,
     CasePage,
     CaseSnapshot,
     IdempotencyEntry,
@@ -306,11 +307,22 @@ class PostgresStore:
             CaseExists: when the case is already here.
             StoreError: when PostgreSQL cannot be reached or written.
         """
-        texts = check_import(snapshot, lines)
-        with self._connection() as conn, conn.transaction():
-            if conn.execute(_INSERT_CASE, case_row(snapshot)).rowcount != 1:
-                raise CaseExists(f"case {snapshot.id!r} is already in {self.url}")
-            with conn.cursor() as cursor:
+        self.import_cases([CaseImport(snapshot=snapshot, lines=lines, keys=keys or {})])
+
+    def import_cases(self, cases: Sequence[CaseImport]) -> None:
+        """Store several verified cases in one transaction (see ``Store.import_cases``).
+
+        Raises:
+            AuditError: when one case's lines do not verify or do not match its snapshot.
+            CaseExists: when one of the cases is already here (nothing is stored).
+            StoreError: when PostgreSQL cannot be reached or written (nothing is stored).
+        """
+        checked = [(case, check_import(case.snapshot, case.lines)) for case in cases]
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            for case, texts in checked:
+                snapshot = case.snapshot
+                if cursor.execute(_INSERT_CASE, case_row(snapshot)).rowcount != 1:
+                    raise CaseExists(f"case {snapshot.id!r} is already in {self.url}")
                 cursor.executemany(
                     "INSERT INTO events (case_id, seq, record) VALUES (%s, %s, %s)",
                     [(snapshot.id, seq, text) for seq, text in enumerate(texts, 1)],
@@ -318,7 +330,7 @@ class PostgresStore:
                 cursor.executemany(
                     "INSERT INTO idempotency_keys (case_id, key, fingerprint, seq) "
                     "VALUES (%s, %s, %s, %s)",
-                    [(snapshot.id, k, e.fingerprint, e.seq) for k, e in (keys or {}).items()],
+                    [(snapshot.id, k, e.fingerprint, e.seq) for k, e in case.keys.items()],
                 )
 
     def idempotency(self, case_id: str, key: str) -> IdempotencyEntry | None:

@@ -142,20 +142,29 @@ def encode_cursor(updated_us: int, case_id: str) -> str:
     return json.dumps([updated_us, case_id], ensure_ascii=False, separators=(",", ":"))
 
 
+_MAX_CURSOR = 65536
+"""Far longer than any cursor ``encode_cursor`` makes (a time and a case id)."""
+
+
 def decode_cursor(cursor: str) -> tuple[int, str]:
     """The position an ``encode_cursor`` text names.
 
     Raises:
         StoreError: when ``cursor`` is not one.
     """
+    if len(cursor) > _MAX_CURSOR:
+        raise StoreError(f"{cursor[:40]!r}… is not a page cursor from this store")
     try:
         value = json.loads(cursor)
         updated_us, case_id = value
-        if isinstance(updated_us, int) and isinstance(case_id, str):
+        # Within SQLite's and PostgreSQL's 64-bit integers: a larger one is no cursor
+        # of ours, and binding it would fail in the driver rather than here.
+        in_range = isinstance(updated_us, int) and -(2**63) <= updated_us < 2**63
+        if in_range and isinstance(case_id, str):
             return updated_us, case_id
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"{cursor!r} is not a page cursor from this store") from exc
-    raise StoreError(f"{cursor!r} is not a page cursor from this store")
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise StoreError(f"{cursor[:40]!r} is not a page cursor from this store") from exc
+    raise StoreError(f"{cursor[:40]!r} is not a page cursor from this store")
 
 
 def filter_bounds(where: CaseFilter | None) -> tuple[int | None, int | None]:

@@ -21,6 +21,7 @@ Reads use one connection per thread (WAL readers never wait for the writer).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -34,6 +35,7 @@ from typing import Any, Literal
 from engine.errors import CaseExists, Conflict, EngineError, StoreError, VersionTaken
 from engine.storage.base import (
     CaseFilter,
+    CaseImport,
     CasePage,
     CaseSnapshot,
     IdempotencyEntry,
@@ -81,6 +83,29 @@ class _Pending:
     error: EngineError | None = field(default=None)
 
 
+def read_only_reason(path: str) -> str | None:
+    """Why yishi cannot write the database at ``path`` when that is the cause, else None.
+
+    SQLite reports a read-only file or directory as "unable to open database file" or
+    "attempt to write a readonly database", which reads like damage; this says which.
+    """
+    file = Path(path)
+    directory = file.parent
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return f"{directory} is on a read-only file system; yishi must write the database"
+    except OSError:
+        return None
+    if file.exists() and not os.access(file, os.W_OK):
+        return "the file is read-only; yishi must write the database (check its permissions)"
+    if not os.access(directory, os.W_OK):
+        return (
+            f"the directory {directory} is read-only; SQLite must create "
+            f"{file.name}-wal and {file.name}-shm beside the database"
+        )
+    return None
+
+
 class SqliteStore:
     """Cases in one SQLite file, with group commit.
 
@@ -126,6 +151,9 @@ class SqliteStore:
                 self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
+            read_only = read_only_reason(self.path)
+            if read_only is not None:
+                raise StoreError(f"{self.path}: cannot open the database: {read_only}") from exc
             raise StoreError(f"{self.path}: cannot open the database: {exc}") from exc
 
     def _open_writer(self) -> sqlite3.Connection:
@@ -165,6 +193,10 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                     raise
         except sqlite3.DatabaseError as exc:
+            # A read-only file or mount fails the WAL switch; that is no corruption.
+            read_only = read_only_reason(where)
+            if read_only is not None:
+                raise StoreError(f"{where}: cannot use the database: {read_only}") from exc
             raise StoreError(
                 f"{where}: not a usable yishi SQLite database ({exc}); "
                 "check the path, or restore the file from a backup"
@@ -433,20 +465,33 @@ class SqliteStore:
             CaseExists: when the case is already here.
             StoreError: when the database cannot be written.
         """
-        texts = check_import(snapshot, lines)
+        self.import_cases([CaseImport(snapshot=snapshot, lines=lines, keys=keys or {})])
+
+    def import_cases(self, cases: Sequence[CaseImport]) -> None:
+        """Store several verified cases in one transaction (see ``Store.import_cases``).
+
+        Raises:
+            AuditError: when one case's lines do not verify or do not match its snapshot.
+            CaseExists: when one of the cases is already here (nothing is stored).
+            StoreError: when the database cannot be written (nothing is stored).
+        """
+        checked = [(case, check_import(case.snapshot, case.lines)) for case in cases]
         with self._transaction() as conn:
-            try:
-                conn.execute(_INSERT_CASE, case_row(snapshot))
-            except sqlite3.IntegrityError as exc:
-                raise CaseExists(f"case {snapshot.id!r} is already in {self.path}") from exc
-            conn.executemany(
-                "INSERT INTO events (case_id, seq, record) VALUES (?, ?, ?)",
-                [(snapshot.id, seq, text) for seq, text in enumerate(texts, 1)],
-            )
-            conn.executemany(
-                "INSERT INTO idempotency_keys (case_id, key, fingerprint, seq) VALUES (?, ?, ?, ?)",
-                [(snapshot.id, k, e.fingerprint, e.seq) for k, e in (keys or {}).items()],
-            )
+            for case, texts in checked:
+                snapshot = case.snapshot
+                try:
+                    conn.execute(_INSERT_CASE, case_row(snapshot))
+                except sqlite3.IntegrityError as exc:
+                    raise CaseExists(f"case {snapshot.id!r} is already in {self.path}") from exc
+                conn.executemany(
+                    "INSERT INTO events (case_id, seq, record) VALUES (?, ?, ?)",
+                    [(snapshot.id, seq, text) for seq, text in enumerate(texts, 1)],
+                )
+                conn.executemany(
+                    "INSERT INTO idempotency_keys (case_id, key, fingerprint, seq) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(snapshot.id, k, e.fingerprint, e.seq) for k, e in case.keys.items()],
+                )
 
     def idempotency(self, case_id: str, key: str) -> IdempotencyEntry | None:
         """What ``key`` was first used for on this case, if anything."""

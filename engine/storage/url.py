@@ -10,6 +10,7 @@ process's write lock). With no URL, ``$YISHI_DB`` is used, else ``sqlite:///yish
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import parse_qsl, urlsplit
 
 from engine.errors import StoreError
@@ -47,6 +48,13 @@ def open_store(url: str | None = None) -> Store:
         hint = f"; did you mean sqlite:///{text}?" if text else ""
         raise StoreError(f"{text!r} is not a store URL: {_HELP}{hint}")
     scheme = scheme.lower()
+    try:
+        # urlsplit refuses an unclosed IPv6 bracket; .port a port that is not 0-65535.
+        urlsplit(text).port  # noqa: B018 - evaluated for its check
+    except ValueError as exc:
+        raise StoreError(
+            f"{_without_password(text)!r} is not a valid URL ({exc}): {_HELP}"
+        ) from exc
     if scheme == "memory":
         if rest.strip("/"):
             raise StoreError(f"{text!r}: memory:// takes nothing after it")
@@ -60,6 +68,11 @@ def open_store(url: str | None = None) -> Store:
 
         return PostgresStore(text)
     raise StoreError(f"{text!r}: unknown store type {scheme!r}: {_HELP}")
+
+
+def _without_password(url: str) -> str:
+    """The URL with anything between ``user:`` and ``@`` hidden, even when it does not parse."""
+    return re.sub(r"(://[^/@:]*:)[^@/]*@", r"\1***@", url)
 
 
 def _sqlite(url: str) -> Store:
@@ -83,6 +96,8 @@ def _sqlite(url: str) -> Store:
         timeout = float(options.get("timeout", "30"))
     except ValueError as exc:
         raise StoreError(f"{url!r}: timeout must be a number of seconds") from exc
+    if os.path.isdir(path):
+        raise StoreError(f"{url!r}: {path} is a directory; name a database file in it")
     from engine.storage.sqlite import SqliteStore
 
     return SqliteStore(path, sync="full" if sync == "full" else "normal", timeout=timeout)
