@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.definition.model import DocumentSpec, Procedure
+from engine.definition.model import DocumentSpec, Procedure, State
+from engine.documents.text import period_cn
 
 ROOTS: Mapping[str, frozenset[str] | None] = {
     "procedure": frozenset({"id", "version", "sha256", "title", "rule_set"}),
-    "case": frozenset({"id", "state", "state_label", "opened_at", "opened_by"}),
+    "case": frozenset({"id", "state", "state_label", "opened_at", "opened_by", "deadline_at"}),
     "head": frozenset({"seq", "hash", "at"}),
     "document": frozenset({"name", "title"}),
     # Checked against the procedure: data's schema, action names, event ids, state ids.
@@ -43,6 +44,7 @@ def build_context(
     spec: DocumentSpec,
     records: Sequence[Mapping[str, Any]],
     data: Mapping[str, Any],
+    deadline_at: str = "",
 ) -> dict[str, Any]:
     """The template context for ``spec`` from a case's records up to its head.
 
@@ -51,6 +53,8 @@ def build_context(
         spec: the document being built.
         records: the case's audit records in seq order, ending at the head.
         data: the case data after the head record.
+        deadline_at: when the current state's deadline falls (RFC 3339), as the engine
+            computed it when the case entered the state; empty when there is none.
     """
     head = records[-1]
     first = records[0]
@@ -77,7 +81,7 @@ def build_context(
                 "from": record.get("from"),
                 "to": record.get("to"),
                 "guards": [
-                    {k: g.get(k) for k in ("label", "explanation", "result", "inputs")}
+                    {k: g.get(k) for k in ("kind", "label", "explanation", "result", "inputs")}
                     for g in record.get("guards") or ()
                 ],
             }
@@ -97,13 +101,25 @@ def build_context(
             "state_label": procedure.states[state].label if state in procedure.states else state,
             "opened_at": first["at"],
             "opened_by": (first.get("actor") or {}).get("id", ""),
+            "deadline_at": deadline_at,
         },
         "head": {"seq": head["seq"], "hash": head["hash"], "at": head["at"]},
         "document": {"name": spec.name, "title": spec.title},
         "data": dict(data),
         "outputs": outputs,
         "events": events,
-        "states": {sid: s.label for sid, s in procedure.states.items()},
+        "states": {sid: _state(s) for sid, s in procedure.states.items()},
+    }
+
+
+def _state(state: State) -> dict[str, Any]:
+    deadline = state.deadline
+    return {
+        "label": state.label,
+        "final": state.final,
+        "period": deadline.period if deadline else "",
+        "days": deadline.days if deadline else "",
+        "period_cn": period_cn(deadline.period, deadline.days) if deadline else "",
     }
 
 

@@ -20,6 +20,7 @@ from engine.definition.loader import load_source, read_source
 from engine.definition.model import DocumentSpec, Procedure
 from engine.documents.context import available
 from engine.documents.render import DocumentError, Format, RenderedDocument, render_document
+from engine.documents.text import at_offset_of
 from engine.errors import EngineError, UnknownCase
 from engine.storage.base import Store
 
@@ -55,6 +56,7 @@ class CaseDocuments:
     procedure_file: Path
     records: list[dict[str, object]]
     data: dict[str, object]
+    deadline_at: str = ""
 
     def available(self) -> list[DocumentSpec]:
         """The documents this case can produce now."""
@@ -69,6 +71,7 @@ class CaseDocuments:
             data=self.data,
             name=name,
             format=format,
+            deadline_at=self.deadline_at,
         )
 
 
@@ -101,4 +104,9 @@ def case_documents(
         procedure_file=found,
         records=records,
         data=dict(snapshot.data),
+        deadline_at=(
+            at_offset_of(snapshot.deadline_at, str(records[-1]["at"]))
+            if snapshot.deadline_at is not None and records
+            else ""
+        ),
     )

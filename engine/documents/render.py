@@ -105,6 +105,7 @@ def render_document(
     name: str,
     format: Format = "html",
     limits: Limits | None = None,
+    deadline_at: str = "",
 ) -> RenderedDocument:
     """Produce document ``name`` of a case from its records, as HTML or PDF.
 
@@ -116,6 +117,7 @@ def render_document(
         name: the document's name in the procedure's ``documents:``.
         format: ``html`` or ``pdf``.
         limits: the sandbox's limits (defaults when omitted).
+        deadline_at: the current state's deadline (RFC 3339) from the case snapshot, if any.
 
     Raises:
         DocumentError: unknown document, not available yet, unreadable or refused template,
@@ -140,7 +142,7 @@ def render_document(
     from engine.documents.sandbox import RenderStopped, TemplateRefused
 
     sandbox = DocumentSandbox(FILTERS)
-    context = build_context(procedure, spec, records, data)
+    context = build_context(procedure, spec, records, data, deadline_at)
     try:
         template = sandbox.compile_checked(source, str(target))
         body = render_template(template, context, limits, filename=str(target)).text

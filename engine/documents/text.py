@@ -7,6 +7,7 @@ so no time zone database and no clock is consulted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,24 @@ def datetime_cn(value: str) -> str:
     """``2021-05-15T14:00:00+08:00`` → ``2021年5月15日 14:00``."""
     at = _instant(value)
     return f"{date_cn(value)} {at.hour:02d}:{at.minute:02d}"
+
+
+_DAYS = re.compile(r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?$")
+
+
+def period_cn(period: str, days: str = "calendar") -> str:
+    """``P7D`` → ``7个自然日`` (``7个工作日`` counting working days); others as written."""
+    match = _DAYS.match(period)
+    if match is None or period == "P":
+        return period
+    count = int(match.group("days") or 0) + 7 * int(match.group("weeks") or 0)
+    return f"{count}个{'工作日' if days == 'working' else '自然日'}"
+
+
+def at_offset_of(instant: datetime, reference: str) -> str:
+    """``instant`` as RFC 3339 text at the UTC offset ``reference`` (a recorded instant) has."""
+    offset = _instant(reference).tzinfo
+    return instant.astimezone(offset).isoformat() if offset else instant.isoformat()
 
 
 FILTERS: Mapping[str, Callable[..., Any]] = {"date_cn": date_cn, "datetime_cn": datetime_cn}
