@@ -175,6 +175,47 @@ def test_a_pdf_renders_to_an_a4_page(trail: Any, tmp_path: Path) -> None:
     assert cjk and all(" yes yes yes " in f" {line} " or "yes" in line.split()[-5] for line in cjk)
 
 
+HAPPY_PATHS = sorted((PROCEDURES / "examples").glob("*happy-path.yaml"))
+
+
+@pytest.mark.parametrize("scenario", HAPPY_PATHS, ids=[p.stem for p in HAPPY_PATHS])
+def test_each_bundled_happy_path_produces_each_of_its_documents(
+    scenario: Path, tmp_path: Path
+) -> None:
+    """Every document a bundled procedure declares is produced at the end of its happy path,
+    and its PDF text holds the case id, the head's seq and hash and the procedure's sha256."""
+    text = scenario.read_text(encoding="utf-8")
+    procedure = PROCEDURES / text.split("\nprocedure: ../", 1)[1].split("\n", 1)[0]
+    case_id = text.split("\ncase: ", 1)[1].split("\n", 1)[0].strip()
+    log = tmp_path / "log.jsonl"
+    subprocess.run(
+        [YISHI, "run", scenario, "--audit", log], check=True, capture_output=True, timeout=300
+    )
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    subprocess.run(
+        [YISHI, "case", "import", log, "--db", url, "--procedure", procedure],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    head = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])
+    store = open_store(url)
+    try:
+        docs = case_documents(store, case_id, [PROCEDURES])
+    finally:
+        store.close()
+    declared = [spec.name for spec in docs.procedure.documents]
+    assert [spec.name for spec in docs.available()] == declared
+    if procedure.stem != "grid-service-flow":
+        assert declared, "a procedure with elections, disclosures or meetings declares documents"
+    for name in declared:
+        flat = "".join(_pdf_text(docs.render(name, "pdf").content, tmp_path).split())
+        assert case_id in flat
+        assert f"seq：{head['seq']}" in flat
+        assert head["hash"] in flat
+        assert head["procedure"]["sha256"] in flat
+
+
 def test_a_document_not_reached_yet_is_refused(trail: Any) -> None:
     """A document is produced only after the case entered one of its `after` states."""
     url, records = trail

@@ -211,7 +211,12 @@ _FILTERS = [
 def _wrap_filter(function: Callable[..., Any]) -> Callable[..., Any]:
     def bounded(*args: Any, **kwargs: Any) -> Any:
         _budget().step()
-        return _checked(function(*args, **kwargs))
+        result = function(*args, **kwargs)
+        if isinstance(result, Iterator):
+            # select, map, reject… yield lazily; a list lets `last` and `length` follow them,
+            # and every item it holds is counted against the budget.
+            result = list(_counted(result))
+        return _checked(result)
 
     for marker in ("jinja_pass_arg",):
         if hasattr(function, marker):

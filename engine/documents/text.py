@@ -32,16 +32,24 @@ def datetime_cn(value: str) -> str:
     return f"{date_cn(value)} {at.hour:02d}:{at.minute:02d}"
 
 
-_DAYS = re.compile(r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?$")
+_PERIOD = re.compile(r"^P(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?$")
 
 
 def period_cn(period: str, days: str = "calendar") -> str:
-    """``P7D`` → ``7个自然日`` (``7个工作日`` counting working days); others as written."""
-    match = _DAYS.match(period)
+    """``P7D`` → ``7个自然日`` (``7个工作日`` counting working days), ``P3M`` → ``3个月``.
+
+    Periods with hours or years are returned as written.
+    """
+    match = _PERIOD.match(period)
     if match is None or period == "P":
         return period
+    parts = []
+    if match.group("months"):
+        parts.append(f"{int(match.group('months'))}个月")
     count = int(match.group("days") or 0) + 7 * int(match.group("weeks") or 0)
-    return f"{count}个{'工作日' if days == 'working' else '自然日'}"
+    if count:
+        parts.append(f"{count}个{'工作日' if days == 'working' else '自然日'}")
+    return "零".join(parts)
 
 
 def at_offset_of(instant: datetime, reference: str) -> str:
