@@ -367,6 +367,29 @@ def test_validate_names_each_bad_template_read(
     assert report.errors[0].location.path == "documents[1]"
 
 
+def test_the_example_template_in_the_docs_validates_and_renders(trail: Any, tmp_path: Path) -> None:
+    """docs/documents.md's example template passes validate and prints the recorded figures."""
+    doc = (ROOT / "docs" / "documents.md").read_text(encoding="utf-8")
+    example = doc.split("```html+jinja\n", 1)[1].split("```", 1)[0]
+    target = _procedure_with(tmp_path, example)
+    report = check_source(target.read_text(encoding="utf-8"), str(target))
+    assert [str(p) for p in report.problems] == []
+    assert report.compiled is not None
+    url, records = trail
+    docs = _docs(url)
+    mine = CaseDocuments(
+        procedure=report.compiled.procedure,
+        procedure_file=target,
+        records=docs.records,
+        data=docs.data,
+    )
+    page = mine.render("results-report", "html").content.decode("utf-8")
+    attendance = _outputs(records, "count_attendance")[-1]
+    assert f"应到会 {attendance['expected']} 人，实到会 {attendance['present']} 人。" in page
+    for round_ in _outputs(records, "tally_round"):
+        assert f"有效 {round_['valid']} 张，无效 {round_['invalid']} 张" in page
+
+
 def test_a_template_path_leaving_the_procedure_folder_is_refused(tmp_path: Path) -> None:
     """`template: ../x.html` cannot reach files outside the procedure's folder."""
     target = _procedure_with(tmp_path, "")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import html
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,10 +143,9 @@ def render_document(
         raise DocumentError(f"cannot read template {target}: {exc}") from exc
     from engine.documents.sandbox import RenderStopped, TemplateRefused
 
-    sandbox = DocumentSandbox(FILTERS)
     context = build_context(procedure, spec, records, data, deadline_at)
     try:
-        template = sandbox.compile_checked(source, str(target))
+        template = _compiled(source, str(target))
         body = render_template(template, context, limits, filename=str(target)).text
     except (TemplateRefused, RenderStopped) as exc:
         where = f"{target}:{exc.line}" if exc.line else str(target)
@@ -168,6 +169,31 @@ def render_document(
     )
 
 
+_CACHE: OrderedDict[tuple[str, str], Any] = OrderedDict()
+_CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()
+
+
+def _compiled(source: str, filename: str) -> Any:
+    """The compiled template for this exact text, compiled once (templates change rarely).
+
+    Raises:
+        TemplateRefused: as ``DocumentSandbox.compile_checked``.
+    """
+    key = (hashlib.sha256(source.encode("utf-8")).hexdigest(), filename)
+    with _CACHE_LOCK:
+        found = _CACHE.get(key)
+        if found is not None:
+            _CACHE.move_to_end(key)
+            return found
+    template = DocumentSandbox(FILTERS).compile_checked(source, filename)
+    with _CACHE_LOCK:
+        _CACHE[key] = template
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return template
+
+
 def provenance_text(context: Mapping[str, Any]) -> str:
     """What the QR code holds: enough to find and check the trail this was built from."""
     p, case, head = context["procedure"], context["case"], context["head"]
@@ -183,7 +209,9 @@ def _page(
     import segno
 
     p, case, head = context["procedure"], context["case"], context["head"]
-    qr = segno.make(provenance_text(context), error="m").svg_inline(scale=2, border=0)
+    # A fixed mask: any of the eight is a valid code, and searching for the best one
+    # tripled the cost of an HTML document.
+    qr = segno.make(provenance_text(context), error="m", mask=0).svg_inline(scale=2, border=0)
     e = html.escape
     provenance = (
         '<div class="provenance">'
