@@ -390,6 +390,49 @@ def test_the_example_template_in_the_docs_validates_and_renders(trail: Any, tmp_
         assert f"有效 {round_['valid']} 张，无效 {round_['invalid']} 张" in page
 
 
+def test_a_pdf_loads_no_file_a_template_points_at(trail: Any, tmp_path: Path) -> None:
+    """A style sheet or image URL in a template is refused: the PDF reads no local file."""
+    secret = tmp_path / "secret.css"
+    secret.write_text('h1::after { content: "LEAKEDSECRET"; }', encoding="utf-8")
+    template = (
+        f'<link rel="stylesheet" href="file://{secret}"><h1>{{{{ document.title }}}}</h1>'
+        f'<img src="file://{secret}">'
+    )
+    target = _procedure_with(tmp_path, template)
+    report = check_source(target.read_text(encoding="utf-8"), str(target))
+    assert report.compiled is not None
+    docs = _docs(trail[0])
+    mine = CaseDocuments(
+        procedure=report.compiled.procedure,
+        procedure_file=target,
+        records=docs.records,
+        data=docs.data,
+    )
+    text = "".join(_pdf_text(mine.render("results-report", "pdf").content, tmp_path).split())
+    assert "选举结果报告单" in text
+    assert "LEAKEDSECRET" not in text
+
+
+def test_chinese_lines_never_start_with_closing_punctuation(trail: Any, tmp_path: Path) -> None:
+    """Line breaking keeps ，。、；：） off the start of a line and （ off its end."""
+    sentence = "议事规则（试行），经党员大会审议：通过、公布；"
+    target = _procedure_with(tmp_path, "<p>" + sentence * 60 + "</p>")
+    report = check_source(target.read_text(encoding="utf-8"), str(target))
+    assert report.compiled is not None
+    docs = _docs(trail[0])
+    mine = CaseDocuments(
+        procedure=report.compiled.procedure,
+        procedure_file=target,
+        records=docs.records,
+        data=docs.data,
+    )
+    text = _pdf_text(mine.render("results-report", "pdf").content, tmp_path)
+    lines = [line.strip() for line in text.splitlines() if sentence[:4] in line or "，" in line]
+    assert len(lines) > 10
+    assert [line for line in lines if line[0] in "，。、；：）"] == []
+    assert [line for line in lines if line[-1] == "（"] == []
+
+
 def test_a_template_path_leaving_the_procedure_folder_is_refused(tmp_path: Path) -> None:
     """`template: ../x.html` cannot reach files outside the procedure's folder."""
     target = _procedure_with(tmp_path, "")

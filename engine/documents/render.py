@@ -39,7 +39,8 @@ class DocumentError(EngineError):
 
     Attributes:
         reason: ``unknown`` (no such document), ``not-ready`` (the case has not reached
-            it), ``template`` (unreadable, refused or stopped) or ``procedure-file``.
+            it), ``template`` (unreadable, refused or stopped), ``procedure-file`` (not
+            found in the procedure folders) or ``pdf-unavailable`` (WeasyPrint cannot load).
     """
 
     def __init__(self, message: str, reason: str = "template") -> None:
@@ -64,7 +65,7 @@ _PAGE_CSS = """
 @page { size: A4; margin: 20mm 18mm 22mm 18mm;
   @bottom-center { content: counter(page) " / " counter(pages); font-size: 9pt; } }
 html { font-family: FONTS; font-size: 11pt; line-height: 1.6; color: #000;
-  line-break: strict; word-break: normal; overflow-wrap: anywhere; text-align: justify; }
+  overflow-wrap: anywhere; text-align: justify; }
 h1 { font-size: 18pt; text-align: center; letter-spacing: 0.2em; margin: 0 0 4mm; }
 h2 { font-size: 13pt; margin: 6mm 0 2mm; }
 p { margin: 1mm 0; text-indent: 2em; }
@@ -235,15 +236,25 @@ def _page(
     )
 
 
-def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    # A document reads nothing from files or the network: everything is inline.
-    raise DocumentError(f"documents load no external resources ({url[:80]})")
-
-
 def _pdf(page: str, spec: DocumentSpec, context: Mapping[str, Any]) -> bytes:
-    import weasyprint
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:
+        # WeasyPrint loads pango through cffi at import: a missing library is an OSError.
+        raise DocumentError(
+            f"PDF needs WeasyPrint and Debian's pango libraries ({exc}); HTML works without them",
+            "pdf-unavailable",
+        ) from exc
 
-    document = weasyprint.HTML(string=page, url_fetcher=_refuse_fetch).render()
+    from weasyprint.urls import URLFetcher
+
+    class NoFetching(URLFetcher):  # type: ignore[misc]
+        """A document reads nothing from files or the network: everything is inline."""
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            raise ValueError(f"documents load no external resources ({url[:80]})")
+
+    document = weasyprint.HTML(string=page, url_fetcher=NoFetching()).render()
     document.metadata.title = spec.title
     document.metadata.authors = []
     document.metadata.created = context["head"]["at"]

@@ -27,7 +27,7 @@ DocumentName = Annotated[
     "/cases/{case_id}/documents/{name}",
     response_class=Response,
     responses={
-        **documented(404, 422),
+        **documented(404, 422, 503),
         200: {"content": {"text/html": {}, "application/pdf": {}}},
     },
 )
@@ -51,6 +51,8 @@ def document(
     except DocumentError as exc:
         if exc.reason in ("unknown", "not-ready"):
             raise ProblemError(404, "not-found", str(exc)) from exc
+        if exc.reason == "pdf-unavailable":
+            raise ProblemError(503, "internal-error", str(exc)) from exc
         raise ProblemError(422, "procedure-invalid", str(exc)) from exc
     return Response(
         rendered.content,
