@@ -274,6 +274,28 @@ def test_cli_lists_and_writes_a_document(trail: Any, tmp_path: Path) -> None:
     )
     assert made.returncode == 0
     assert out.read_bytes().startswith(b"%PDF-")
+    again = tmp_path / "again.pdf"
+    subprocess.run(
+        [
+            YISHI,
+            "document",
+            CASE,
+            "--db",
+            url,
+            "--name",
+            "results-report",
+            "--format",
+            "pdf",
+            "--out",
+            again,
+            "--procedures",
+            PROCEDURES,
+        ],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    assert again.read_bytes() == out.read_bytes(), "a second process writes the same bytes"
     bad = subprocess.run(
         [YISHI, "document", CASE, "--db", url, "--name", "nope", "--procedures", PROCEDURES],
         capture_output=True,
