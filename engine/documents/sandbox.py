@@ -218,9 +218,9 @@ def _wrap_filter(function: Callable[..., Any]) -> Callable[..., Any]:
             result = list(_counted(result))
         return _checked(result)
 
-    for marker in ("jinja_pass_arg",):
-        if hasattr(function, marker):
-            setattr(bounded, marker, getattr(function, marker))
+    # Jinja passes the context or environment to filters marked so (map, select, …).
+    if hasattr(function, "jinja_pass_arg"):
+        bounded.jinja_pass_arg = function.jinja_pass_arg  # type: ignore[attr-defined]
     return bounded
 
 
