@@ -129,6 +129,10 @@ def test_results_report_pdf_holds_the_recorded_figures_and_names(
             assert (
                 f"{count['name']}{count['approve']}{count['disapprove']}{count['abstain']}" in flat
             )
+        assert f"其中空白票{round_['blank']}张（有效）" in flat
+        for reason, count in round_["invalid_by_reason"].items():
+            assert reason == "over_marked"
+            assert f"所投赞成超过应选名额{count}张" in flat
     attendance = _outputs(records, "count_attendance")[-1]
     assert f"应到会{attendance['expected']}人，实到会{attendance['present']}人" in flat
     for name in ("监票人甲", "监票人乙", "计票人丙", "计票人丁"):
