@@ -544,3 +544,25 @@ def test_the_step_budget_stops_exactly_past_its_limit() -> None:
         render_template(
             template, {"data": {"l": list(range(100))}}, Limits(max_steps=100), filename="t.html"
         )
+
+
+@pytest.mark.parametrize(
+    ("zone", "at", "expected"),
+    [
+        ("Asia/Shanghai", "2021-05-15T06:00:00Z", "2021年5月15日 14:00"),
+        ("Asia/Shanghai", "2021-05-14T15:59:00Z", "2021年5月14日 23:59"),
+        ("Asia/Shanghai", "2021-05-14T16:00:00Z", "2021年5月15日 00:00"),
+        ("UTC", "2021-05-14T16:00:00Z", "2021年5月14日 16:00"),
+        ("Asia/Shanghai", "2021-05-15T14:00:00+08:00", "2021年5月15日 14:00"),
+    ],
+)
+def test_dates_are_shown_in_the_procedures_time_zone(zone: str, at: str, expected: str) -> None:
+    """date_cn/datetime_cn read the instant in procedure.time_zone, across midnight too."""
+    from engine.documents.text import FILTERS
+
+    template = DocumentSandbox(FILTERS).compile_checked(
+        "{{ head.at | datetime_cn }}|{{ head.at | date_cn }}", "t.html"
+    )
+    context = {"procedure": {"time_zone": zone}, "head": {"at": at}}
+    rendered = render_template(template, context, filename="t.html")
+    assert rendered.text == f"{expected}|{expected.split(' ', maxsplit=1)[0]}"

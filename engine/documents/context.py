@@ -16,7 +16,7 @@ from engine.definition.model import DocumentSpec, Procedure, State
 from engine.documents.text import period_cn
 
 ROOTS: Mapping[str, frozenset[str] | None] = {
-    "procedure": frozenset({"id", "version", "sha256", "title", "rule_set"}),
+    "procedure": frozenset({"id", "version", "sha256", "title", "rule_set", "time_zone"}),
     "case": frozenset({"id", "state", "state_label", "opened_at", "opened_by", "deadline_at"}),
     "head": frozenset({"seq", "hash", "at"}),
     "document": frozenset({"name", "title"}),
@@ -94,6 +94,7 @@ def build_context(
             "sha256": procedure.sha256,
             "title": procedure.title,
             "rule_set": procedure.rule_set.name,
+            "time_zone": procedure.time_zone,
         },
         "case": {
             "id": head["case"],

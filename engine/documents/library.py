@@ -20,7 +20,6 @@ from engine.definition.loader import load_source, read_source
 from engine.definition.model import DocumentSpec, Procedure
 from engine.documents.context import available
 from engine.documents.render import DocumentError, Format, RenderedDocument, render_document
-from engine.documents.text import at_offset_of
 from engine.errors import EngineError, UnknownCase
 from engine.storage.base import Store
 
@@ -104,9 +103,5 @@ def case_documents(
         procedure_file=found,
         records=records,
         data=dict(snapshot.data),
-        deadline_at=(
-            at_offset_of(snapshot.deadline_at, str(records[-1]["at"]))
-            if snapshot.deadline_at is not None and records
-            else ""
-        ),
+        deadline_at=snapshot.deadline_at.isoformat() if snapshot.deadline_at else "",
     )
