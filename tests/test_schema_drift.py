@@ -152,6 +152,11 @@ events:
     transitions:
       - from: open
         to: closed
+documents:
+  - name: minutes
+    title: 会议记录
+    after: [closed]
+    template: templates/minutes.html
 """
 
 # Levels whose value the builder keeps whole (a JSON Schema, the rule-set choices):

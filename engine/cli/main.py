@@ -163,6 +163,45 @@ def replay(
 
 
 @app.command()
+def document(
+    case_id: Annotated[str, typer.Argument(help="The case id.", show_default=False)],
+    *,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Store URL (default: $YISHI_DB, else sqlite:///yishi.db)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="The document's name (see --list).")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="html or pdf (A4).")] = "html",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="The file to write (default: stdout).")
+    ] = None,
+    list_only: Annotated[
+        bool, typer.Option("--list", help="List the case's documents and which are ready.")
+    ] = False,
+    procedures: Annotated[
+        list[Path] | None,
+        typer.Option("--procedures", help="Folders holding the procedure file and templates."),
+    ] = None,
+) -> None:
+    """Produce an official document of a case (results report, notice, minutes) from its audit."""
+    from engine.cli.document_cmd import run_document
+
+    raise typer.Exit(
+        run_document(
+            case_id,
+            db=db,
+            name=name,
+            format=format,
+            out=out,
+            list_only=list_only,
+            procedures=procedures or [],
+        )
+    )
+
+
+@app.command()
 def demo(
     out: Annotated[
         Path, typer.Option("--out", help="Where the demo database and audit logs go.")

@@ -17,6 +17,7 @@ from engine.definition.model import (
     CelGuard,
     CountRef,
     Deadline,
+    DocumentSpec,
     Event,
     Guard,
     MarginGuard,
@@ -83,6 +84,7 @@ class _Builder:
             initial=value["initial"],
             states=frozen_mapping({sid: self._state(sid, s) for sid, s in value["states"].items()}),
             events=frozen_mapping({eid: self._event(eid, e) for eid, e in value["events"].items()}),
+            documents=tuple(self._document(i, d) for i, d in enumerate(value.get("documents", ()))),
             source=source,
             sha256=sha256_text(source),
             file=self.doc.file,
@@ -125,6 +127,20 @@ class _Builder:
             if deadline
             else None,
             location=self.doc.locate(path, key=True),
+        )
+
+    def _document(self, index: int, raw: dict[str, Any]) -> DocumentSpec:
+        path: Path = ("documents", index)
+        return DocumentSpec(
+            name=raw["name"],
+            title=raw["title"],
+            after=tuple(raw["after"]),
+            template=raw["template"],
+            location=self.doc.locate(path),
+            after_locations=tuple(
+                self.doc.locate((*path, "after", i)) for i in range(len(raw["after"]))
+            ),
+            template_location=self.doc.locate((*path, "template")),
         )
 
     def _event(self, eid: str, raw: dict[str, Any]) -> Event:

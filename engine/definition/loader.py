@@ -79,6 +79,11 @@ def check_source(source: str, file: str, registry: Registry | None = None) -> Ch
     procedure, build_problems = build_procedure(doc, source)
     compiled, compile_problems = compile_procedure(procedure, registry)
     problems += build_problems + compile_problems + lint_procedure(procedure)
+    if procedure.documents:
+        # Templates are read only when the procedure is a file they can sit beside.
+        from engine.documents.check import check_documents
+
+        problems += check_documents(procedure, read_templates=Path(file).is_file())
     has_errors = any(p.severity == "error" for p in problems)
     return CheckReport(compiled=None if has_errors else compiled, problems=tuple(_sorted(problems)))
 

@@ -189,6 +189,23 @@ class RuleSet:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentSpec:
+    """An official document a case can produce, rendered from a sandboxed template.
+
+    ``template`` is relative to the procedure file; ``after`` lists the states whose
+    entry makes the document available.
+    """
+
+    name: str
+    title: str
+    after: tuple[str, ...]
+    template: str
+    location: SourceLocation
+    after_locations: tuple[SourceLocation, ...] = ()
+    template_location: SourceLocation | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Procedure:
     """A checked procedure, immutable, identified by id, version and source sha256."""
 
@@ -210,6 +227,7 @@ class Procedure:
     # Whose wall clock CEL getters and working days speak; instants themselves are UTC.
     time_zone: str = "Asia/Shanghai"
     top_locations: Mapping[str, SourceLocation] = field(default_factory=lambda: _EMPTY)
+    documents: tuple[DocumentSpec, ...] = ()
 
     def where(self, key: str) -> SourceLocation:
         """Where a top-level key (``initial``, ``states``, …) is written."""

@@ -79,7 +79,7 @@ def create_app(
     Returns:
         The ASGI application.
     """
-    from engine.server import routes_audit, routes_cases, routes_procedures
+    from engine.server import routes_audit, routes_cases, routes_documents, routes_procedures
 
     app = FastAPI(
         title="yishi",
@@ -93,6 +93,7 @@ def create_app(
     app.include_router(routes_procedures.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_audit.router)
+    app.include_router(routes_documents.router)
     _add_health(app)
     _add_handlers(app)
     mount_workbench(app, sessions)
