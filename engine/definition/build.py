@@ -31,6 +31,7 @@ from engine.definition.model import (
 )
 from engine.definition.strict_yaml import Document, Path
 from engine.errors import Problem
+from engine.governance.counting_rule import CountingRule, RuleError, parse_rule
 from engine.guards.arithmetic import OPERATORS, parse_fraction
 from engine.guards.cel_time import DEFAULT_TIME_ZONE, zone
 
@@ -83,6 +84,7 @@ class _Builder:
             initial=value["initial"],
             states=frozen_mapping({sid: self._state(sid, s) for sid, s in value["states"].items()}),
             events=frozen_mapping({eid: self._event(eid, e) for eid, e in value["events"].items()}),
+            counting=frozen_mapping(self._counting(value.get("counting", {}))),
             source=source,
             sha256=sha256_text(source),
             file=self.doc.file,
@@ -105,6 +107,16 @@ class _Builder:
             self._report(("time_zone",), str(exc), "time-zone.unknown")
             return DEFAULT_TIME_ZONE
         return name
+
+    def _counting(self, rules: dict[str, Any]) -> dict[str, CountingRule]:
+        """The procedure's counting rules, each checked; a rule in error is left out."""
+        out: dict[str, CountingRule] = {}
+        for name, raw in rules.items():
+            try:
+                out[name] = parse_rule(name, raw)
+            except RuleError as exc:
+                self._report(("counting", name, *exc.path), exc.message, "counting.rule")
+        return out
 
     def _state(self, sid: str, raw: dict[str, Any]) -> State:
         path: Path = ("states", sid)

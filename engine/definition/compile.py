@@ -301,10 +301,27 @@ class _Compiler:
             return None
         return WeightsCheck(expression=expression, label=guard.label)
 
+    def check_rule(self, name: str, action: ActionCall) -> None:
+        """An action's counting rule must be one the procedure states (and states well)."""
+        if name in self.procedure.counting:
+            return
+        known = list(self.procedure.counting)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        stated = ", ".join(known) if known else "none"
+        self.report(
+            action.param_locations.get("rule", action.location),
+            f"{action.name} names the counting rule {name!r}, which the procedure's "
+            f"counting does not state without errors (stated: {stated}){hint}",
+            "counting.unknown-rule",
+        )
+
     def action(self, action: ActionCall) -> None:
         if action.name not in self.registry:
             return  # the schema check has reported it
         spec = self.registry[action.name]
+        if spec.rule and spec.rule in action.params:
+            self.check_rule(str(action.params[spec.rule]), action)
         for key in spec.expressions:
             if key in action.params:
                 self.cel(str(action.params[key]), action.param_locations.get(key, action.location))

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from engine.errors import SourceLocation
+from engine.governance.counting_rule import CountingRule
 from engine.guards.arithmetic import Operator
 
 DayKind = Literal["calendar", "working"]
@@ -210,6 +211,7 @@ class Procedure:
     # Whose wall clock CEL getters and working days speak; instants themselves are UTC.
     time_zone: str = "Asia/Shanghai"
     top_locations: Mapping[str, SourceLocation] = field(default_factory=lambda: _EMPTY)
+    counting: Mapping[str, CountingRule] = field(default_factory=lambda: _EMPTY)
 
     def where(self, key: str) -> SourceLocation:
         """Where a top-level key (``initial``, ``states``, …) is written."""
