@@ -91,6 +91,49 @@ data:
       type: object
       additionalProperties:
         type: string
+counting:
+  r1:
+    label: 选举
+    basis: the schema itself
+    form: approval
+    seats: 2
+    turnout: {{base: registered, more_than: "1/2", label: t1}}
+    decide:
+      threshold: {{base: valid, at_least: "1/3", label: d1}}
+    ties: lot
+    write_ins: review
+    blank: invalid
+    invalid_reasons: {{signed: 署名}}
+    proxies: {{cap: 3}}
+    words: {{elected: 当选}}
+  r2:
+    label: 另行选举
+    form: single
+    turnout: {{base: expected, at_least: "1/2"}}
+    decide:
+      most_votes:
+        floor: {{base: returned, at_most: "1/3"}}
+  r3:
+    label: 表决
+    form: motion
+    turnout: {{base: present, less_than: "1/2"}}
+    decide:
+      threshold: {{base: voters, less_than: "1/2"}}
+  r4:
+    label: 表决二
+    form: motion
+    turnout: {{base: present, at_most: "1/2"}}
+    decide:
+      threshold: {{base: voters, more_than: "1/2"}}
+  r5:
+    label: 测评
+    form: grades
+    grades: [优秀, 合格]
+    findings:
+      - {{grade: 优秀, base: valid, at_least: "2/3", label: f1}}
+      - {{grade: 合格, base: valid, more_than: "1/3", label: f2}}
+      - {{grade: 合格, base: voters, less_than: "1/3", label: f3}}
+      - {{grade: 优秀, base: returned, at_most: "1/3", label: f4}}
 initial: open
 states:
   open:
