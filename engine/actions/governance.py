@@ -7,7 +7,8 @@ the data path in ``into`` and returns it, so the audit record of the transition
 carries every count and the explanation. Inputs a rule refuses make the attempt
 refused with the rule's reason (``GovernanceError`` is an ``EngineError``).
 
-Actions: ``count_vote`` (the procedure's own counting rule), ``tally_round`` (R13–R19), ``reduce_seats`` (R18), ``score_layers`` (§3),
+Actions: ``count_vote`` (the procedure's own counting rule), ``tally_round``
+(R13–R19), ``reduce_seats`` (R18), ``score_layers`` (§3),
 ``rank`` (R17, §3), ``record_exclusion`` (R2), ``count_attendance`` (R1–R3),
 ``check_slate`` (R6–R11), ``check_eligibility`` (§2–§3) and ``survey_rate`` (§5).
 

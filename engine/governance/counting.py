@@ -29,7 +29,7 @@ from engine.governance.counting_rule import (
     Share,
 )
 from engine.governance.errors import GovernanceError
-from engine.governance.ranking import rank_top
+from engine.governance.ranking import TieRule, rank_top
 from engine.guards.arithmetic import show_number, threshold
 
 STATUSES: tuple[str, ...] = (
@@ -311,7 +311,7 @@ def _choices(
     if strays:
         raise GovernanceError(f"{rule.label}: ballots mark names that are not on the ballot")
     names = listed + sorted(written)
-    return _elect(rule, counter, data, names, votes, written)
+    return _elect(rule, counter, data, names=names, votes=votes, written=written)
 
 
 def _motion(
@@ -336,6 +336,7 @@ def _elect(
     rule: CountingRule,
     counter: _Counter,
     data: dict[str, Any],
+    *,
     names: list[str],
     votes: Counter[str],
     written: set[str],
@@ -363,7 +364,7 @@ def _elect(
             )
         places = 0
     else:
-        tie_rule = "admit_all" if rule.ties == "admit_all" else "revote"
+        tie_rule: TieRule = "admit_all" if rule.ties == "admit_all" else "revote"
         ranked = rank_top([(n, votes[n]) for n in passing], rule.seats, tie_rule)
         elected, tied, places = ranked.selected, ranked.tied, ranked.open_places
     shortfall = 0 if tied else max(rule.seats - len(elected), 0)

@@ -158,9 +158,41 @@ class CountingRule:
         return self.invalid_reasons.get(reason, reason)
 
 
+def _share_words(rule: CountingRule, share: Share, what: str) -> str:
+    fraction = f"{share.fraction.numerator}/{share.fraction.denominator}"
+    return f"{what} {OPERATOR_SIGNS[share.operator]} {fraction} × {rule.word(share.base)}" + (
+        f" ({share.label})" if share.label else ""
+    )
+
+
+def describe_rule(rule: CountingRule) -> str:
+    """One line saying what the rule counts and decides, in its own words."""
+    seats = f", {rule.seats} seats" if rule.seats > 1 else ""
+    parts = [f"{rule.label} [{rule.form}{seats}]"]
+    if rule.turnout is not None:
+        parts.append("valid when " + _share_words(rule, rule.turnout, rule.word("voters")))
+    if rule.threshold is not None:
+        parts.append("decided by " + _share_words(rule, rule.threshold, rule.word("votes")))
+    elif rule.most_votes:
+        floor = rule.floor
+        parts.append(
+            "decided by most votes"
+            + (", each " + _share_words(rule, floor, rule.word("votes")) if floor else "")
+        )
+    for finding in rule.findings:
+        bare = Share(base=finding.share.base, operator=finding.share.operator,
+                     fraction=finding.share.fraction)  # fmt: skip
+        parts.append(f"{finding.label}: " + _share_words(rule, bare, finding.grade))
+    if rule.form not in {"motion", "grades"}:
+        parts.append(f"ties: {rule.ties}; write-ins: {rule.write_ins}")
+    if rule.proxy_cap is not None:
+        parts.append(f"{rule.word('proxies')}: at most {rule.proxy_cap} per holder")
+    return "; ".join(parts) + (f" — {rule.basis}" if rule.basis else "")
+
+
 def _share(raw: Any, path: tuple[str | int, ...], bases: tuple[str, ...]) -> Share:
     if not isinstance(raw, Mapping):
-        raise RuleError(path, "a share is {base: …, more_than|at_least|…: \"p/q\"}")
+        raise RuleError(path, 'a share is {base: …, more_than|at_least|…: "p/q"}')
     base = raw.get("base")
     if base not in bases:
         raise RuleError((*path, "base"), f"the base is one of {', '.join(bases)}, not {base!r}")
@@ -185,25 +217,14 @@ def _strings(raw: Any, path: tuple[str, ...]) -> dict[str, str]:
     return {str(k): v for k, v in raw.items()}
 
 
-def parse_rule(name: str, raw: Mapping[str, Any]) -> CountingRule:
-    """Check one rule and freeze it.
-
-    Raises:
-        RuleError: naming the key path inside the rule and what is wrong.
-    """
-    form = raw.get("form")
-    if form not in FORMS:
-        raise RuleError(("form",), f"the form is one of {', '.join(FORMS)}, not {form!r}")
-    seats = raw.get("seats", 1)
-    if isinstance(seats, bool) or not isinstance(seats, int) or seats < 1:
-        raise RuleError(("seats",), f"seats is an integer ≥ 1, not {seats!r}")
-    if form == "motion" and seats != 1:
-        raise RuleError(("seats",), "a motion decides one question: seats is 1")
+def _decide(raw: Mapping[str, Any], form: str) -> tuple[Share | None, Any, Share | None]:
+    """The rule's ``decide``: (threshold, most_votes body or None, floor)."""
     decide = raw.get("decide", {})
     if not isinstance(decide, Mapping):
         raise RuleError(("decide",), "decide is {threshold: …} or {most_votes: …}")
-    threshold = most = None
-    floor = None
+    threshold: Share | None = None
+    most: Any = None
+    floor: Share | None = None
     if "threshold" in decide and "most_votes" in decide:
         raise RuleError(("decide",), "decide by a threshold or by most votes, not both")
     if "threshold" in decide:
@@ -220,6 +241,24 @@ def parse_rule(name: str, raw: Mapping[str, Any]) -> CountingRule:
         raise RuleError(("decide",), "an election is decided by a threshold or by most votes")
     if form == "grades" and (threshold is not None or most is not None):
         raise RuleError(("decide",), "a grades vote gives findings, not a decision by votes")
+    return threshold, most, floor
+
+
+def parse_rule(name: str, raw: Mapping[str, Any]) -> CountingRule:
+    """Check one rule and freeze it.
+
+    Raises:
+        RuleError: naming the key path inside the rule and what is wrong.
+    """
+    form = raw.get("form")
+    if form not in FORMS:
+        raise RuleError(("form",), f"the form is one of {', '.join(FORMS)}, not {form!r}")
+    seats = raw.get("seats", 1)
+    if isinstance(seats, bool) or not isinstance(seats, int) or seats < 1:
+        raise RuleError(("seats",), f"seats is an integer ≥ 1, not {seats!r}")
+    if form == "motion" and seats != 1:
+        raise RuleError(("seats",), "a motion decides one question: seats is 1")
+    threshold, most, floor = _decide(raw, form)
     grades = tuple(str(g) for g in raw.get("grades", ()))
     if form == "grades" and len(grades) < 2:
         raise RuleError(("grades",), "a grades vote names at least two grades")
@@ -282,5 +321,6 @@ __all__ = [
     "Finding",
     "RuleError",
     "Share",
+    "describe_rule",
     "parse_rule",
 ]
