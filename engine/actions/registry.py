@@ -161,12 +161,20 @@ def _increment(params: Mapping[str, Any], ctx: ActionContext) -> Any:
     return {"path": params["path"], "value": node[key]}
 
 
-_PATH = {"type": "string", "pattern": r"^data(\.[A-Za-z_][A-Za-z0-9_]*)+$"}
+_PATH = {
+    "type": "string",
+    "pattern": r"^data(\.[A-Za-z_][A-Za-z0-9_]*)+$",
+    "description": "The data field, as data.<field>[.<field>…]; objects on the way are created.",
+}
 _VALUE_PARAMS = {
     "type": "object",
     "additionalProperties": False,
     "required": ["path"],
-    "properties": {"path": _PATH, "value": {}, "expr": {"type": "string"}},
+    "properties": {
+        "path": _PATH,
+        "value": {"description": "A literal value (instead of expr)."},
+        "expr": {"type": "string", "description": "A CEL expression giving the value."},
+    },
     "not": {"required": ["value", "expr"]},
 }
 
@@ -194,7 +202,10 @@ BUILTINS: tuple[ActionSpec, ...] = (
             "type": "object",
             "additionalProperties": False,
             "required": ["path"],
-            "properties": {"path": _PATH, "by": {"type": "integer"}},
+            "properties": {
+                "path": _PATH,
+                "by": {"type": "integer", "description": "The integer added (1 when omitted)."},
+            },
         },
         run=_increment,
         writes="path",
