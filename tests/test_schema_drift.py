@@ -53,6 +53,13 @@ rule_set:
     disclosure:
       period: P7D
       days: calendar
+    meetings:
+      assembly:
+        label: 大会
+        quorum:
+          combine: all
+          members: {{of: 成员, at_least: "1/2"}}
+        adoption: {{of: 到会成员, more_than: "1/2"}}
 roles:
   clerk:
     label: 文书
@@ -181,6 +188,12 @@ events:
           - margin:
               {{candidates: payload.candidates, seats: payload.seats, at_least: "1/5", label: m}}
           - weights: {{of: data.w, label: w}}
+          - meeting_rule:
+              meeting: assembly
+              quorum:
+                members: {{present: payload.present, expected: data.n}}
+              adoption: {{yes: payload.yes, of: payload.present}}
+              label: mr
         actions:
           - set: {{path: data.s, value: a}}
           - set: {{path: data.k, expr: '"x"'}}

@@ -91,7 +91,38 @@ class WeightsGuard:
     kind: Literal["weights"] = "weights"
 
 
-Guard = CelGuard | ThresholdGuard | MarginGuard | WeightsGuard
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeetingPart:
+    """One bound of a meeting's stated rule with the counts a guard gives it."""
+
+    name: str
+    count: CountRef
+    base: CountRef
+    operator: Operator
+    fraction: Fraction
+    base_words: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeetingRuleGuard:
+    """A meeting's rule from ``rule_set.choices.meetings``, applied by name.
+
+    The fractions and operators come from the stated rule, so the rule is written once;
+    the guard gives only the counts: per quorum part ``present`` and ``expected``, and
+    for the adoption ``yes`` and ``of``.
+    """
+
+    meeting: str
+    meeting_label: str
+    quorum: tuple[MeetingPart, ...] = ()
+    combine: Literal["all", "any"] = "all"
+    adoption: MeetingPart | None = None
+    label: str = ""
+    location: SourceLocation
+    kind: Literal["meeting_rule"] = "meeting_rule"
+
+
+Guard = CelGuard | ThresholdGuard | MarginGuard | WeightsGuard | MeetingRuleGuard
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
