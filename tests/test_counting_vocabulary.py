@@ -350,3 +350,28 @@ def test_elected_candidate_stays_elected_with_more_votes(
         changed[index] = (*marks[index], name)
         after = count_vote(rule, VoteInputs(ballots=[_approve(*m) for m in changed], **inputs))
         assert name in after.record()["elected"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "further"),
+    [(None, []), ("0/1", ["C", "D"]), ("1/5", ["C", "D", "E", "F"])],
+)
+def test_further_round_candidates_after_a_shortfall(extra: str | None, further: list[str]) -> None:
+    """After a shortfall of 2, the further round takes 2 + ⌈2 × extra⌉ by votes, ties together."""
+    raw: dict[str, Any] = {
+        "decide": {"threshold": {"base": "valid", "more_than": "1/2"}},
+        "seats": 3,
+    }
+    if extra is not None:
+        raw["further_round"] = {"extra": extra}
+    rule = _election(**raw)
+    ballots = [
+        _pile(11, _approve("A")),
+        _pile(4, _approve("C", "D")),
+        _pile(3, _approve("E")),
+        _pile(3, _approve("F")),
+    ]
+    inputs = VoteInputs(present=21, candidates=["A", "C", "D", "E", "F"], ballots=ballots)
+    record = count_vote(rule, inputs).record()
+    assert (record["elected"], record["shortfall"]) == (["A"], 2)
+    assert record["further_candidates"] == further

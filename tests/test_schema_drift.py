@@ -108,6 +108,7 @@ counting:
     decide:
       threshold: {{base: valid, at_least: "1/3", label: d1}}
     ties: lot
+    further_round: {{extra: "1/5"}}
     write_ins: review
     blank: invalid
     invalid_reasons: {{signed: 署名}}

@@ -15,6 +15,7 @@ turnout, and a holder over the rule's cap makes the count refused.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -369,9 +370,10 @@ def _elect(
         elected, tied, places = ranked.selected, ranked.tied, ranked.open_places
     shortfall = 0 if tied else max(rule.seats - len(elected), 0)
     status = "tie" if tied else "shortfall" if shortfall else "elected"
+    order = sorted(names, key=lambda n: (-votes[n], names.index(n)))
     counts = [
         {"name": n, "votes": votes[n], "write_in": n in written, "passed": n in passing}
-        for n in sorted(names, key=lambda n: (-votes[n], names.index(n)))
+        for n in order
     ]
     if elected:
         counter.lines.append(f"{rule.word('elected')}: {'、'.join(elected)}")
@@ -380,8 +382,16 @@ def _elect(
             f"{'、'.join(tied)} {rule.word('tie')} ({votes[tied[0]]} {rule.word('votes')}), "
             f"{places} 个名额: {rule.word(rule.ties)}"
         )
+    further: tuple[str, ...] = ()
     if shortfall:
         counter.lines.append(f"{rule.word('shortfall')}: {shortfall}")
+        if rule.further_extra is not None:
+            size = shortfall + math.ceil(shortfall * rule.further_extra)
+            rest = [(n, votes[n]) for n in order if n not in elected]
+            further = rank_top(rest, size, "admit_all").selected
+            counter.lines.append(
+                f"{rule.word('further_round')} ({size}): {'、'.join(further) or '—'}"
+            )
     review = [n for n in elected if n in written] if rule.write_ins == "review" else []
     data.update(
         {
@@ -395,6 +405,7 @@ def _elect(
             "tie_places": places,
             "tie_rule": rule.ties,
             "shortfall": shortfall,
+            "further_candidates": list(further),
             "needs_review": review,
         }
     )

@@ -16,6 +16,9 @@ say how its vote is counted without borrowing another rulebook's words:
   least 1/2 of the valid votes, say);
 * ``ties`` at the last seat: ``revote``, ``lot``, ``admit_all`` or ``order`` (a
   declared precedence given with the count);
+* ``further_round``: after a shortfall, the further round's candidates are the
+  non-elected with most votes, shortfall + ⌈shortfall × extra⌉ of them (a tie at the
+  cut-off stands together);
 * ``write_ins``: ``forbidden``, ``allowed`` or ``review``; ``blank``: ``valid`` or
   ``invalid``; ``invalid_reasons``: the reasons a ballot may be set aside, with
   their words; ``proxies``: a cap on proxy votes per holder (委托投票);
@@ -74,6 +77,7 @@ DEFAULT_WORDS: Mapping[str, str] = {
     "revote": "对得票相同者再投票",
     "order": "按事先确定的顺序",
     "admit_all": "得票相同者均当选",
+    "further_round": "另行选举候选人",
 }
 """Neutral words used where a rule states none: no rulebook's rule numbers."""
 
@@ -147,6 +151,7 @@ class CountingRule:
     blank: str = "valid"
     invalid_reasons: Mapping[str, str] = field(default_factory=dict)
     proxy_cap: int | None = None
+    further_extra: Fraction | None = None
     words: Mapping[str, str] = field(default_factory=dict)
 
     def word(self, key: str) -> str:
@@ -298,8 +303,26 @@ def parse_rule(name: str, raw: Mapping[str, Any]) -> CountingRule:
         blank=_choice(raw, "blank", ("valid", "invalid"), "valid"),
         invalid_reasons=_strings(raw.get("invalid_reasons"), ("invalid_reasons",)),
         proxy_cap=cap,
+        further_extra=_further(raw, form),
         words=_strings(raw.get("words"), ("words",)),
     )
+
+
+def _further(raw: Mapping[str, Any], form: str) -> Fraction | None:
+    """``further_round.extra``: a further round takes shortfall + ⌈shortfall × extra⌉ names."""
+    further = raw.get("further_round")
+    if further is None:
+        return None
+    if form not in ("approval", "single"):
+        raise RuleError(("further_round",), "only an election has further rounds")
+    text = further.get("extra", "0") if isinstance(further, Mapping) else None
+    try:
+        extra = parse_fraction(text if isinstance(text, str | int) else "")
+    except ValueError as exc:
+        raise RuleError(("further_round", "extra"), str(exc)) from exc
+    if extra < 0:
+        raise RuleError(("further_round", "extra"), "extra is a fraction ≥ 0")
+    return extra
 
 
 def _choice(raw: Mapping[str, Any], key: str, allowed: tuple[str, ...], default: str) -> str:
