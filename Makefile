@@ -53,6 +53,10 @@ typecheck: install
 test: system-deps lint typecheck
 	cd tests && ../$(BIN)/python -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml
 
+# docs/actions.md, docs/guards.md and docs/counting.md are generated; a test compares them.
+reference: install
+	$(BIN)/python -m engine.reference procedures docs
+
 bench: install
 	$(BIN)/python bench/run.py
 

@@ -53,6 +53,13 @@ rule_set:
     disclosure:
       period: P7D
       days: calendar
+    meetings:
+      assembly:
+        label: 大会
+        quorum:
+          combine: all
+          members: {{of: 成员, at_least: "1/2"}}
+        adoption: {{of: 到会成员, more_than: "1/2"}}
 roles:
   clerk:
     label: 文书
@@ -91,6 +98,50 @@ data:
       type: object
       additionalProperties:
         type: string
+counting:
+  r1:
+    label: 选举
+    basis: the schema itself
+    form: approval
+    seats: 2
+    turnout: {{base: registered, more_than: "1/2", label: t1}}
+    decide:
+      threshold: {{base: valid, at_least: "1/3", label: d1}}
+    ties: lot
+    further_round: {{extra: "1/5"}}
+    write_ins: review
+    blank: invalid
+    invalid_reasons: {{signed: 署名}}
+    proxies: {{cap: 3}}
+    words: {{elected: 当选}}
+  r2:
+    label: 另行选举
+    form: single
+    turnout: {{base: expected, at_least: "1/2"}}
+    decide:
+      most_votes:
+        floor: {{base: returned, at_most: "1/3"}}
+  r3:
+    label: 表决
+    form: motion
+    turnout: {{base: present, less_than: "1/2"}}
+    decide:
+      threshold: {{base: voters, less_than: "1/2"}}
+  r4:
+    label: 表决二
+    form: motion
+    turnout: {{base: present, at_most: "1/2"}}
+    decide:
+      threshold: {{base: voters, more_than: "1/2"}}
+  r5:
+    label: 测评
+    form: grades
+    grades: [优秀, 合格]
+    findings:
+      - {{grade: 优秀, base: valid, at_least: "2/3", label: f1}}
+      - {{grade: 合格, base: valid, more_than: "1/3", label: f2}}
+      - {{grade: 合格, base: voters, less_than: "1/3", label: f3}}
+      - {{grade: 优秀, base: returned, at_most: "1/3", label: f4}}
 initial: open
 states:
   open:
@@ -138,6 +189,12 @@ events:
           - margin:
               {{candidates: payload.candidates, seats: payload.seats, at_least: "1/5", label: m}}
           - weights: {{of: data.w, label: w}}
+          - meeting_rule:
+              meeting: assembly
+              quorum:
+                members: {{present: payload.present, expected: data.n}}
+              adoption: {{yes: payload.yes, of: payload.present}}
+              label: mr
         actions:
           - set: {{path: data.s, value: a}}
           - set: {{path: data.k, expr: '"x"'}}

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from engine.errors import EngineError
 
@@ -57,6 +57,11 @@ class ActionSpec:
         run: the function itself.
         expressions: parameters holding CEL expressions, compiled at load time.
         writes: the parameter holding the ``data.…`` path it writes, if any.
+        rule: the parameter naming one of the procedure's counting rules, if any
+            (``validate`` checks that the rule exists).
+        writes_shape: what it writes into the data, in words (for the reference).
+        statuses: the ``status`` values its output may carry (for the reference).
+        example: a call as a procedure writes it (for the reference).
     """
 
     name: str
@@ -65,6 +70,19 @@ class ActionSpec:
     run: ActionFunction
     expressions: tuple[str, ...] = ()
     writes: str | None = None
+    rule: str | None = None
+    writes_shape: str = ""
+    statuses: tuple[str, ...] = ()
+    example: str = ""
+
+
+@runtime_checkable
+class RuleSource(Protocol):
+    """A context that can hand an action one of the procedure's counting rules."""
+
+    def counting_rule(self, name: str) -> Any:
+        """The checked rule named ``name`` under the procedure's ``counting``."""
+        ...
 
 
 @dataclass(slots=True)
@@ -143,12 +161,20 @@ def _increment(params: Mapping[str, Any], ctx: ActionContext) -> Any:
     return {"path": params["path"], "value": node[key]}
 
 
-_PATH = {"type": "string", "pattern": r"^data(\.[A-Za-z_][A-Za-z0-9_]*)+$"}
+_PATH = {
+    "type": "string",
+    "pattern": r"^data(\.[A-Za-z_][A-Za-z0-9_]*)+$",
+    "description": "The data field, as data.<field>[.<field>…]; objects on the way are created.",
+}
 _VALUE_PARAMS = {
     "type": "object",
     "additionalProperties": False,
     "required": ["path"],
-    "properties": {"path": _PATH, "value": {}, "expr": {"type": "string"}},
+    "properties": {
+        "path": _PATH,
+        "value": {"description": "A literal value (instead of expr)."},
+        "expr": {"type": "string", "description": "A CEL expression giving the value."},
+    },
     "not": {"required": ["value", "expr"]},
 }
 
@@ -176,7 +202,10 @@ BUILTINS: tuple[ActionSpec, ...] = (
             "type": "object",
             "additionalProperties": False,
             "required": ["path"],
-            "properties": {"path": _PATH, "by": {"type": "integer"}},
+            "properties": {
+                "path": _PATH,
+                "by": {"type": "integer", "description": "The integer added (1 when omitted)."},
+            },
         },
         run=_increment,
         writes="path",

@@ -68,6 +68,7 @@ def _header(d: ProcedureDescription) -> Panel:
     lines += [f"  {escape(key)}: {escape(value)}" for key, value in d.choices]
     openers = ", ".join(f"{r.id} ({r.label})" for r in d.opened_by) or "nobody"
     lines.append(f"opened by 可立案: {escape(openers)}")
+    lines += [f"  counting {escape(name)}: {escape(text)}" for name, text in d.counting]
     return Panel("\n".join(lines), title="procedure 规程", title_align="left")
 
 

@@ -8,6 +8,7 @@ by ``lint``; expressions and fractions by ``compile``.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from fractions import Fraction
 from typing import Any, Literal
@@ -21,6 +22,8 @@ from engine.definition.model import (
     Event,
     Guard,
     MarginGuard,
+    MeetingPart,
+    MeetingRuleGuard,
     Procedure,
     Role,
     RuleSet,
@@ -31,7 +34,8 @@ from engine.definition.model import (
     frozen_mapping,
 )
 from engine.definition.strict_yaml import Document, Path
-from engine.errors import Problem
+from engine.errors import Problem, SourceLocation
+from engine.governance.counting_rule import CountingRule, RuleError, parse_rule
 from engine.guards.arithmetic import OPERATORS, parse_fraction
 from engine.guards.cel_time import DEFAULT_TIME_ZONE, zone
 
@@ -85,6 +89,7 @@ class _Builder:
             states=frozen_mapping({sid: self._state(sid, s) for sid, s in value["states"].items()}),
             events=frozen_mapping({eid: self._event(eid, e) for eid, e in value["events"].items()}),
             documents=tuple(self._document(i, d) for i, d in enumerate(value.get("documents", ()))),
+            counting=frozen_mapping(self._counting(value.get("counting", {}))),
             source=source,
             sha256=sha256_text(source),
             file=self.doc.file,
@@ -107,6 +112,16 @@ class _Builder:
             self._report(("time_zone",), str(exc), "time-zone.unknown")
             return DEFAULT_TIME_ZONE
         return name
+
+    def _counting(self, rules: dict[str, Any]) -> dict[str, CountingRule]:
+        """The procedure's counting rules, each checked; a rule in error is left out."""
+        out: dict[str, CountingRule] = {}
+        for name, raw in rules.items():
+            try:
+                out[name] = parse_rule(name, raw)
+            except RuleError as exc:
+                self._report(("counting", name, *exc.path), exc.message, "counting.rule")
+        return out
 
     def _state(self, sid: str, raw: dict[str, Any]) -> State:
         path: Path = ("states", sid)
@@ -246,6 +261,8 @@ class _Builder:
                 label=body.get("label", ""),
                 location=location,
             )
+        if "meeting_rule" in raw:
+            return self._meeting_rule((*path, "meeting_rule"), raw["meeting_rule"], location)
         if "margin" in raw:
             body = raw["margin"]
             fraction = self._fraction((*path, "margin", "at_least"), body["at_least"])
@@ -261,6 +278,91 @@ class _Builder:
             expression=body["of"],
             label=body.get("label", ""),
             location=self.doc.locate((*path, "weights", "of")),
+        )
+
+    def _meeting_rule(
+        self, path: Path, body: dict[str, Any], location: SourceLocation
+    ) -> MeetingRuleGuard:
+        """Apply a meeting's stated rule: its fractions come from the rule set's choices."""
+        meetings = self.doc.value["rule_set"].get("choices", {}).get("meetings", {})
+        name = body["meeting"]
+        stated = meetings.get(name)
+        if stated is None:
+            close = difflib.get_close_matches(name, list(meetings), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            listed = ", ".join(meetings) or "none"
+            self._report(
+                (*path, "meeting"),
+                f"no meeting {name!r} is stated under rule_set.choices.meetings "
+                f"(stated: {listed}){hint}",
+                "meeting.unknown",
+            )
+            stated = {"label": name}
+        rule_path: Path = ("rule_set", "choices", "meetings", name)
+        given = body.get("quorum", {})
+        quorum = dict(stated.get("quorum", {}))
+        combine = quorum.pop("combine", "all")
+        for part in sorted(set(quorum) ^ set(given)):
+            where = "the stated rule" if part in quorum else "this guard"
+            self._report(
+                (*path, "quorum") if part in quorum else (*path, "quorum", part),
+                f"the quorum of {name} has the parts {sorted(quorum)}; {part!r} is only in "
+                f"{where}: give present and expected for each stated part, and no other",
+                "meeting.quorum-parts",
+            )
+        parts = tuple(
+            self._meeting_part(
+                part, rule_path=(*rule_path, "quorum", part), rule=quorum[part],
+                path=(*path, "quorum", part), count=given[part]["present"],
+                base=given[part]["expected"],
+            )
+            for part in quorum
+            if part in given
+        )  # fmt: skip
+        adoption = None
+        if "adoption" in body:
+            if "adoption" not in stated:
+                self._report(
+                    (*path, "adoption"),
+                    f"{name} states no adoption rule under rule_set.choices.meetings",
+                    "meeting.adoption",
+                )
+            else:
+                given_adoption = body["adoption"]
+                adoption = self._meeting_part(
+                    "adoption", rule_path=(*rule_path, "adoption"), rule=stated["adoption"],
+                    path=(*path, "adoption"), count=given_adoption["yes"],
+                    base=given_adoption["of"],
+                )  # fmt: skip
+        return MeetingRuleGuard(
+            meeting=name,
+            meeting_label=str(stated.get("label", name)),
+            quorum=parts,
+            combine="any" if combine == "any" else "all",
+            adoption=adoption,
+            label=body.get("label", ""),
+            location=location,
+        )
+
+    def _meeting_part(
+        self,
+        name: str,
+        *,
+        rule_path: Path,
+        rule: dict[str, Any],
+        path: Path,
+        count: str | int,
+        base: str | int,
+    ) -> MeetingPart:
+        operator, fraction = self._operator(rule_path, rule)
+        count_key, base_key = ("yes", "of") if name == "adoption" else ("present", "expected")
+        return MeetingPart(
+            name=name,
+            count=self._count((*path, count_key), count),
+            base=self._count((*path, base_key), base),
+            operator=operator,
+            fraction=fraction,
+            base_words=str(rule.get("of", "")),
         )
 
     def _action(self, path: Path, raw: dict[str, Any]) -> ActionCall:

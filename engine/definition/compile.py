@@ -16,7 +16,7 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from engine.actions.registry import Registry
 from engine.definition.model import (
@@ -25,6 +25,8 @@ from engine.definition.model import (
     CountRef,
     Guard,
     MarginGuard,
+    MeetingPart,
+    MeetingRuleGuard,
     Procedure,
     ThresholdGuard,
     Transition,
@@ -44,6 +46,7 @@ from engine.guards.checks import (
     Count,
     GuardCheck,
     MarginCheck,
+    MeetingRuleCheck,
     ThresholdCheck,
     WeightsCheck,
 )
@@ -288,6 +291,15 @@ class _Compiler:
                 base_words=guard.base_words,
                 label=guard.label,
             )
+        if isinstance(guard, MeetingRuleGuard):
+            return MeetingRuleCheck(
+                meeting=guard.meeting,
+                meeting_label=guard.meeting_label,
+                quorum=tuple(self.part(p, "quorum") for p in guard.quorum),
+                combine=guard.combine,
+                adoption=self.part(guard.adoption, "threshold") if guard.adoption else None,
+                label=guard.label,
+            )
         if isinstance(guard, MarginGuard):
             return MarginCheck(
                 candidates=self.count(guard.candidates),
@@ -301,10 +313,39 @@ class _Compiler:
             return None
         return WeightsCheck(expression=expression, label=guard.label)
 
+    def check_rule(self, name: str, action: ActionCall) -> None:
+        """An action's counting rule must be one the procedure states (and states well)."""
+        if name in self.procedure.counting:
+            return
+        known = list(self.procedure.counting)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        stated = ", ".join(known) if known else "none"
+        self.report(
+            action.param_locations.get("rule", action.location),
+            f"{action.name} names the counting rule {name!r}, which the procedure's "
+            f"counting does not state without errors (stated: {stated}){hint}",
+            "counting.unknown-rule",
+        )
+
+    def part(self, part: MeetingPart, kind: Literal["quorum", "threshold"]) -> ThresholdCheck:
+        """One bound of a meeting's rule as a threshold check, labelled with the part's name."""
+        return ThresholdCheck(
+            kind=kind,
+            count=self.count(part.count),
+            base=self.count(part.base),
+            operator=part.operator,
+            fraction=part.fraction,
+            base_words=part.base_words,
+            label=part.name,
+        )
+
     def action(self, action: ActionCall) -> None:
         if action.name not in self.registry:
             return  # the schema check has reported it
         spec = self.registry[action.name]
+        if spec.rule and spec.rule in action.params:
+            self.check_rule(str(action.params[spec.rule]), action)
         for key in spec.expressions:
             if key in action.params:
                 self.cel(str(action.params[key]), action.param_locations.get(key, action.location))

@@ -19,6 +19,7 @@ from engine.actions.registry import Registry
 from engine.definition.compile import CompiledProcedure, CompiledTransition
 from engine.definition.model import ActionCall, Procedure, State
 from engine.definition.periods import period_words
+from engine.governance.counting_rule import describe_rule
 from engine.guards.checks import CelCheck, GuardCheck
 
 
@@ -106,6 +107,7 @@ class ProcedureDescription:
     basis: str
     choices: tuple[tuple[str, str], ...]
     roles: tuple[RoleDescription, ...]
+    counting: tuple[tuple[str, str], ...] = ()
     states: tuple[StateDescription, ...]
     events: tuple[EventDescription, ...]
     opened_by: tuple[RoleDescription, ...] = ()
@@ -139,6 +141,7 @@ def describe_procedure(compiled: CompiledProcedure) -> ProcedureDescription:
         choices=tuple(_flatten(procedure.rule_set.choices)),
         roles=roles,
         opened_by=tuple(r for r in roles if r.id in procedure.opening_roles),
+        counting=tuple((name, describe_rule(r)) for name, r in procedure.counting.items()),
         states=tuple(describe_state(procedure, state) for state in procedure.states.values()),
         events=tuple(
             _describe_event(compiled, event_id, {role.id: role for role in roles})

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from engine.errors import SourceLocation
+from engine.governance.counting_rule import CountingRule
 from engine.guards.arithmetic import Operator
 
 DayKind = Literal["calendar", "working"]
@@ -90,7 +91,38 @@ class WeightsGuard:
     kind: Literal["weights"] = "weights"
 
 
-Guard = CelGuard | ThresholdGuard | MarginGuard | WeightsGuard
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeetingPart:
+    """One bound of a meeting's stated rule with the counts a guard gives it."""
+
+    name: str
+    count: CountRef
+    base: CountRef
+    operator: Operator
+    fraction: Fraction
+    base_words: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeetingRuleGuard:
+    """A meeting's rule from ``rule_set.choices.meetings``, applied by name.
+
+    The fractions and operators come from the stated rule, so the rule is written once;
+    the guard gives only the counts: per quorum part ``present`` and ``expected``, and
+    for the adoption ``yes`` and ``of``.
+    """
+
+    meeting: str
+    meeting_label: str
+    quorum: tuple[MeetingPart, ...] = ()
+    combine: Literal["all", "any"] = "all"
+    adoption: MeetingPart | None = None
+    label: str = ""
+    location: SourceLocation
+    kind: Literal["meeting_rule"] = "meeting_rule"
+
+
+Guard = CelGuard | ThresholdGuard | MarginGuard | WeightsGuard | MeetingRuleGuard
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -228,6 +260,7 @@ class Procedure:
     time_zone: str = "Asia/Shanghai"
     top_locations: Mapping[str, SourceLocation] = field(default_factory=lambda: _EMPTY)
     documents: tuple[DocumentSpec, ...] = ()
+    counting: Mapping[str, CountingRule] = field(default_factory=lambda: _EMPTY)
 
     def where(self, key: str) -> SourceLocation:
         """Where a top-level key (``initial``, ``states``, …) is written."""

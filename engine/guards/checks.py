@@ -268,7 +268,54 @@ class WeightsCheck:
         )
 
 
-GuardCheck = CelCheck | ThresholdCheck | MarginCheck | WeightsCheck
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeetingRuleCheck:
+    """A meeting's stated rule: its quorum parts (all, or any one) and its adoption."""
+
+    meeting: str
+    meeting_label: str
+    quorum: tuple[ThresholdCheck, ...] = ()
+    combine: Literal["all", "any"] = "all"
+    adoption: ThresholdCheck | None = None
+    label: str = ""
+    kind: Literal["meeting_rule"] = "meeting_rule"
+
+    def describe(self) -> str:
+        parts = [q.describe() for q in self.quorum]
+        joined = (" and " if self.combine == "all" else " or ").join(parts)
+        text = f"{self.meeting_label}: " + "; ".join(
+            [p for p in (joined, self.adoption.describe() if self.adoption else "") if p]
+        )
+        return f"{self.label}: {text}" if self.label else text
+
+    def evaluate(self, env: Env) -> GuardResult:
+        quorum = [q.evaluate(env) for q in self.quorum]
+        met = [r.passed for r in quorum]
+        quorum_ok = (all(met) if self.combine == "all" else any(met)) if quorum else True
+        adoption = self.adoption.evaluate(env) if self.adoption else None
+        passed = quorum_ok and (adoption is None or adoption.passed)
+        lines = [r.explanation for r in quorum]
+        if quorum and self.combine == "any":
+            lines.append("quorum: one condition is enough: " + ("met" if quorum_ok else "not met"))
+        if adoption is not None:
+            lines.append(adoption.explanation)
+        errors = [r.error for r in [*quorum, adoption] if r is not None and r.error]
+        return GuardResult(
+            kind=self.kind,
+            label=self.label or self.meeting_label,
+            passed=passed,
+            inputs={
+                "meeting": self.meeting,
+                "combine": self.combine,
+                "quorum": [r.record() for r in quorum],
+                "adoption": adoption.record() if adoption else None,
+            },
+            explanation=f"{self.meeting_label}: " + "; ".join(lines),
+            error="; ".join(errors) if errors else None,
+        )
+
+
+GuardCheck = CelCheck | ThresholdCheck | MarginCheck | WeightsCheck | MeetingRuleCheck
 
 
 def _failed(kind: str, label: str, described: str, reason: str) -> GuardResult:

@@ -80,6 +80,10 @@ class _ActionContext:
             self.stale = False
         return self.compiled.expressions[expression].evaluate(self.env)
 
+    def counting_rule(self, name: str) -> Any:
+        """The procedure's counting rule ``name`` (checked when the procedure loaded)."""
+        return self.compiled.procedure.counting[name]
+
 
 class Runner:
     """What attempts need per procedure version: compiled form, machine, schemas."""

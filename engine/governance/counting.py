@@ -1,0 +1,457 @@
+"""Count one vote by a procedure's counting rule, exactly, in the procedure's words.
+
+``count_vote`` applies a ``CountingRule`` (see ``counting_rule``) to the ballots of
+one vote and returns a ``VoteResult`` whose record holds every count, the bounds
+as exact fractions, the outcome and an explanation written only with the rule's
+label, basis and words. Nothing here knows a particular rulebook: a village
+recall, a party branch's appraisal and an election by most votes with a floor are
+all rules stated as data.
+
+The ballot categories always add up: valid + invalid = returned, and the invalid
+ballots by reason add up to invalid; returned ballots are at most those issued and
+at most those who voted, or the vote is void. Proxy votes (委托投票) count in the
+turnout, and a holder over the rule's cap makes the count refused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from engine.governance.ballots import Ballot
+from engine.governance.counting_rule import (
+    OPERATOR_SIGNS,
+    OPERATOR_WORDS,
+    CountingRule,
+    Share,
+)
+from engine.governance.errors import GovernanceError
+from engine.governance.ranking import TieRule, rank_top
+from engine.guards.arithmetic import show_number, threshold
+
+STATUSES: tuple[str, ...] = (
+    "void",
+    "adopted",
+    "rejected",
+    "elected",
+    "tie",
+    "shortfall",
+    "counted",
+)
+"""Every status a count records: ``void`` (turnout not reached, or more ballots than
+voters or issued), ``adopted``/``rejected`` (a motion), ``elected``/``tie``/``shortfall``
+(an election), ``counted`` (a grades vote)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoteInputs:
+    """What one count reads: the ballots and the counts of people.
+
+    Attributes:
+        ballots: returned ballots, each ``{"marks": {name: mark}, "write_ins": …}``,
+            ``{"spoiled": reason}``, optionally ``"count": n`` for a pile of n alike.
+        candidates: the names on the ballot (approval, single, grades).
+        tally: a grades vote's tally sheet, ``{candidate: {grade: votes}}``.
+        registered / expected / present: the people counted (present: voted in person).
+        issued / returned: ballots issued and declared returned, when known.
+        proxies: ``(holder, votes)`` pairs of proxy votes cast.
+        order: the declared precedence that settles a tie when the rule's ties is ``order``.
+    """
+
+    ballots: Sequence[Any] = ()
+    candidates: Sequence[str] = ()
+    tally: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    registered: int | None = None
+    expected: int | None = None
+    present: int | None = None
+    issued: int | None = None
+    returned: int | None = None
+    proxies: Sequence[tuple[str, int]] = ()
+    order: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoteResult:
+    """A count's outcome; ``record()`` is what the audit keeps."""
+
+    rule: CountingRule
+    status: str
+    data: Mapping[str, Any]
+    explanation: tuple[str, ...]
+
+    def record(self) -> dict[str, Any]:
+        """JSON-ready form with every count and the explanation."""
+        return {
+            "rule": self.rule.name,
+            "label": self.rule.label,
+            "basis": self.rule.basis,
+            "form": self.rule.form,
+            "status": self.status,
+            **self.data,
+            "explanation": list(self.explanation),
+        }
+
+
+def _fraction_text(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _expand(raw: Sequence[Any]) -> list[Ballot]:
+    out: list[Ballot] = []
+    for entry in raw:
+        if isinstance(entry, Mapping) and "count" in entry:
+            count = entry["count"]
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise GovernanceError("a pile of ballots has a count that is an integer ≥ 0")
+            rest = {k: v for k, v in entry.items() if k != "count"}
+            out.extend([Ballot.from_json(rest)] * count)
+        else:
+            out.append(Ballot.from_json(entry))
+    return out
+
+
+class _Counter:
+    """One count in progress: the bases it has read and the lines it has written."""
+
+    def __init__(self, rule: CountingRule, inputs: VoteInputs) -> None:
+        self.rule = rule
+        self.inputs = inputs
+        self.lines: list[str] = [rule.label + (f" ({rule.basis})" if rule.basis else "")]
+        self.bases: dict[str, int | None] = {
+            "registered": inputs.registered,
+            "expected": inputs.expected,
+            "present": inputs.present,
+        }
+
+    def base(self, name: str) -> int:
+        value = self.bases.get(name)
+        if value is None:
+            raise GovernanceError(
+                f"{self.rule.label}: the rule counts against {self.rule.word(name)} "
+                f"({name}), but the count of {name} was not given"
+            )
+        return value
+
+    def share(self, count: int, share: Share, count_words: str) -> dict[str, Any]:
+        """Test ``count`` against a share; write one line; return the record."""
+        base = self.base(share.base)
+        outcome = threshold(count, share.operator, share.fraction, base)
+        self.lines.append(
+            f"{count_words} {count}, {self.rule.word(share.base)} {base}: 须"
+            f"{OPERATOR_WORDS[share.operator]}{self.rule.word(share.base)}的 "
+            f"{_fraction_text(share.fraction)} ({OPERATOR_SIGNS[share.operator]} "
+            f"{show_number(outcome.bound)})"
+            + (" — " + (share.label or "") if share.label else "")
+            + f": {'符合' if outcome.met else '不符合'}"
+        )
+        return {
+            **share.record(),
+            "base_count": base,
+            "count": count,
+            "bound": _fraction_text(outcome.bound),
+            "bound_display": show_number(outcome.bound),
+            "met": outcome.met,
+        }
+
+
+def _proxies(rule: CountingRule, proxies: Sequence[tuple[str, int]]) -> int:
+    held: Counter[str] = Counter()
+    for holder, votes in proxies:
+        if votes < 0:
+            raise GovernanceError(f"{rule.word('proxies')}: a holder's votes are ≥ 0")
+        held[holder] += votes
+    if rule.proxy_cap is None and held and sum(held.values()):
+        raise GovernanceError(
+            f"{rule.label}: this rule does not provide for {rule.word('proxies')}"
+        )
+    over = sorted(h for h, n in held.items() if rule.proxy_cap is not None and n > rule.proxy_cap)
+    if over:
+        raise GovernanceError(
+            f"{rule.word('proxies')}: {'、'.join(over)} hold more than {rule.proxy_cap} "
+            "proxy votes each, the most this rule allows one holder"
+        )
+    return sum(held.values())
+
+
+def count_vote(rule: CountingRule, inputs: VoteInputs) -> VoteResult:
+    """Apply ``rule`` to one vote.
+
+    Raises:
+        GovernanceError: for inputs the rule refuses: a base it needs was not given,
+            a declared returned count that differs from the ballots entered, a ballot
+            marking a name not on it, a proxy holder over the cap, categories that do
+            not add up.
+    """
+    counter = _Counter(rule, inputs)
+    proxy_votes = _proxies(rule, inputs.proxies)
+    present = inputs.present
+    if present is None:
+        raise GovernanceError(f"{rule.label}: the number who voted in person (present) is needed")
+    if present < 0 or any(v is not None and v < 0 for v in counter.bases.values()):
+        raise GovernanceError(f"{rule.label}: counts of people are ≥ 0")
+    voters = present + proxy_votes
+    counter.bases["voters"] = voters
+    ballots = _expand(inputs.ballots)
+    returned = len(ballots)
+    if inputs.returned is not None and inputs.returned != returned:
+        raise GovernanceError(
+            f"{rule.label}: {inputs.returned} ballots were declared returned but {returned} "
+            "were entered: the counts must agree before the vote is counted"
+        )
+    issued = voters if inputs.issued is None else inputs.issued
+    counter.bases["returned"] = returned
+    data: dict[str, Any] = {
+        "people": {
+            "registered": inputs.registered,
+            "expected": inputs.expected,
+            "present": present,
+            "proxy_votes": proxy_votes,
+            "voters": voters,
+        },
+        "turnout": None,
+    }
+    if proxy_votes:
+        counter.lines.append(f"{rule.word('proxies')} {proxy_votes} 票, 计入参加投票人数")
+    if returned > issued or returned > voters:
+        counter.lines.append(
+            f"{rule.word('returned')} {returned} 张, 多于{rule.word('issued')} {issued} 张或"
+            f"{rule.word('voters')} {voters} 人: {rule.word('void')}"
+        )
+        data["ballots"] = {"issued": issued, "returned": returned}
+        return _void(rule, counter, data)
+    if rule.turnout is not None:
+        data["turnout"] = counter.share(voters, rule.turnout, rule.word("voters"))
+        if not data["turnout"]["met"]:
+            counter.lines.append(rule.word("void"))
+            data["ballots"] = {"issued": issued, "returned": returned}
+            return _void(rule, counter, data)
+        counter.lines.append(rule.word("valid_vote"))
+    if rule.form == "grades":
+        return _grades(rule, counter, data, ballots, issued)
+    return _choices(rule, counter, data, ballots, issued)
+
+
+def _void(rule: CountingRule, counter: _Counter, data: dict[str, Any]) -> VoteResult:
+    return VoteResult(rule=rule, status="void", data=data, explanation=tuple(counter.lines))
+
+
+def _categories(
+    rule: CountingRule,
+    counter: _Counter,
+    ballots: Sequence[Ballot],
+    issued: int,
+    limit: int,
+) -> tuple[list[Ballot], dict[str, Any]]:
+    """Sort ballots into valid and invalid by reason; the categories must add up."""
+    valid: list[Ballot] = []
+    by_reason: Counter[str] = Counter()
+    blank = 0
+    for ballot in ballots:
+        if ballot.spoiled is not None:
+            by_reason[ballot.spoiled] += 1
+            continue
+        extra = ballot.write_ins if rule.write_ins != "forbidden" else ()
+        if len(ballot.approve) + len(extra) > limit:
+            by_reason["over_marked"] += 1
+            continue
+        # A grades vote's valid ballots are entered as piles without marks: not blank.
+        if ballot.blank and rule.form != "grades":
+            if rule.blank == "invalid":
+                by_reason["blank"] += 1
+                continue
+            blank += 1
+        valid.append(ballot)
+    invalid = sum(by_reason.values())
+    if len(valid) + invalid != len(ballots):
+        raise GovernanceError(f"{rule.label}: valid + invalid ≠ returned")
+    counter.bases["valid"] = len(valid)
+    reasons = "、".join(f"{rule.reason_word(r)} {n} 张" for r, n in sorted(by_reason.items()))
+    counter.lines.append(
+        f"{rule.word('issued')} {issued} 张, {rule.word('returned')} {len(ballots)} 张: "
+        f"{rule.word('valid')} {len(valid)} 张 ({rule.word('blank')} {blank} 张), "
+        f"{rule.word('invalid')} {invalid} 张" + (f" ({reasons})" if reasons else "")
+    )
+    record = {
+        "issued": issued,
+        "returned": len(ballots),
+        "valid": len(valid),
+        "invalid": invalid,
+        "invalid_by_reason": dict(sorted(by_reason.items())),
+        "blank": blank,
+    }
+    return valid, record
+
+
+def _choices(
+    rule: CountingRule,
+    counter: _Counter,
+    data: dict[str, Any],
+    ballots: Sequence[Ballot],
+    issued: int,
+) -> VoteResult:
+    limit = 1 if rule.form in ("motion", "single") else rule.seats
+    valid, data["ballots"] = _categories(rule, counter, ballots, issued, limit)
+    if rule.form == "motion":
+        return _motion(rule, counter, data, valid)
+    listed = list(counter.inputs.candidates)
+    if not listed or len(set(listed)) != len(listed):
+        raise GovernanceError(f"{rule.label}: the candidates are distinct and not empty")
+    votes: Counter[str] = Counter()
+    written: set[str] = set()
+    for ballot in valid:
+        votes.update(ballot.approve)
+        if rule.write_ins != "forbidden":
+            extra = [n for n in ballot.write_ins if n not in ballot.approve]
+            votes.update(extra)
+            written.update(n for n in extra if n not in listed)
+    strays = set(votes) - set(listed) - written
+    if strays:
+        raise GovernanceError(f"{rule.label}: ballots mark names that are not on the ballot")
+    names = listed + sorted(written)
+    return _elect(rule, counter, data, names=names, votes=votes, written=written)
+
+
+def _motion(
+    rule: CountingRule, counter: _Counter, data: dict[str, Any], valid: Sequence[Ballot]
+) -> VoteResult:
+    yes = sum(1 for b in valid if b.approve or b.write_ins)
+    no = sum(1 for b in valid if b.disapprove)
+    abstain = len(valid) - yes - no
+    counter.lines.append(
+        f"{rule.word('yes')} {yes}, {rule.word('no')} {no}, {rule.word('abstain')} {abstain}"
+    )
+    assert rule.threshold is not None  # parse_rule requires it for a motion
+    decided = counter.share(yes, rule.threshold, rule.word("yes"))
+    status = "adopted" if decided["met"] else "rejected"
+    counter.lines.append(rule.word(status))
+    data.update({"counts": {"yes": yes, "no": no, "abstain": abstain}, "decision": decided})
+    data["adopted"] = decided["met"]
+    return VoteResult(rule=rule, status=status, data=data, explanation=tuple(counter.lines))
+
+
+def _elect(
+    rule: CountingRule,
+    counter: _Counter,
+    data: dict[str, Any],
+    *,
+    names: list[str],
+    votes: Counter[str],
+    written: set[str],
+) -> VoteResult:
+    passing: list[str] = []
+    checks: dict[str, Any] = {}
+    share = rule.threshold or rule.floor
+    for name in names:
+        if share is None:
+            passing.append(name)
+            continue
+        checks[name] = counter.share(votes[name], share, f"{name} {rule.word('votes')}")
+        if checks[name]["met"]:
+            passing.append(name)
+    if rule.ties == "order":
+        precedence = {n: i for i, n in enumerate(counter.inputs.order)}
+        ordered = sorted(passing, key=lambda n: (-votes[n], precedence.get(n, len(precedence))))
+        elected = tuple(ordered[: rule.seats])
+        tied: tuple[str, ...] = ()
+        cut = [n for n in ordered if votes[n] == votes[elected[-1]]] if elected else []
+        if len(ordered) > rule.seats and any(n not in precedence for n in cut):
+            raise GovernanceError(
+                f"{rule.label}: {rule.word('tie')} at the last seat, and the declared order "
+                "does not name every tied candidate"
+            )
+        places = 0
+    else:
+        tie_rule: TieRule = "admit_all" if rule.ties == "admit_all" else "revote"
+        ranked = rank_top([(n, votes[n]) for n in passing], rule.seats, tie_rule)
+        elected, tied, places = ranked.selected, ranked.tied, ranked.open_places
+    shortfall = 0 if tied else max(rule.seats - len(elected), 0)
+    status = "tie" if tied else "shortfall" if shortfall else "elected"
+    order = sorted(names, key=lambda n: (-votes[n], names.index(n)))
+    counts = [
+        {"name": n, "votes": votes[n], "write_in": n in written, "passed": n in passing}
+        for n in order
+    ]
+    if elected:
+        counter.lines.append(f"{rule.word('elected')}: {'、'.join(elected)}")
+    if tied:
+        counter.lines.append(
+            f"{'、'.join(tied)} {rule.word('tie')} ({votes[tied[0]]} {rule.word('votes')}), "
+            f"{places} 个名额: {rule.word(rule.ties)}"
+        )
+    further: tuple[str, ...] = ()
+    if shortfall:
+        counter.lines.append(f"{rule.word('shortfall')}: {shortfall}")
+        if rule.further_extra is not None:
+            size = shortfall + math.ceil(shortfall * rule.further_extra)
+            rest = [(n, votes[n]) for n in order if n not in elected]
+            further = rank_top(rest, size, "admit_all").selected
+            counter.lines.append(
+                f"{rule.word('further_round')} ({size}): {'、'.join(further) or '—'}"
+            )
+    review = [n for n in elected if n in written] if rule.write_ins == "review" else []
+    data.update(
+        {
+            "seats": rule.seats,
+            "rule_applied": share.record() if share else None,
+            "most_votes": rule.most_votes,
+            "checks": checks,
+            "counts": counts,
+            "elected": list(elected),
+            "tied": list(tied),
+            "tie_places": places,
+            "tie_rule": rule.ties,
+            "shortfall": shortfall,
+            "further_candidates": list(further),
+            "needs_review": review,
+        }
+    )
+    return VoteResult(rule=rule, status=status, data=data, explanation=tuple(counter.lines))
+
+
+def _grades(
+    rule: CountingRule,
+    counter: _Counter,
+    data: dict[str, Any],
+    ballots: Sequence[Ballot],
+    issued: int,
+) -> VoteResult:
+    # A grades ballot is tallied on a sheet; the ballots entered are the set-aside ones
+    # and piles of valid ones (``{"count": n}`` with no marks), so categories still add up.
+    valid, data["ballots"] = _categories(rule, counter, ballots, issued, len(rule.grades))
+    tally = counter.inputs.tally
+    listed = list(counter.inputs.candidates)
+    if set(tally) != set(listed):
+        raise GovernanceError(f"{rule.label}: the tally sheet lists every candidate, and only them")
+    members = []
+    for name in listed:
+        row = tally[name]
+        unknown = set(row) - set(rule.grades)
+        if unknown:
+            raise GovernanceError(f"{rule.label}: the grades are {'、'.join(rule.grades)}")
+        if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in row.values()):
+            raise GovernanceError(f"{rule.label}: votes per grade are integers ≥ 0")
+        if sum(row.values()) > len(valid):
+            raise GovernanceError(
+                f"{rule.label}: {name} has {sum(row.values())} grades from "
+                f"{len(valid)} valid ballots"
+            )
+        grades = {g: int(row.get(g, 0)) for g in rule.grades}
+        counter.lines.append(
+            f"{name}: " + ", ".join(f"{g} {n} {rule.word('votes')}" for g, n in grades.items())
+        )
+        found = []
+        for finding in rule.findings:
+            check = counter.share(grades[finding.grade], finding.share, f"{name} {finding.grade}")
+            if check["met"]:
+                found.append(finding.label)
+        members.append({"name": name, "grades": grades, "findings": found})
+    data["members"] = members
+    counter.lines.append(rule.word("counted"))
+    return VoteResult(rule=rule, status="counted", data=data, explanation=tuple(counter.lines))
+
+
+__all__ = ["STATUSES", "VoteInputs", "VoteResult", "count_vote"]

@@ -1,0 +1,48 @@
+"""Drift: docs/actions.md, docs/guards.md and docs/counting.md are what the code generates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.actions.registry import BUILTINS, ActionSpec
+from engine.reference import guard_kinds, pages
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = pages(ROOT / "procedures")
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_committed_reference_equals_generated(name: str) -> None:
+    """Each committed page is exactly the generated text (python -m engine.reference)."""
+    assert (ROOT / "docs" / name).read_text(encoding="utf-8") == PAGES[name]
+
+
+@pytest.mark.parametrize("spec", BUILTINS, ids=[s.name for s in BUILTINS])
+def test_every_action_is_documented_with_what_it_writes_and_an_example(spec: ActionSpec) -> None:
+    """Every registered action has a section with its parameters, what it writes and an example."""
+    name = spec.name
+    page = PAGES["actions.md"]
+    section = page.split(f"## `{name}`\n", 1)[1].split("\n## ", 1)[0]
+    assert "| parameter |" in section
+    assert "**Writes**" in section
+    assert "```yaml" in section
+    for key in spec.params_schema["properties"]:
+        assert f"| `{key}` |" in section
+
+
+def test_every_guard_kind_is_documented_with_an_example() -> None:
+    """Every guard kind of the schema has a section with its keys and a bundled example."""
+    page = PAGES["guards.md"]
+    for kind in guard_kinds():
+        section = page.split(f"## `{kind}`\n", 1)[1].split("\n## ", 1)[0]
+        assert "| key |" in section and "```yaml" in section, kind
+
+
+def test_count_vote_lists_every_status() -> None:
+    """The statuses count_vote may record are named in its reference."""
+    from engine.governance.counting import STATUSES
+
+    section = PAGES["actions.md"].split("## `count_vote`\n", 1)[1].split("\n## ", 1)[0]
+    assert all(f"`{status}`" in section for status in STATUSES)
