@@ -1,4 +1,4 @@
-"""Exact threshold arithmetic (DOMAIN.md §0): every counting word at and around its boundary.
+"""Exact threshold arithmetic (docs/rules.md): every counting word at and around its boundary.
 
 Civil Code Art. 1259: 以上/以下/不少于 include the number itself, 超过/不满/低于
 exclude it. Each row of the §0 table is an integer test; ``threshold`` must agree

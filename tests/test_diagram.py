@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from engine.definition.diagram import (
+    CJK_FONT,
     FORMATS,
     TIMER,
     build_diagram,
@@ -235,6 +236,44 @@ def test_graphviz_accepts_the_dot_output(name: str, request: pytest.FixtureReque
         assert f"<title>{state.id}</title>" in svg
         for line in state.label.splitlines():
             assert line in svg
+
+
+def test_dot_names_a_cjk_font_with_fallbacks_for_graph_nodes_and_edges(
+    bundled: Procedure,
+) -> None:
+    """The DOT names a CJK font family list (Noto, Source Han, WenQuanYi, then sans-serif)
+    for the title, the nodes and the edges, so a server without a CJK default font still
+    draws Chinese labels rather than boxes."""
+    text = to_dot(build_diagram(bundled))
+    families = CJK_FONT.split(",")
+
+    assert families[0] == "Noto Sans CJK SC"
+    assert families[-1] == "sans-serif"
+    assert {"Source Han Sans SC", "WenQuanYi Micro Hei"} <= set(families)
+    quoted = f"fontname={dot_quote(CJK_FONT)}"
+    assert text.count(quoted) == 3
+    assert f'    node [shape="box", style="rounded", {quoted}];\n' in text
+    assert f"    edge [{quoted}];\n" in text
+    assert quoted + "];" in text.splitlines()[1]
+
+
+def test_graphviz_svg_names_the_cjk_font(bundled: Procedure) -> None:
+    """``dot -Tsvg`` carries the declared font list into the SVG's text elements, so the
+    browser showing the SVG also looks for a CJK font first."""
+    result = subprocess.run(
+        [dot_program(), "-Tsvg"],
+        input=render(bundled, "dot").encode("utf-8"),
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
+    svg = result.stdout.decode("utf-8")
+    families = re.findall(r'font-family="([^"]*)"', svg)
+    assert families, "the SVG names no font family"
+    assert all(family.startswith("Noto Sans CJK SC") for family in families)
+    assert all("sans-serif" in family for family in families)
 
 
 # --- both ----------------------------------------------------------------------------------

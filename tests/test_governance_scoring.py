@@ -1,4 +1,4 @@
-"""三票制 layered scoring (DOMAIN.md §3): exact rates, weights, trust gate, ties, rules."""
+"""三票制 layered scoring (docs/rules.md, 三票制): exact rates, weights, trust gate, ties, rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Satisfaction surveys and the 60 % bar (DOMAIN.md §5)."""
+"""Satisfaction surveys and the 60 % bar (docs/rules.md, 两村两会)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ def test_weights_from_a_map_are_recorded_in_key_order() -> None:
 
 
 def test_weights_that_do_not_sum_to_one_fail_with_the_sum() -> None:
-    """Weights must sum to exactly one (DOMAIN.md §3); the explanation shows the sum."""
+    """Weights must sum to exactly one (docs/rules.md, 三票制); the explanation shows the sum."""
     check = WeightsCheck(expression=compile_cel("data.weights"))
     env = Bindings(data={"weights": ["3/10", "1/5", "1/5", "1/5"]}, payload={}, actor={}, now=None)
     result = check.evaluate(env)

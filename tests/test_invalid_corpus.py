@@ -80,6 +80,8 @@ def test_corpus_file_is_refused(path: Path) -> None:
 
 CLI_FILES = [
     "lint-misspelt-target-state.yaml",
+    # a schema error, a misspelt state and an unreachable state: all three in one run
+    "multi-schema-misspelt-unreachable.yaml",
     "security-cel-import.yaml",
     "security-yaml-python-tag.yaml",
     "security-yaml-billion-laughs.yaml",

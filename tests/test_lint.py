@@ -180,3 +180,61 @@ def test_unknown_initial_state_is_reported_at_its_value() -> None:
     assert [str(p) for p in report.problems] == [
         "p.yaml:10:10: initial: unknown state 'draft'; did you mean 'drafting'?"
     ]
+
+
+def test_misspelt_state_does_not_hide_a_real_unreachable_state() -> None:
+    """A misspelt name with a close match is read as that state for the graph checks, so a
+    state that is unreachable for another reason is reported in the same run, without echoes
+    of the misspelling."""
+    text = _change("        to: proposed\n", "        to: propsed\n")
+    text = _change(
+        "  rejected:\n    label",
+        "  archived:\n    label: 归档\n    final: true\n  rejected:\n    label",
+        text,
+    )
+    assert _codes(text) == [
+        ("state.unreachable", "states.archived"),
+        ("unknown-state", "events.propose.transitions[0].to"),
+    ]
+
+
+def test_a_name_without_a_close_match_leaves_the_graph_unchecked() -> None:
+    """A state name that resembles no state cannot be read as any: the graph is unknown, so
+    only the name is reported (no guessed 'unreachable')."""
+    text = _change("        to: proposed\n", "        to: zzz\n")
+    assert _codes(text) == [("unknown-state", "events.propose.transitions[0].to")]
+
+
+def test_schema_error_does_not_hide_names_or_the_graph() -> None:
+    """A schema error, a misspelt state and an unreachable state come in one report."""
+    text = _change("  drafting:\n    label: 拟议\n", "  drafting:\n    lable: 拟议\n")
+    text = _change("        to: rejected\n  expire", "        to: rejectd\n  expire", text)
+    text = _change(
+        "  rejected:\n    label",
+        "  archived:\n    label: 归档\n    final: true\n  rejected:\n    label",
+        text,
+    )
+    assert _codes(text) == [
+        ("schema.unknown-key", "states.drafting.lable"),
+        ("state.unreachable", "states.archived"),
+        ("unknown-state", "events.vote.transitions[1].to"),
+    ]
+    assert check_source(text, "p.yaml").compiled is None
+
+
+def test_schema_error_in_a_transition_skips_the_graph_but_not_the_names() -> None:
+    """A transition the schema refuses (to: a list) leaves the graph unknown: no state is
+    called unreachable, but an unknown role elsewhere is still reported."""
+    text = _change("        to: proposed\n", "        to: [proposed]\n")
+    text = _change("    roles: [clerk]\n    payload", "    roles: [clerks]\n    payload", text)
+    assert _codes(text) == [
+        ("schema.type", "events.propose.transitions[0].to"),
+        ("unknown-role", "events.vote.roles[0]"),
+    ]
+
+
+def test_a_problem_the_schema_reported_is_not_repeated_by_the_name_check() -> None:
+    """A refused state id is one mistake: the transitions naming the id the author meant
+    are not reported as unknown states."""
+    text = BASE.replace("rejected", "未通过")
+    assert [code for code, _ in _codes(text)] == ["schema.id"]

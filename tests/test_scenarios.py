@@ -89,7 +89,8 @@ def test_a_wrong_final_expectation_is_reported(tmp_path: Path) -> None:
 
 
 def test_a_wrong_step_expectation_is_reported_with_the_reason(tmp_path: Path) -> None:
-    """Scenarios: a step expected to apply that was refused says so, with the refusal."""
+    """Scenarios: a step expected to apply that was refused says so, with the refusal; the
+    message names the seq the table shows (the case's opening is seq 1) and the step."""
 
     def wrong(body: dict[str, Any]) -> None:
         body["steps"][1]["expect"] = "applied"
@@ -100,12 +101,13 @@ def test_a_wrong_step_expectation_is_reported_with_the_reason(tmp_path: Path) ->
 
     assert not result.ok
     assert result.steps[1].mismatches == (
-        "step 2 (propose): expected applied, got refused: 李主任 holds village_director; "
+        "seq 3, step 2 (propose): expected applied, got refused: 李主任 holds village_director; "
         "propose (党支部提议) may be fired by: branch_secretary (村党支部书记)",
-        "step 2 (propose): expected reason guards-failed, got not-authorised",
+        "seq 3, step 2 (propose): expected reason guards-failed, got not-authorised",
     )
+    assert result.steps[1].outcomes[0].seq == 3
     assert result.steps[2].mismatches == (
-        "step 3 (propose): expected state deliberated, got proposed",
+        "seq 4, step 3 (propose): expected state deliberated, got proposed",
     )
 
 
@@ -117,7 +119,7 @@ def test_a_wrong_timer_count_is_reported(tmp_path: Path) -> None:
 
     result = run_scenario(load_scenario(_variant(tmp_path, wrong)))
 
-    assert result.steps[9].mismatches == ("step 10: expected 1 timer(s) to fire, 0 fired",)
+    assert result.steps[9].mismatches == ("step 10 (tick): expected 1 timer(s) to fire, 0 fired",)
 
 
 def test_a_missing_data_path_is_shown_as_missing(tmp_path: Path) -> None:

@@ -394,7 +394,8 @@ def yishi(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("procedure_id", VILLAGE_PROCEDURES)
 def test_each_procedure_validates_strictly_and_describes_itself(procedure_id: str) -> None:
-    """validate --strict passes; describe names the procedure, its rule set and its states."""
+    """validate --strict passes; describe names the procedure, its rule set (citing
+    docs/rules.md) and its states."""
     path = PROCEDURES / f"{procedure_id}.yaml"
     title = load_procedure(path).procedure.title
 
@@ -404,7 +405,7 @@ def test_each_procedure_validates_strictly_and_describes_itself(procedure_id: st
     assert strict.returncode == 0, strict.stdout + strict.stderr
     assert described.returncode == 0, described.stderr
     assert title in described.stdout
-    assert "DOMAIN.md" in described.stdout
+    assert "docs/rules.md" in described.stdout
     assert described.stderr == ""
 
 

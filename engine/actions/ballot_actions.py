@@ -142,7 +142,7 @@ TALLY_ROUND: ActionSpec = ActionSpec(
             "issued": count_param("ballots issued; the voters when omitted"),
             "base": {
                 "enum": ["present", "expected"],
-                "description": "R16 base: present (1990, the seed) or expected (2020).",
+                "description": "R16 base: present (1990, the pilots) or expected (2020).",
             },
             "write_ins": {
                 "enum": ["forbidden", "review", "allowed"],

@@ -126,7 +126,7 @@ COUNT_ATTENDANCE: ActionSpec = ActionSpec(
                 "properties": {
                     "operator": {
                         "enum": ["more_than", "at_least"],
-                        "description": "超过 (1990) or 不少于 (guidance, the seed).",
+                        "description": "超过 (1990) or 不少于 (guidance, the pilots).",
                     },
                     "fraction": FRACTION,
                 },

@@ -1,4 +1,10 @@
-"""``yishi run SCENARIO``: run a dry run, print each step, write and verify the audit log."""
+"""``yishi run SCENARIO``: run a dry run, print each step, write and verify the audit log.
+
+The table folds long text onto further lines rather than cutting it with "…" (an
+explanation in Chinese is one long "word" to a line breaker), and under each CEL
+guard it shows the values the guard read, each bounded, so a refusal can be
+understood without opening the audit JSON.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,11 @@ from rich.markup import escape
 from engine.cli.output import console, print_problems
 from engine.errors import EngineError, ProcedureError, ProcedureInvalid, SourceUnreadable
 from engine.runtime.scenario import ScenarioResult, load_scenario, run_scenario
+
+MAX_READS = 8
+"""The most values shown under one CEL guard; the rest are counted."""
+MAX_VALUE_CHARS = 60
+"""The longest value shown in full; a longer one shows its start and its length."""
 
 
 def run_scenario_command(path: Path, *, audit: Path | None = None, db: str | None = None) -> int:
@@ -92,7 +103,7 @@ def show(result: ScenarioResult) -> None:
         out.print(escape(title))
     table = Table(show_lines=True)
     for column in ("seq", "at / actor", "event", "outcome", "why"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     states = procedure.states
     opened = result.opened.record
     table.add_row(
@@ -116,11 +127,20 @@ def show(result: ScenarioResult) -> None:
             if record["kind"] == "timer.fired":
                 verdict = f"timer {verdict}"
             if outcome.reason is not None:
-                why = f"[{outcome.reason.code}] {outcome.reason.message}"
+                failed = [g for g in outcome.guards if not g["result"]]
+                why = "\n".join(
+                    [f"[{outcome.reason.code}] {outcome.reason.message}"]
+                    + [line for g in failed for line in _reads_lines(g)]
+                )
             else:
                 taken = _taken(outcome)
                 why = "\n".join(
-                    [str(g["explanation"]) for g in outcome.guards if g["transition"] == taken]
+                    [
+                        line
+                        for g in outcome.guards
+                        if g["transition"] == taken
+                        for line in [str(g["explanation"]), *_reads_lines(g)]
+                    ]
                     + _action_explanations(record)
                 )
             table.add_row(
@@ -139,6 +159,28 @@ def show(result: ScenarioResult) -> None:
         out.print(f"[red]✗ {escape(mismatch)}[/red]")
     if result.ok:
         out.print("[green]✓ every expectation held[/green]")
+
+
+def _reads_lines(guard: Mapping[str, Any]) -> list[str]:
+    """``  read: path = value`` for each value a CEL guard read, bounded in count and length."""
+    inputs = guard.get("inputs")
+    reads = inputs.get("reads") if isinstance(inputs, dict) else None
+    if guard.get("kind") != "cel" or not isinstance(reads, dict) or not reads:
+        return []
+    shown = [f"{path} = {_bounded(value)}" for path, value in list(reads.items())[:MAX_READS]]
+    if len(reads) > MAX_READS:
+        shown.append(f"and {len(reads) - MAX_READS} more")
+    return ["  read: " + "; ".join(shown)]
+
+
+def _bounded(value: Any) -> str:
+    """A value as JSON, at most ``MAX_VALUE_CHARS`` of it, saying how long the rest is."""
+    import json
+
+    text = json.dumps(value, ensure_ascii=False)
+    if len(text) <= MAX_VALUE_CHARS:
+        return text
+    return f"{text[:MAX_VALUE_CHARS]}… ({len(text)} characters)"
 
 
 def _action_explanations(record: Mapping[str, Any]) -> list[str]:

@@ -26,6 +26,9 @@ from engine.definition.periods import period_words
 
 FORMATS = ("mermaid", "dot")
 TIMER = "⏱"
+# Graphviz's default font (Times) has no Chinese glyphs, so a server without a CJK
+# default draws every label as boxes; fontconfig takes the first family it has.
+CJK_FONT = "Noto Sans CJK SC,Source Han Sans SC,WenQuanYi Micro Hei,sans-serif"
 
 # Words Mermaid's state-diagram grammar reads as keywords; a state with such an id
 # gets a prefixed node id so the diagram still parses.
@@ -191,13 +194,15 @@ def to_dot(diagram: Diagram) -> str:
     Returns:
         The DOT text: states as rounded boxes labelled in Chinese (final ones with a double
         border), a point marking the start, edges labelled with the event (and transition)
-        labels, timer edges dashed.
+        labels, timer edges dashed; graph, nodes and edges name ``CJK_FONT``.
     """
     title = f"{diagram.title}\n{diagram.id} {diagram.version}"
     lines = [
         f"digraph {dot_quote(diagram.id)} {{",
-        f'    graph [label={dot_quote(title)}, labelloc="t", charset="UTF-8"];',
-        '    node [shape="box", style="rounded"];',
+        f'    graph [label={dot_quote(title)}, labelloc="t", charset="UTF-8", '
+        f"fontname={dot_quote(CJK_FONT)}];",
+        f'    node [shape="box", style="rounded", fontname={dot_quote(CJK_FONT)}];',
+        f"    edge [fontname={dot_quote(CJK_FONT)}];",
         f'    {dot_quote(_START)} [shape="point", label="", width="0.15"];',
     ]
     for node in diagram.nodes:

@@ -7,9 +7,15 @@
 * every event can be fired: some role may fire it, or a deadline fires it;
 * deadlines in working days are whole days.
 
-The graph checks run only on a graph whose names all resolve: a misspelt target
-would otherwise also make its state "unreachable" and its source a "dead end",
-and an author should read about the one mistake they made, not its echoes.
+The graph checks read a misspelt state name as the state its "did you mean" names:
+a misspelt target would otherwise also make its state "unreachable" and its source
+a "dead end", and an author should read about the one mistake they made, not its
+echoes. A name with no close match leaves the graph unknown, and the graph checks
+are then skipped rather than guessed.
+
+``lint_skeleton`` runs the name and graph checks alone on a procedure assembled
+from the well-formed parts of a document the schema refused, so one run reports
+the schema's problems and the graph's together.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ class _Linter:
     def __init__(self, procedure: Procedure) -> None:
         self.p = procedure
         self.problems: list[Problem] = []
+        # A misspelt state name read as its closest match, for the graph checks.
+        self.read_as: dict[str, str] = {}
         self.unknown_states = False
         self.unknown_timer_events = False
 
@@ -47,11 +55,21 @@ class _Linter:
         known = list(known)
         self.report(location, f"unknown {kind} {name!r}{_hint(name, known)}", f"unknown-{kind}")
 
+    def unknown_state(self, name: str, location: SourceLocation) -> None:
+        self.unknown("state", name, self.p.states, location)
+        close = difflib.get_close_matches(name, list(self.p.states), n=1, cutoff=0.6)
+        if close:
+            self.read_as[name] = close[0]
+        else:
+            self.unknown_states = True
+
+    def state(self, name: str) -> str:
+        return self.read_as.get(name, name)
+
     def names(self) -> None:
         p = self.p
         if p.initial not in p.states:
-            self.unknown("state", p.initial, p.states, p.where("initial"))
-            self.unknown_states = True
+            self.unknown_state(p.initial, p.where("initial"))
         for state in p.states.values():
             deadline = state.deadline
             if deadline is None:
@@ -79,19 +97,18 @@ class _Linter:
                 source_locations = t.source_locations or (t.location,) * len(t.sources)
                 for source, where in zip(t.sources, source_locations, strict=True):
                     if source not in p.states:
-                        self.unknown("state", source, p.states, where)
-                        self.unknown_states = True
+                        self.unknown_state(source, where)
                 if t.target not in p.states:
-                    self.unknown("state", t.target, p.states, t.target_location or t.location)
-                    self.unknown_states = True
+                    self.unknown_state(t.target, t.target_location or t.location)
 
     def edges(self) -> dict[str, set[str]]:
         graph: dict[str, set[str]] = {sid: set() for sid in self.p.states}
         for event in self.p.events.values():
             for t in event.transitions:
-                for source in t.sources:
-                    if source in graph and t.target in graph:
-                        graph[source].add(t.target)
+                target = self.state(t.target)
+                for source in map(self.state, t.sources):
+                    if source in graph and target in graph:
+                        graph[source].add(target)
         return graph
 
     def reachability(self) -> None:
@@ -99,7 +116,7 @@ class _Linter:
         if self.unknown_states:
             return
         graph = self.edges()
-        reached = _closure({p.initial}, graph)
+        reached = _closure({self.state(p.initial)}, graph)
         for sid, state in p.states.items():
             if sid not in reached:
                 self.report(
@@ -190,3 +207,22 @@ def _closure(start: set[str], graph: dict[str, set[str]]) -> set[str]:
 def lint_procedure(procedure: Procedure) -> list[Problem]:
     """Every semantic problem in ``procedure``."""
     return _Linter(procedure).run()
+
+
+def lint_skeleton(procedure: Procedure, *, whole_graph: bool) -> list[Problem]:
+    """The name checks, and the graph checks when ``whole_graph``, of a partial procedure.
+
+    Args:
+        procedure: states, events (transitions without guards or actions) and roles taken
+            from a document the schema refused.
+        whole_graph: every state, transition and deadline of the document was well formed,
+            so the graph is the author's whole graph and "unreachable" is no echo.
+
+    Returns:
+        Unknown names, and unreachable, dead-end and cannot-finish states when asked.
+    """
+    linter = _Linter(procedure)
+    linter.names()
+    if whole_graph:
+        linter.reachability()
+    return linter.problems

@@ -1,14 +1,16 @@
 """Load a procedure file: strict YAML → schema → model → compile → lint.
 
 All problems of every stage that can run are collected and reported together,
-sorted by position. A stage runs only when the stages before it left a
-document it can trust (no model is built from a schema-invalid document), so
-every message is about what the author wrote, never a follow-on error.
+sorted by position. No model is built from a schema-invalid document, but its
+well-formed states and transitions are still checked for unknown names and an
+unreachable or dead-end state (``skeleton``), so one run reports every kind of
+problem; every message is about what the author wrote, never a follow-on error.
 """
 
 from __future__ import annotations
 
 import codecs
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +20,17 @@ from engine.definition.build import build_procedure
 from engine.definition.compile import CompiledProcedure, compile_procedure
 from engine.definition.lint import lint_procedure
 from engine.definition.schema_check import check_schema
+from engine.definition.skeleton import skeleton_problems
 from engine.definition.strict_yaml import MAX_BYTES, YamlProblems, parse_yaml
 from engine.errors import Problem, ProcedureInvalid, SourceLocation, SourceUnreadable
 from engine.regular_file import read_regular
+from engine.schemas import load_schema
 
 _MORE = re.compile(r"\((\d+) errors?, (\d+) warnings?\)")
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../schemas/procedure.schema.json"
+_SCHEMA_PREFIX = "# yaml-language-server: $schema="
+# A schema file this size or larger is not ours; reading stops there.
+_SCHEMA_FILE_LIMIT = 1 << 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,18 +71,21 @@ def check_source(source: str, file: str, registry: Registry | None = None) -> Ch
         return CheckReport(compiled=None, problems=tuple(_sorted(exc.problems)))
     problems: list[Problem] = []
     # A file that is not even a mapping is no procedure: an editor hint would be noise.
-    if isinstance(doc.value, dict) and not source.startswith(SCHEMA_COMMENT):
+    if isinstance(doc.value, dict) and not names_our_schema(source, file):
         problems.append(
             Problem(
                 location=SourceLocation(file=file, line=1, column=1),
-                message=f"start the file with '{SCHEMA_COMMENT}' so editors check it as you type",
+                message=f"start the file with '{SCHEMA_COMMENT}' (a path to "
+                f"procedure.schema.json from this file, or the schema's id "
+                f"{_schema_id()}) so editors check it as you type",
                 severity="warning",
                 code="editor.schema-comment",
             )
         )
     schema_problems = check_schema(doc, registry)
     if schema_problems:
-        return CheckReport(compiled=None, problems=tuple(_sorted(problems + schema_problems)))
+        found = problems + schema_problems + skeleton_problems(doc, schema_problems)
+        return CheckReport(compiled=None, problems=tuple(_sorted(found)))
     procedure, build_problems = build_procedure(doc, source)
     compiled, compile_problems = compile_procedure(procedure, registry)
     problems += build_problems + compile_problems + lint_procedure(procedure)
@@ -86,6 +96,35 @@ def check_source(source: str, file: str, registry: Registry | None = None) -> Ch
         problems += check_documents(procedure, read_templates=Path(file).is_file())
     has_errors = any(p.severity == "error" for p in problems)
     return CheckReport(compiled=None if has_errors else compiled, problems=tuple(_sorted(problems)))
+
+
+def _schema_id() -> str:
+    return str(load_schema("procedure.schema.json")["$id"])
+
+
+def names_our_schema(source: str, file: str) -> bool:
+    """Whether the first line's ``$schema`` comment points editors at our procedure schema.
+
+    It does when it names the schema's ``$id``, the path of the bundled layout
+    (``../schemas/procedure.schema.json``), or a path that, read from the file's own
+    directory, is a JSON file with our ``$id``.
+    """
+    first = source.split("\n", 1)[0].rstrip("\r")
+    if not first.startswith(_SCHEMA_PREFIX):
+        return False
+    target = first[len(_SCHEMA_PREFIX) :].strip()
+    if first == SCHEMA_COMMENT or target == _schema_id():
+        return True
+    if not target or "://" in target:
+        return False
+    try:
+        candidate = Path(file).parent / target
+        if not candidate.is_file() or candidate.stat().st_size >= _SCHEMA_FILE_LIMIT:
+            return False
+        loaded = json.loads(candidate.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(loaded, dict) and loaded.get("$id") == _schema_id()
 
 
 MAX_PROBLEMS = 100

@@ -213,7 +213,7 @@ class Role:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RuleSet:
-    """The rule set a procedure follows and its stated choices (DOMAIN.md §8)."""
+    """The rule set a procedure follows and its stated choices (docs/rules.md)."""
 
     name: str
     basis: str = ""

@@ -1,4 +1,4 @@
-"""Governance rules as pure, exact functions (DOMAIN.md R1–R19, §3–§5).
+"""Governance rules as pure, exact functions (R1–R19 and the rules of docs/rules.md).
 
 One module per idea: ``roster`` (R1–R3), ``ballots`` (R12–R19), ``slate``
 (R6–R11), ``ranking`` (ties at a cut-off), ``scoring`` (三票制, §3), ``survey``

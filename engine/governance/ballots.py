@@ -11,7 +11,7 @@
   is valid. Issued, returned, valid, invalid (by reason) and blank are recorded and add
   up: valid + invalid = returned.
 * R16 elected: approvals more than half of a declared base — ``present`` (1990 and
-  the seed) or ``expected`` (2020); never of valid ballots; exactly half fails. The
+  the local documents) or ``expected`` (2020); never of valid ballots; exactly half fails. The
   procedure may state another bound (``at_least`` half for 半数以上 wording): the
   round then applies the procedure's rule, so its record says what its guards say.
 * R17 more pass than seats: elect by votes; a tie at the cut-off goes to a re-vote
@@ -24,7 +24,7 @@
   in whichever round: a write-in carried into a re-vote or further round keeps its flag.
 
 ``kind="plurality"`` counts a vote that selects by votes alone (a top-N ballot such
-as the 三票制 plenary choosing 2 formal candidates, DOMAIN.md §3): R14 and R15 apply,
+as the 三票制 plenary choosing 2 formal candidates, docs/rules.md): R14 and R15 apply,
 R16 does not, a tie at the cut-off goes to a re-vote as in R17.
 """
 

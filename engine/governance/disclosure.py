@@ -1,4 +1,4 @@
-"""Disclosure periods (公开期) in calendar or working days (DOMAIN.md §4, §8).
+"""Disclosure periods (公开期) in calendar or working days (docs/rules.md: 四议两公开, rule sets).
 
 A thin layer over ``engine.runtime.deadlines.deadline_after`` so that disclosure
 windows use the same official working-day calendar as state deadlines.

@@ -1,4 +1,4 @@
-"""Eligibility review against published conditions written as data (DOMAIN.md §2, §3).
+"""Eligibility review against published conditions written as data (docs/rules.md).
 
 The leading group's review (一审, 资格审查) checks every nominee against the
 conditions the procedure publishes: 正式党员, 年龄42周岁以下, 任副科2年以上或现任正科,

@@ -1,4 +1,4 @@
-"""Top-N selection with a declared rule for a tie at the cut-off (R17, DOMAIN.md §3, §8).
+"""Top-N selection with a declared rule for a tie at the cut-off (R17 in docs/rules.md).
 
 Shared by ballot rounds (a tie at the last seat goes to a re-vote among the tied
 only) and by layered scoring (re-vote, or admit every tied candidate). Scores are

@@ -1,11 +1,11 @@
-"""三票制 weighted layered scoring, exact, with selectable rules (DOMAIN.md §3).
+"""三票制 weighted layered scoring, exact, with selectable rules (docs/rules.md, 三票制).
 
 Each layer's rate is ``yes ÷ N × 100`` where N is the layer's *declared*
 denominator — ballots cast, members present, or the roster — kept as an exact
 ``Fraction``; the composite is ``Σ weight × rate`` with weights (trust included)
 that must sum to exactly 1. The trust vote (信任度测评) is a gate (``≥ 1/2`` to go
-on) and, in the seed, a 10 % weight. Rounding happens only for display (2 places,
-half-up): the seed's puzzle, 32 yes of 33 cast = 96.97 against 19 of 19 = 100.00,
+on) and, in the 三票制 pilot, a 10 % weight. Rounding happens only for display (2 places,
+half-up): the pilot's puzzle, 32 yes of 33 cast = 96.97 against 19 of 19 = 100.00,
 is reproduced by the ``ballots_cast`` denominator, and ``compare_rules`` scores the
 same recorded ballots under other rules so staff can see what a choice changes.
 """
@@ -278,7 +278,7 @@ def score(rule: ScoringRule, ballots: Mapping[str, Mapping[str, LayerCount]]) ->
 def compare_rules(
     rules: Sequence[ScoringRule], ballots: Mapping[str, Mapping[str, LayerCount]]
 ) -> tuple[Scoring, ...]:
-    """The same recorded ballots under each rule, for staff to compare (DOMAIN.md §3)."""
+    """The same recorded ballots under each rule, for staff to compare (docs/rules.md, 三票制)."""
     return tuple(score(rule, ballots) for rule in rules)
 
 

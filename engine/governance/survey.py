@@ -1,4 +1,4 @@
-"""Satisfaction surveys with a declared numerator and denominator (DOMAIN.md §5).
+"""Satisfaction surveys with a declared numerator and denominator (docs/rules.md, 两村两会).
 
 The rate is ``numerator ÷ denominator`` as an exact ``Fraction``; which answers
 count as satisfied (满意 only, or 满意 + 基本满意) and what the rate is of (forms

@@ -1,4 +1,4 @@
-"""Exact threshold arithmetic and its explanation in words (DOMAIN.md §0).
+"""Exact threshold arithmetic and its explanation in words (docs/rules.md, counting words).
 
 Every governance threshold is ``count <operator> fraction × base`` with an
 explicit operator. Comparing a ``Fraction`` with an integer is exact, so

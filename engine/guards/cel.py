@@ -10,7 +10,7 @@ before anything runs, expressions that:
 * call functions outside yishi's CEL dialect (``engine.guards.cel_dialect``: the
   one table of what exists, shared with the runtime and docs/cel.md), or call one
   in a form it does not have (``now.getHours("+08:00")``);
-* use decimal numbers or ``double()``: yishi counts exactly (DOMAIN.md §0).
+* use decimal numbers or ``double()``: yishi counts exactly (docs/rules.md, counting words).
 
 ``field_paths`` reports the dotted fields an expression reads, so the
 definition checks can compare them with the data and payload schemas.

@@ -4,13 +4,21 @@ A scenario names a procedure file, a case id, initial data and a list of steps
 (attempts, or ``tick`` to fire due timers), with optional expectations per step
 and at the end. Running one gives every outcome, the audit records and the
 list of expectations that did not hold.
+
+Scenarios are strict, because a test that checks nothing passes silently: a step
+without ``expect`` expects ``applied``, and before anything runs every event,
+state, actor, role and data field a scenario names is checked against the
+procedure, all problems reported at once with file:line:col. An edge case can
+start ``from`` another scenario ``until`` a seq of that scenario's run (the seq
+its table shows) instead of repeating its steps. Messages name the seq of the
+record a step wrote, as the table does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +39,42 @@ class ScenarioInvalid(ProcedureInvalid):
     """A scenario file has problems (located like a procedure's)."""
 
 
+# What a scenario that starts ``from`` another takes from it unchanged: a different value
+# would change the inherited steps' outcomes. The case id may differ (each scenario names
+# its own case, so two runs stored together do not collide).
+INHERITED_KEYS = ("procedure", "opened_at", "opened_by", "data")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioStep:
+    """One step as written: in which file (``doc``), at which position (1-based ``number``)."""
+
+    step: Mapping[str, Any]
+    number: int
+    doc: Document
+
+    @property
+    def path(self) -> tuple[str | int, ...]:
+        return ("steps", self.number - 1)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
-    """A checked scenario file."""
+    """A checked scenario file, with the steps it starts from when it names ``from``.
+
+    ``body`` holds the effective case (``INHERITED_KEYS`` taken from the scenario it
+    starts from) and the actors of both. ``inherited`` are the steps of that scenario,
+    run only until seq ``until``; ``docs`` are the files read, the base first.
+    """
 
     file: str
     procedure_path: Path
     body: Mapping[str, Any]
+    doc: Document
+    steps: tuple[ScenarioStep, ...] = ()
+    inherited: tuple[ScenarioStep, ...] = ()
+    until: int | None = None
+    docs: tuple[Document, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +85,7 @@ class StepResult:
     step: Mapping[str, Any]
     outcomes: tuple[Outcome, ...]
     mismatches: tuple[str, ...] = ()
+    inherited_from: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,13 +107,72 @@ class ScenarioResult:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and check a scenario file.
+    """Read and check a scenario file, and the scenarios it starts ``from``.
 
     Raises:
-        ProcedureError: when the file cannot be read.
+        ProcedureError: when a file cannot be read.
         ScenarioInvalid: with every located problem.
     """
-    file = str(path)
+    return _load(Path(path), str(path))
+
+
+def _load(path: Path, file: str, *, base_of: Document | None = None) -> Scenario:
+    doc = _parse(path, file)
+    value: dict[str, Any] = doc.value
+    steps = tuple(
+        ScenarioStep(step=step, number=i + 1, doc=doc) for i, step in enumerate(value["steps"])
+    )
+    if "from" not in value:
+        procedure_path = (path.parent / value["procedure"]).resolve()
+        return Scenario(
+            file=file, procedure_path=procedure_path, body=value, doc=doc, steps=steps, docs=(doc,)
+        )
+    if base_of is not None:
+        # One level only: the run stops at one until, and a chain's inner until would
+        # have to be honoured too; a cycle (a from b, b from a) is refused the same way.
+        raise ScenarioInvalid(
+            [
+                _problem(
+                    base_of,
+                    ("from",),
+                    f"{file} starts from another scenario itself: start from a scenario "
+                    "that has all its steps, with until naming the seq to stop at",
+                    "scenario.from-chain",
+                )
+            ]
+        )
+    problems = [
+        _problem(
+            doc,
+            (key,),
+            f"{key!r} comes from the scenario this one starts from "
+            f"({value['from']}): remove it here",
+            "scenario.from-inherited",
+            key=True,
+        )
+        for key in INHERITED_KEYS
+        if key in value
+    ]
+    if problems:
+        raise ScenarioInvalid(problems)
+    base_file = str(Path(file).parent / value["from"])
+    base = _load(path.parent / value["from"], base_file, base_of=doc)
+    body = {key: base.body[key] for key in (*INHERITED_KEYS, "case")}
+    body.update({k: v for k, v in value.items() if k not in ("from", "until")})
+    body["actors"] = {**base.body.get("actors", {}), **value.get("actors", {})}
+    return Scenario(
+        file=file,
+        procedure_path=base.procedure_path,
+        body=body,
+        doc=doc,
+        steps=steps,
+        inherited=base.steps,
+        until=value["until"],
+        docs=(base.doc, doc),
+    )
+
+
+def _parse(path: Path, file: str) -> Document:
     source = read_source(path)
     try:
         doc = parse_yaml(source, file)
@@ -107,8 +204,13 @@ def load_scenario(path: str | Path) -> Scenario:
     problems = _time_problems(doc)
     if problems:
         raise ScenarioInvalid(problems)
-    procedure_path = (Path(path).parent / doc.value["procedure"]).resolve()
-    return Scenario(file=file, procedure_path=procedure_path, body=doc.value)
+    return doc
+
+
+def _problem(
+    doc: Document, path: tuple[str | int, ...], message: str, code: str, *, key: bool = False
+) -> Problem:
+    return Problem(location=doc.locate(path, key=key), message=message, code=code)
 
 
 def _time_problems(doc: Document) -> list[Problem]:
@@ -121,11 +223,13 @@ def _time_problems(doc: Document) -> list[Problem]:
     problems: list[Problem] = []
     body = doc.value
     latest_path: tuple[str | int, ...] = ("opened_at",)
-    try:
-        latest = parse_time(body["opened_at"])
-        latest.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
-        return [_time_problem(doc, ("opened_at",), f"not a valid time: {exc}")]
+    latest: datetime | None = None
+    if "opened_at" in body:  # a scenario that starts ``from`` another inherits it
+        try:
+            latest = parse_time(body["opened_at"])
+            latest.astimezone(UTC)
+        except (ValueError, OverflowError) as exc:
+            return [_time_problem(doc, ("opened_at",), f"not a valid time: {exc}")]
     for index, step in enumerate(body["steps"]):
         key = "tick" if "tick" in step else "at" if "at" in step else None
         if key is None:
@@ -137,7 +241,7 @@ def _time_problems(doc: Document) -> list[Problem]:
         except (ValueError, OverflowError) as exc:
             problems.append(_time_problem(doc, where, f"not a valid time: {exc}"))
             continue
-        if moment < latest:
+        if latest is not None and moment < latest:
             earlier = format_path(latest_path)
             problems.append(
                 _time_problem(
@@ -199,14 +303,22 @@ def run_scenario(
     store: Store | None = None,
     procedure: CompiledProcedure | None = None,
 ) -> ScenarioResult:
-    """Run every step of ``scenario`` on a fresh engine (or the given store).
+    """Check ``scenario`` against its procedure, then run every step on a fresh engine
+    (or the given store): the inherited steps until seq ``until``, then its own.
 
     Raises:
         ProcedureError, ProcedureInvalid: when the procedure cannot be loaded.
-        EngineError: when a step names an unknown actor or the case cannot be opened.
+        ScenarioInvalid: with every name the scenario gets wrong, before anything runs;
+            or when ``until`` is not a seq at the end of an inherited step.
+        EngineError: when the case cannot be opened.
     """
+    from engine.runtime.scenario_check import check_scenario
+
     body = scenario.body
     compiled = procedure or load_procedure(scenario.procedure_path)
+    problems = check_scenario(scenario, compiled)
+    if problems:
+        raise ScenarioInvalid(problems)
     opened_at = parse_time(body["opened_at"])
     clock = FixedClock(opened_at)
     engine = Engine(store=store, clock=clock)
@@ -214,46 +326,19 @@ def run_scenario(
     opened = engine.open_case(
         compiled, case_id, body["data"], actor=_actor(scenario, body["opened_by"]), at=opened_at
     )
-    steps = []
-    for index, step in enumerate(body["steps"]):
-        if "tick" in step:
-            moment = parse_time(step["tick"])
-            clock.at = max(clock.at, moment)
-            fired = tuple(engine.tick(moment))
-            problems = []
-            expected = step.get("expect_fired")
-            if expected is not None and expected != len(fired):
-                problems.append(
-                    f"step {index + 1}: expected {expected} timer(s) to fire, {len(fired)} fired"
-                )
-            steps.append(
-                StepResult(index=index, step=step, outcomes=fired, mismatches=tuple(problems))
-            )
-            continue
-        at = parse_time(step["at"]) if "at" in step else clock.at
-        clock.at = max(clock.at, at)
-        try:
-            outcome = engine.fire(
-                case_id,
-                step["event"],
-                actor=_actor(scenario, step["actor"]),
-                payload=step.get("payload", {}),
-                at=at,
-                idempotency_key=step.get("idempotency_key"),
-            )
-        except Forbidden as exc:
-            # Refused at the door: nothing is recorded, so there is no outcome to expect.
-            problem = f"step {index + 1} ({step['event']}): refused at the door: {exc}"
-            steps.append(StepResult(index=index, step=step, outcomes=(), mismatches=(problem,)))
-            continue
-        steps.append(
-            StepResult(
-                index=index,
-                step=step,
-                outcomes=(outcome,),
-                mismatches=_check_step(index, step, outcome),
-            )
-        )
+    steps: list[StepResult] = []
+    last_seq = opened.seq
+    if scenario.until is not None:
+        for written in scenario.inherited:
+            if last_seq >= scenario.until:
+                break
+            result = _run_step(engine, scenario, clock, case_id, written=written, index=len(steps))
+            steps.append(result)
+            last_seq = max([last_seq, *(o.seq for o in result.outcomes)])
+        if last_seq != scenario.until:
+            raise ScenarioInvalid([_until_problem(scenario, last_seq, steps)])
+    for written in scenario.steps:
+        steps.append(_run_step(engine, scenario, clock, case_id, written=written, index=len(steps)))
     view = engine.case(case_id)
     return ScenarioResult(
         scenario=scenario,
@@ -267,12 +352,89 @@ def run_scenario(
     )
 
 
-def _check_step(index: int, step: Mapping[str, Any], outcome: Outcome) -> tuple[str, ...]:
+def _until_problem(scenario: Scenario, last_seq: int, steps: list[StepResult]) -> Problem:
+    source = scenario.body.get("from") or scenario.doc.value.get("from")
+    if last_seq < (scenario.until or 0):
+        message = f"{source} ends at seq {last_seq}: until must be a seq its run reaches"
+    else:
+        ends = sorted({o.seq for s in steps[:-1] for o in s.outcomes[-1:]})
+        message = (
+            f"seq {scenario.until} falls inside a step of {source} that wrote seq "
+            f"{steps[-1].outcomes[0].seq}–{last_seq}: until names the last seq of a step"
+            + (f" (e.g. {ends[-1]} or {last_seq})" if ends else f" (e.g. {last_seq})")
+        )
+    return _problem(scenario.doc, ("until",), message, "scenario.until")
+
+
+def _run_step(
+    engine: Engine,
+    scenario: Scenario,
+    clock: FixedClock,
+    case_id: str,
+    *,
+    written: ScenarioStep,
+    index: int,
+) -> StepResult:
+    step = written.step
+    inherited_from = "" if written.doc is scenario.doc else Path(written.doc.file).name
+    where = f"step {written.number}" + (f" of {inherited_from}" if inherited_from else "")
+    if "tick" in step:
+        moment = parse_time(step["tick"])
+        clock.at = max(clock.at, moment)
+        fired = tuple(engine.tick(moment))
+        problems = []
+        expected = step.get("expect_fired")
+        if expected is not None and expected != len(fired):
+            seqs = f"seq {fired[0].seq}–{fired[-1].seq}, " if fired else ""
+            problems.append(
+                f"{seqs}{where} (tick): expected {expected} timer(s) to fire, {len(fired)} fired"
+            )
+        return StepResult(
+            index=index,
+            step=step,
+            outcomes=fired,
+            mismatches=tuple(problems),
+            inherited_from=inherited_from,
+        )
+    at = parse_time(step["at"]) if "at" in step else clock.at
+    clock.at = max(clock.at, at)
+    try:
+        outcome = engine.fire(
+            case_id,
+            step["event"],
+            actor=_actor(scenario, step["actor"]),
+            payload=step.get("payload", {}),
+            at=at,
+            idempotency_key=step.get("idempotency_key"),
+        )
+    except Forbidden as exc:
+        # Refused at the door: nothing is recorded, so there is no outcome (and no seq).
+        problem = f"{where} ({step['event']}): refused at the door: {exc}"
+        return StepResult(
+            index=index,
+            step=step,
+            outcomes=(),
+            mismatches=(problem,),
+            inherited_from=inherited_from,
+        )
+    return StepResult(
+        index=index,
+        step=step,
+        outcomes=(outcome,),
+        mismatches=_check_step(f"seq {outcome.seq}, {where}", step, outcome),
+        inherited_from=inherited_from,
+    )
+
+
+def _check_step(where: str, step: Mapping[str, Any], outcome: Outcome) -> tuple[str, ...]:
+    """What did not hold; a step without ``expect`` expects ``applied``."""
     problems = []
-    where = f"step {index + 1} ({step['event']})"
-    if "expect" in step and step["expect"] != outcome.status:
+    where = f"{where} ({step['event']})"
+    expected = step.get("expect", "applied")
+    if expected != outcome.status:
         why = f": {outcome.reason.message}" if outcome.reason else ""
-        problems.append(f"{where}: expected {step['expect']}, got {outcome.status}{why}")
+        implied = "" if "expect" in step else " (a step without expect must be applied)"
+        problems.append(f"{where}: expected {expected}{implied}, got {outcome.status}{why}")
     if "expect_reason" in step:
         got = outcome.reason.code if outcome.reason else "(applied)"
         if got != step["expect_reason"]:
