@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from engine.web.context import BadForm, SignInNeeded, WebState, to_signin
 from engine.web.render import package_dir, page, secure
+from engine.web.scope import Refused
 from engine.web.sessions import Session, SessionTable, who_holds
 
 __all__ = ["Session", "SessionTable", "WebState", "mount_workbench", "who_holds"]
@@ -56,6 +57,14 @@ def mount_workbench(app: FastAPI, sessions: SessionTable | None = None) -> Sessi
     async def bad_form(request: Request, exc: Exception) -> Response:
         return page("error.html", status=403, title="表单无效", user=None, message=str(exc))
 
+    async def refused(request: Request, exc: Exception) -> Response:
+        # The refusal the API answers 403 (already logged where it was raised).
+        assert isinstance(exc, Refused)
+        return page(
+            "error.html", status=403, title="无权限 Forbidden", user=exc.session, message=str(exc)
+        )
+
     app.add_exception_handler(SignInNeeded, sign_in_needed)
+    app.add_exception_handler(Refused, refused)
     app.add_exception_handler(BadForm, bad_form)
     return table

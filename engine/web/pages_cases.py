@@ -27,10 +27,12 @@ from engine.server.models import CASE_ID, EVENT_ID
 from engine.server.routes_cases import actor_of
 from engine.storage.base import CaseFilter, CaseSnapshot
 from engine.storage.rows import decode_cursor, encode_cursor, text_micros
+from engine.units import InvalidUnit, check_unit
 from engine.web.context import check_csrf, deps_of, session_of
 from engine.web.diagram import case_dot, path_of, to_svg
 from engine.web.forms import candidate_rows, fields_of, read_form, table_rows
 from engine.web.render import page, secure
+from engine.web.scope import check_opener, check_writer, open_unit, readable
 from engine.web.sessions import Session
 from engine.web.views import local_time, remaining, shown, timeline, zone_of
 
@@ -70,15 +72,17 @@ def find_cases(
     text: str,
     due_days: int | None,
     after: str | None,
+    units: tuple[str, ...] | None = None,
 ) -> tuple[list[CaseSnapshot], str | None, int]:
     """One page of cases matching the filters, the cursor of the next page, and cases scanned.
 
     The store filters by procedure and state; text (id and the data's text values)
     and "deadline due within N days" are checked here over at most ``SCAN_LIMIT``
-    cases per page, continuing from where the previous page stopped.
+    cases per page, continuing from where the previous page stopped. ``units``
+    keeps only the cases of those units (None: every unit), as the API's list does.
     """
     store = deps_of(request).engine.store
-    where = CaseFilter(procedure=procedure or None, state=state or None)
+    where = CaseFilter(procedure=procedure or None, state=state or None, units=units)
     due_by = None
     if due_days is not None:
         from datetime import timedelta
@@ -135,6 +139,7 @@ def cases_page(request: Request) -> Response:
         text=text,
         due_days=due_days,
         after=_valid_cursor(query.get("after")),
+        units=session.principal.units,
     )
     refs = deps_of(request).engine.store.procedures()
     labels: dict[str, Procedure | None] = {}
@@ -170,8 +175,13 @@ def cases_page(request: Request) -> Response:
 
 
 def _events_for(
-    procedure: Procedure, state: str, session: Session, data: Mapping[str, Any]
+    procedure: Procedure, snapshot: CaseSnapshot, session: Session, data: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
+    # Forms only where the API would record the attempt: never for an auditor, nor
+    # for a principal holding no role of the procedure.
+    if not session.principal.may_write(procedure, snapshot.unit):
+        return []
+    state = snapshot.state
     held = set(session.principal.roles)
     rows = candidate_rows(data)
     found = []
@@ -219,9 +229,12 @@ def case_page(
     page says how many are older and links to all of them.
     """
     engine = deps_of(request).engine
+    snapshot = readable(request, session, case_id)
     try:
         view = engine.case(case_id, history=False)
     except UnknownCase:
+        snapshot = None
+    if snapshot is None:
         return page(
             "error.html", status=404, title="无此案件", user=session, message=f"no case {case_id!r}"
         )
@@ -257,7 +270,7 @@ def case_page(
         state=state,
         rows=timeline(recent, procedure),
         hidden=len(records) - len(recent),
-        events=_events_for(procedure, view.state, session, view.data) if procedure else [],
+        events=_events_for(procedure, snapshot, session, view.data) if procedure else [],
         deadline=deadline,
         chain=chain,
         notice=notice,
@@ -285,7 +298,7 @@ def show_case(case_id: str, request: Request) -> Response:
 @router.get("/ui/cases/{case_id}/diagram.svg")
 def case_diagram(case_id: str, request: Request) -> Response:
     """The procedure diagram with this case's path and current state highlighted."""
-    session_of(request)
+    readable(request, session_of(request), case_id)
     engine = deps_of(request).engine
     try:
         view = engine.case(case_id)
@@ -304,7 +317,7 @@ def case_diagram(case_id: str, request: Request) -> Response:
 @router.get("/ui/cases/{case_id}/audit.jsonl")
 def case_audit(case_id: str, request: Request) -> Response:
     """The case's audit log, byte for byte as hashed (what ``yishi verify`` reads)."""
-    session_of(request)
+    readable(request, session_of(request), case_id)
     engine = deps_of(request).engine
     try:
         view = engine.case(case_id, history=False)
@@ -334,19 +347,27 @@ async def act(case_id: str, request: Request) -> Response:
         # The API refuses such an event id before the engine sees it; so does the page,
         # so nothing of it reaches a chain.
         return page("error.html", 422, title="无此操作", user=session, message="no such event")
-    try:
-        view = await run_in_threadpool(engine.case, case_id, history=False)
-    except UnknownCase:
+    snapshot = await run_in_threadpool(readable, request, session, case_id)
+    if snapshot is None:
         return case_page(request, session, case_id)
-    procedure = _procedure(request, view.procedure["sha256"])
+    procedure = _procedure(request, snapshot.procedure_sha256)
+    checking = form.get("action") == "check"
+    if procedure is None:
+        return page("error.html", 503, title="规程缺失", user=session, message="procedure missing")
+    # An auditor may check (for no particular actor, as the API's explain); acting
+    # needs a role in the procedure, checked before the engine sees anything.
+    if not (checking and session.principal.auditor):
+        check_writer(request, session, procedure, snapshot)
     spec = procedure.events.get(event) if procedure is not None else None
     fields = fields_of(spec.payload_schema) if spec is not None else ()
     payload = read_form(fields, form)
     actor = actor_of(session.principal)
     values = {"event": event, "form": {k: v for k, v in form.items() if k != "csrf"}}
-    if form.get("action") == "check":
+    if checking:
         explained = await run_in_threadpool(
-            lambda: engine.explain(case_id, event, actor=actor, payload=payload)
+            lambda: engine.explain(
+                case_id, event, actor=None if session.principal.auditor else actor, payload=payload
+            )
         )
         notice = {"kind": "check", "explained": explained, "payload": payload}
         return case_page(request, session, case_id, notice=notice, values=values)
@@ -378,6 +399,13 @@ async def open_case(sha256: str, request: Request) -> Response:
     compiled = deps.catalog.get(sha256) if len(sha256) == 64 else None
     if compiled is None:
         return page("error.html", 404, title="无此规程", user=session, message="no such procedure")
+    given = form.get("unit")
+    unit = open_unit(session.principal, given.strip() if isinstance(given, str) else None)
+    try:
+        check_unit(unit)
+    except InvalidUnit as exc:
+        return procedure_page(request, session, sha256, status=422, error=str(exc))
+    check_opener(request, session, compiled.procedure, unit)
     case_id = str(form.get("case_id") or "").strip()
     data = read_form(fields_of(compiled.procedure.data_schema), form)
     if not re.match(CASE_ID, case_id):
@@ -388,7 +416,7 @@ async def open_case(sha256: str, request: Request) -> Response:
     try:
         await run_in_threadpool(
             lambda: deps.engine.open_case(
-                compiled, case_id, data, actor=actor_of(session.principal)
+                compiled, case_id, data, actor=actor_of(session.principal), unit=unit
             )
         )
     except InvalidData as exc:

@@ -21,10 +21,12 @@ from engine.definition.compile import CompiledProcedure
 from engine.definition.describe import describe_procedure
 from engine.definition.loader import CheckReport
 from engine.errors import EngineError, Problem, ProcedureInvalid, SourceLocation
+from engine.runtime.door import may_open
 from engine.web.context import check_csrf, deps_of, session_of
 from engine.web.diagram import case_dot, to_svg
 from engine.web.forms import fields_of, table_rows
 from engine.web.render import page, secure
+from engine.web.scope import unit_choice
 from engine.web.sessions import Session
 from engine.web.views import timeline
 
@@ -81,6 +83,7 @@ def procedure_page(
         return page(
             "error.html", status=404, title="无此规程", user=session, message="no such version"
         )
+    who = session.principal
     return page(
         "procedure.html",
         status=status,
@@ -90,6 +93,8 @@ def procedure_page(
         described=describe_procedure(compiled),
         data_fields=fields_of(compiled.procedure.data_schema),
         table_rows=table_rows,
+        may_open=not who.auditor and may_open(compiled.procedure, who.as_actor()),
+        units=unit_choice(who),
         error=error,
         lines=lines or [],
     )
