@@ -48,9 +48,11 @@ PRINCIPALS = {
 
 def _secretary_opens() -> CompiledProcedure:
     """四议两公开 as a version only the branch secretary may open (``opened_by``)."""
-    text = procedure_text().replace(
-        'version: "1.1.1"\n', 'version: "1.1.2"\nopened_by: [branch_secretary]\n', 1
-    )
+    text, changed = re.subn(
+        r"^version: .*$", 'version: "9.0.0"\nopened_by: [branch_secretary]',
+        procedure_text(), count=1, flags=re.MULTILINE,
+    )  # fmt: skip
+    assert changed == 1
     return load_source(text, "secretary-opens.yaml")
 
 
