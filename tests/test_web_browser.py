@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from server_support import PROCEDURE_PATH, compiled
 from web_support import (
+    ADMIN_TOKEN,
     CLERK_TOKEN,
     OTHER_TOKEN,
     LiveWorkbench,
@@ -316,7 +317,7 @@ def test_the_playground_checks_as_you_type_draws_and_runs_a_scenario(
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    sign_in(driver, server.url, CLERK_TOKEN)
+    sign_in(driver, server.url, ADMIN_TOKEN)
     driver.get(f"{server.url}/ui/playground?from={compiled().procedure.sha256}")
     wait = WebDriverWait(driver, 30)
     wait.until(lambda d: text_of(d, "live-status").startswith("✓"))

@@ -247,10 +247,36 @@ def test_only_an_admin_may_register_from_the_playground() -> None:
     assert answer.status_code == 303 and len(engine.store.procedures()) == 2
 
 
+def test_the_playground_is_for_admins_as_dry_runs_are_in_the_api() -> None:
+    """Rule: checking or trying a procedure costs CPU, as a dry-run registration does, which
+    the API allows only to admins; so the playground's page, check and run answer a non-admin
+    403, and its links are not offered to them."""
+    http, _ = _app()
+    csrf = _sign_in(http, SECRETARY_TOKEN)
+    assert http.get("/ui/playground").status_code == 403
+    checked = http.post("/ui/playground/check", data={"csrf": csrf, "source": "a: 1"})
+    assert checked.status_code == 403 and checked.json()["problems"] == []
+    body = {"csrf": csrf, "source": procedure_text(), "scenario": ""}
+    assert http.post("/ui/playground", data=body).status_code == 403
+    assert 'href="/ui/playground"' not in http.get("/ui/procedures").text
+
+
+def test_a_playground_scenario_may_not_start_from_a_file_on_the_server() -> None:
+    """Rule: a scenario pasted into the playground runs with all its steps; a ``from`` naming
+    a file is refused before anything is read, so a form can never read the server's files."""
+    http, _ = _app()
+    csrf = _sign_in(http, ADMIN_TOKEN)
+    scenario = "from: /etc/passwd\nuntil: 2\nsteps: []\n"
+    body = {"csrf": csrf, "source": procedure_text(), "scenario": scenario}
+    answer = http.post("/ui/playground", data=body)
+    assert answer.status_code == 200
+    assert "'from' is not allowed" in answer.text and "root:" not in answer.text
+
+
 def test_the_playground_check_answers_located_problems() -> None:
     """The as-you-type check returns validate's problems with line and column."""
     http, _ = _app()
-    csrf = _sign_in(http, NOBODY_TOKEN)
+    csrf = _sign_in(http, ADMIN_TOKEN)
     text = procedure_text().replace("initial: drafting", "initial: drafted")
     found = http.post("/ui/playground/check", data={"csrf": csrf, "source": text}).json()
     assert found["ok"] is False
@@ -479,9 +505,14 @@ def test_hostile_requests_to_the_pages_are_answered_without_a_500() -> None:
         ("/ui/audit", {}, {"log": ("a.jsonl", b"")}),
         ("/ui/audit", {}, {"log": ("a.jsonl", b"{}\n"), "procedures": ("p.yaml", b"\xff")}),
     ]
+    admin = TestClient(http.app)
+    admin_csrf = _sign_in(admin, ADMIN_TOKEN)
     for path, data, files in posts:
         answer = http.post(path, data={"csrf": csrf, **data}, files=files)
         assert answer.status_code < 500, (path, data, answer.text[:300])
+        if path.startswith("/ui/playground"):  # the playground itself is for admins
+            answer = admin.post(path, data={"csrf": admin_csrf, **data}, files=files)
+            assert answer.status_code < 500, (path, data, answer.text[:300])
 
 
 def test_yishi_serve_without_tokens_prints_a_link_that_signs_in_once(tmp_path: Any) -> None:

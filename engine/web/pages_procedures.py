@@ -156,12 +156,34 @@ def deps_check(source: str) -> CheckReport:
         return CheckReport(compiled=None, problems=(problem,))
 
 
+def _not_admin(session: Session) -> str | None:
+    """Why this session may not use the playground, or None for an admin.
+
+    Checking a pasted procedure costs CPU that grows with its size, as a dry-run
+    registration does, and the API lets only admins make dry runs: the page may do
+    nothing the API would refuse.
+    """
+    if session.principal.admin:
+        return None
+    return (
+        f"{session.principal.actor} may not use the playground: checking and trying "
+        "procedures is for admins, as dry-run registration is in the API"
+    )
+
+
+def _refused_page(session: Session, why: str) -> Response:
+    return page("error.html", 403, title="无权限", user=session, message=why)
+
+
 @router.post("/ui/playground/check")
 async def playground_check(request: Request) -> Response:
     """The located problems of the posted YAML, as JSON for the page's script (as you type)."""
     session = session_of(request)
     form = await request.form()
     check_csrf(session, form)
+    why = _not_admin(session)
+    if why is not None:
+        return secure(JSONResponse({"ok": False, "problems": [], "error": why}, 403))
     source = form.get("source")
     if not isinstance(source, str) or len(source) > MAX_SOURCE:
         return secure(JSONResponse({"ok": False, "problems": [], "error": "too large"}, 413))
@@ -173,6 +195,9 @@ async def playground_check(request: Request) -> Response:
 def playground_page(request: Request) -> Response:
     """The playground, empty or with a registered version's text to start from."""
     session = session_of(request)
+    why = _not_admin(session)
+    if why is not None:
+        return _refused_page(session, why)
     start = request.query_params.get("from", "")
     source = ""
     if len(start) == 64:
@@ -210,6 +235,12 @@ def _run_scenario(source: str, scenario: str) -> dict[str, Any]:
 
     from engine.runtime.scenario import load_scenario, run_scenario
 
+    if _starts_from_another(scenario):
+        # A file path typed into a web form must never make the server read its files.
+        result["scenario_problems"] = [
+            {"text": "the playground runs a scenario with all its steps: 'from' is not allowed"}
+        ]
+        return result
     with tempfile.TemporaryDirectory(prefix="yishi-playground-") as folder:
         path = Path(folder) / "scenario.yaml"
         path.write_text(scenario, encoding="utf-8")
@@ -233,12 +264,26 @@ def _run_scenario(source: str, scenario: str) -> dict[str, Any]:
     return result
 
 
+def _starts_from_another(scenario: str) -> bool:
+    """Whether the pasted scenario names another scenario file with ``from``."""
+    from engine.definition.strict_yaml import YamlProblems, parse_yaml
+
+    try:
+        doc = parse_yaml(scenario, "scenario.yaml")
+    except (YamlProblems, ValueError, RecursionError):
+        return False  # unreadable: the scenario loader reports it, located
+    return isinstance(doc.value, dict) and "from" in doc.value
+
+
 @router.post("/ui/playground")
 async def playground_run(request: Request) -> Response:
     """Check, draw and (with a scenario) run the pasted procedure; or register it (admin)."""
     session = session_of(request)
     form = await request.form()
     check_csrf(session, form)
+    why = _not_admin(session)
+    if why is not None:
+        return _refused_page(session, why)
     source = form.get("source")
     scenario = form.get("scenario")
     source = source if isinstance(source, str) else ""
