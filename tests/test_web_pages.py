@@ -19,7 +19,6 @@ from server_support import (
     ADMIN_TOKEN,
     DATA,
     DIRECTOR_TOKEN,
-    NOBODY_TOKEN,
     SECRETARY_TOKEN,
     compiled,
     procedure_text,
