@@ -1,0 +1,63 @@
+"""Shared material for what-if and migration tests: the secretary election decided under the
+present-based majority (the 1990 rules' base), and the same procedure amended to the
+expected-based majority, both derived from the bundled text so they follow its changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from runtime_support import ROOT
+
+from engine.definition.compile import CompiledProcedure
+from engine.definition.loader import load_procedure
+from engine.definition.strict_yaml import parse_yaml
+from engine.runtime.scenario import load_scenario, run_scenario
+
+ELECTION = ROOT / "procedures" / "three-ballot-system.yaml"
+ELECTION_HAPPY = ROOT / "procedures" / "examples" / "three-ballot-system-happy-path.yaml"
+PRESENT = 497
+EXPECTED = 560
+
+
+def amended_election(tmp_path: Path, version: str = "2.0.0") -> Path:
+    """The election with R16's base changed from those present to those expected."""
+    text = ELECTION.read_text(encoding="utf-8")
+    assert text.count("base: present") == 4, "the bundled election changed; revisit this test"
+    text = text.replace("base: present", "base: expected")
+    text = text.replace('version: "1.1.0"', f'version: "{version}"', 1)
+    path = tmp_path / f"three-ballot-system-{version}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def election_run(tmp_path: Path, approvals: int) -> list[dict[str, Any]]:
+    """The happy path with 黄钰 given ``approvals`` approvals of 497 ballots (李明 the rest
+    of the two-way ballots), recorded under the bundled present-based rules."""
+    body: dict[str, Any] = json.loads(
+        json.dumps(parse_yaml(ELECTION_HAPPY.read_text(encoding="utf-8"), "happy").value)
+    )
+    body["procedure"] = str(ELECTION)
+    for step in body["steps"]:
+        if step["event"] == "members_vote":
+            ballots = step["payload"]["ballots"]
+            # 黄钰 also gets 10 approvals from a one-mark ballot (the 9 marking both are
+            # over-marked, invalid); 497 ballots in all.
+            ballots[0]["count"] = approvals - 10
+            ballots[1]["count"] = 470 - ballots[0]["count"]
+        step.pop("expect_to", None)
+    body.pop("expect", None)
+    path = tmp_path / f"election-{approvals}.yaml"
+    path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    return [dict(r) for r in run_scenario(load_scenario(path)).records]
+
+
+def election() -> CompiledProcedure:
+    """The bundled election, compiled."""
+    return load_procedure(ELECTION)
+
+
+def seq_of(records: list[dict[str, Any]], event: str) -> int:
+    """The seq of the first record of ``event``."""
+    return next(int(r["seq"]) for r in records if r["event"] == event)
