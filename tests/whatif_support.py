@@ -13,7 +13,10 @@ from runtime_support import ROOT
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import load_procedure
 from engine.definition.strict_yaml import parse_yaml
+from engine.runtime.clock import parse_time
+from engine.runtime.engine import Engine
 from engine.runtime.scenario import load_scenario, run_scenario
+from engine.runtime.types import Actor
 
 ELECTION = ROOT / "procedures" / "three-ballot-system.yaml"
 ELECTION_HAPPY = ROOT / "procedures" / "examples" / "three-ballot-system-happy-path.yaml"
@@ -22,7 +25,8 @@ EXPECTED = 560
 
 
 def amended_election(tmp_path: Path, version: str = "2.0.0") -> Path:
-    """The election with R16's base changed from those present to those expected."""
+    """The election under the 2020 rules: R16's base changed from the members present (the
+    1990 rules) to the members expected (应到会)."""
     text = ELECTION.read_text(encoding="utf-8")
     assert text.count("base: present") == 4, "the bundled election changed; revisit this test"
     text = text.replace("base: present", "base: expected")
@@ -35,22 +39,54 @@ def amended_election(tmp_path: Path, version: str = "2.0.0") -> Path:
 def election_run(tmp_path: Path, approvals: int) -> list[dict[str, Any]]:
     """The happy path with 黄钰 given ``approvals`` approvals of 497 ballots (李明 the rest
     of the two-way ballots), recorded under the bundled present-based rules."""
-    body: dict[str, Any] = json.loads(
-        json.dumps(parse_yaml(ELECTION_HAPPY.read_text(encoding="utf-8"), "happy").value)
-    )
+    body = election_body(approvals)
     body["procedure"] = str(ELECTION)
     for step in body["steps"]:
-        if step["event"] == "members_vote":
-            ballots = step["payload"]["ballots"]
-            # 黄钰 also gets 10 approvals from a one-mark ballot (the 9 marking both are
-            # over-marked, invalid); 497 ballots in all.
-            ballots[0]["count"] = approvals - 10
-            ballots[1]["count"] = 470 - ballots[0]["count"]
         step.pop("expect_to", None)
     body.pop("expect", None)
     path = tmp_path / f"election-{approvals}.yaml"
     path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
     return [dict(r) for r in run_scenario(load_scenario(path)).records]
+
+
+def election_body(approvals: int = 300) -> dict[str, Any]:
+    """The happy-path scenario's body with 黄钰 given ``approvals`` approvals of 497 ballots."""
+    body: dict[str, Any] = json.loads(
+        json.dumps(parse_yaml(ELECTION_HAPPY.read_text(encoding="utf-8"), "happy").value)
+    )
+    for step in body["steps"]:
+        if step["event"] == "members_vote":
+            set_approvals(step["payload"], approvals)
+    return body
+
+
+def set_approvals(payload: dict[str, Any], approvals: int) -> None:
+    """Give 黄钰 ``approvals`` approvals in a members_vote payload of 497 ballots."""
+    ballots = payload["ballots"]
+    # 黄钰 also gets 10 approvals from a one-mark ballot (the 9 marking both are
+    # over-marked, invalid); 497 ballots in all.
+    ballots[0]["count"] = approvals - 10
+    ballots[1]["count"] = 470 - ballots[0]["count"]
+
+
+def drive(engine: Engine, case: str, body: dict[str, Any], steps: list[dict[str, Any]]) -> None:
+    """Fire scenario ``steps`` on ``case``; each must apply."""
+    for step in steps:
+        who = Actor.of(body["actors"][step["actor"]])
+        outcome = engine.fire(case, step["event"], actor=who, payload=step.get("payload", {}),
+                              at=parse_time(step["at"]))  # fmt: skip
+        assert outcome.applied, (step["event"], outcome.reason)
+
+
+def open_election(engine: Engine, case: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Open ``case`` under the bundled election and take every step before the members' vote;
+    return the steps from the vote on."""
+    engine.open_case(election(), case, body["data"], actor=Actor.of(body["actors"]["group"]),
+                     at=parse_time(body["opened_at"]))  # fmt: skip
+    steps = body["steps"]
+    vote = next(i for i, s in enumerate(steps) if s["event"] == "members_vote")
+    drive(engine, case, body, steps[:vote])
+    return [dict(s) for s in steps[vote:]]
 
 
 def election() -> CompiledProcedure:
