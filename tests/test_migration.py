@@ -391,3 +391,30 @@ def test_cli_migrate_usage_errors_are_one_line(tmp_path: Path) -> None:
     assert "--map 'members_meeting': write it as --map LEFT=RIGHT" in no_equals.stderr
     assert no_reason.returncode == 1
     assert "--reason must say why" in no_reason.stderr
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("1 +", "--data-map data.county=1 +"),
+        ("data.nowhere", "nowhere"),
+        ("now", "data.county=now"),
+    ],
+)
+def test_a_data_map_that_cannot_be_evaluated_or_recorded_is_refused(
+    tmp_path: Path, expression: str, words: str
+) -> None:
+    """Migration: a --data-map expression that does not compile, fails on the data, or gives
+    a value no record can hold (a time) is refused with the path and expression; nothing
+    changes."""
+    engine = Engine(store=MemoryStore())
+    open_election(engine, CASE, election_body())
+    before = _state(engine, CASE)
+
+    (refused,) = migrate_cases(engine, [CASE], _needs_county(tmp_path), state_map={},
+                               data_map={"data.county": expression}, reason=WHY, actor=ADMIN,
+                               at=T0)  # fmt: skip
+
+    assert not refused.check.ok
+    assert any(words in p for p in refused.check.problems), refused.check.problems
+    assert _state(engine, CASE) == before

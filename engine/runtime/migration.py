@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.actions.registry import split_path
+from engine.audit.canonical import canonical_bytes
 from engine.audit.chain import seal
 from engine.audit.errors import NotCanonicalizable, RecordInvalid
 from engine.definition.compile import CompiledProcedure
@@ -103,7 +104,8 @@ def _apply_data_map(
             continue
         try:
             value = compile_cel(expression).evaluate(env)
-        except (CelCheckError, CelRuntimeError) as exc:
+            canonical_bytes(value)  # a value no record can hold (a float, a time) is refused
+        except (CelCheckError, CelRuntimeError, NotCanonicalizable, RecursionError) as exc:
             problems.append(f"--data-map {path}={expression}: {exc}")
             continue
         node = data
