@@ -88,15 +88,19 @@ def test_1990_rules_migrated_mid_way_to_2020_and_finished(tmp_path: Path, store:
     rules_2020 = load_procedure(amended_election(tmp_path))
     before = engine.case(CASE, history=False)
 
+    when = parse_time("2004-04-02T08:00:00+08:00")
     (result,) = migrate_cases(engine, [CASE], rules_2020, state_map={}, data_map={},
-                              reason=WHY, actor=ADMIN, at=T0 + timedelta(days=20000))  # fmt: skip
+                              reason=WHY, actor=ADMIN, at=when)  # fmt: skip
     # 279 approvals: more than half of the 497 present, not of the 560 expected.
     vote, announce, approve = rest
     set_approvals(vote["payload"], 279)
     further = copy.deepcopy(vote)
     set_approvals(further["payload"], 300)
-    shift = [dict(s, at=f"2024-01-0{n}T10:00:00+08:00") for n, s in
-             enumerate([vote, announce, further, announce, approve], 1)]  # fmt: skip
+    times = ["2004-04-02T09:00:00+08:00", "2004-04-02T12:00:00+08:00",
+             "2004-04-03T09:00:00+08:00", "2004-04-03T12:00:00+08:00",
+             "2004-04-05T09:00:00+08:00"]  # fmt: skip
+    shift = [dict(s, at=t) for s, t in zip([vote, announce, further, announce, approve], times,
+                                             strict=True)]  # fmt: skip
     drive(engine, CASE, body, shift)
     records = engine.records(CASE)
 
@@ -130,7 +134,7 @@ def test_a_migrated_case_imports_into_another_store(tmp_path: Path) -> None:
     open_election(engine, CASE, election_body())
     rules_2020 = load_procedure(amended_election(tmp_path))
     migrate_cases(engine, [CASE], rules_2020, state_map={}, data_map={}, reason=WHY,
-                  actor=ADMIN, at=T0 + timedelta(days=20000))  # fmt: skip
+                  actor=ADMIN, at=T0)  # fmt: skip
     other = Engine(store=MemoryStore())
 
     (imported,) = import_log(
@@ -150,7 +154,7 @@ def test_an_edited_migration_record_is_a_replay_divergence(tmp_path: Path) -> No
     open_election(engine, CASE, election_body())
     rules_2020 = load_procedure(amended_election(tmp_path))
     (result,) = migrate_cases(engine, [CASE], rules_2020, state_map={}, data_map={},
-                              reason=WHY, actor=ADMIN, at=T0 + timedelta(days=20000))  # fmt: skip
+                              reason=WHY, actor=ADMIN, at=T0)  # fmt: skip
     records = engine.records(CASE)
     assert result.seq is not None
     forged = dict(records[result.seq - 1], to="reported")
@@ -168,7 +172,7 @@ def test_the_migrated_record_is_a_valid_audit_record(tmp_path: Path) -> None:
     engine = Engine(store=MemoryStore())
     open_election(engine, CASE, election_body())
     migrate_cases(engine, [CASE], load_procedure(amended_election(tmp_path)), state_map={},
-                  data_map={}, reason=WHY, actor=ADMIN, at=T0 + timedelta(days=20000))  # fmt: skip
+                  data_map={}, reason=WHY, actor=ADMIN, at=T0)  # fmt: skip
     record = engine.records(CASE)[-1]
 
     assert record["kind"] == "case.migrated"
@@ -200,14 +204,14 @@ def test_an_unmapped_state_is_refused_and_changes_nothing(tmp_path: Path, store:
     before = _state(engine, CASE)
 
     (refused,) = migrate_cases(engine, [CASE], renamed, state_map={}, data_map={}, reason=WHY,
-                               actor=ADMIN, at=T0 + timedelta(days=20000))  # fmt: skip
+                               actor=ADMIN, at=T0)  # fmt: skip
 
     assert not refused.check.ok and refused.seq is None
     assert any("'members_meeting' is not mapped" in p for p in refused.check.problems)
     assert _state(engine, CASE) == before
     (mapped,) = migrate_cases(engine, [CASE], renamed,
                               state_map={"members_meeting": "party_congress"}, data_map={},
-                              reason=WHY, actor=ADMIN, at=T0 + timedelta(days=20000))  # fmt: skip
+                              reason=WHY, actor=ADMIN, at=T0)  # fmt: skip
     assert mapped.check.ok and engine.case(CASE, history=False).state == "party_congress"
 
 
@@ -246,13 +250,13 @@ def test_data_invalid_under_the_new_schema_is_refused_and_a_data_map_fixes_it(
     before = _state(engine, CASE)
 
     (refused,) = migrate_cases(engine, [CASE], county, state_map={}, data_map={}, reason=WHY,
-                               actor=ADMIN, at=T0 + timedelta(days=20000))  # fmt: skip
+                               actor=ADMIN, at=T0)  # fmt: skip
 
     assert any("county" in p and "not valid" in p for p in refused.check.problems)
     assert _state(engine, CASE) == before
     (done,) = migrate_cases(engine, [CASE], county, state_map={},
                             data_map={"data.county": '"船山区"'}, reason=WHY, actor=ADMIN,
-                            at=T0 + timedelta(days=20000))  # fmt: skip
+                            at=T0)  # fmt: skip
     assert done.check.ok, done.check.problems
     record = engine.records(CASE)[-1]
     assert record["actions"][0] == {
@@ -418,3 +422,20 @@ def test_a_data_map_that_cannot_be_evaluated_or_recorded_is_refused(
     assert not refused.check.ok
     assert any(words in p for p in refused.check.problems), refused.check.problems
     assert _state(engine, CASE) == before
+
+
+def test_a_migration_timed_before_the_last_record_is_refused() -> None:
+    """Migration: time never runs backwards within a case; a migration timed before the case's
+    last record is refused, one timed exactly at it is accepted."""
+    engine = Engine(store=MemoryStore())
+    open_election(engine, CASE, election_body())
+    last = parse_time(engine.records(CASE)[-1]["at"])
+    rules = load_source(election().procedure.source.replace('"1.1.0"', '"1.2.0"', 1), "<1.2.0>")
+
+    (early,) = migrate_cases(engine, [CASE], rules, state_map={}, data_map={}, reason=WHY,
+                             actor=ADMIN, at=last - timedelta(seconds=1), dry_run=True)  # fmt: skip
+    (exact,) = migrate_cases(engine, [CASE], rules, state_map={}, data_map={}, reason=WHY,
+                             actor=ADMIN, at=last, dry_run=True)  # fmt: skip
+
+    assert any("time never runs backwards" in p for p in early.check.problems)
+    assert exact.check.ok, exact.check.problems

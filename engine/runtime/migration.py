@@ -147,6 +147,11 @@ def plan_migration(
               "sha256": snapshot.procedure_sha256}  # fmt: skip
     if snapshot.procedure_sha256 == procedure.sha256:
         problems.append(f"it already runs under {procedure.id} {procedure.version}")
+    if at < parse_time(snapshot.updated_at):
+        problems.append(
+            f"{format_time(at)} is before its last record ({snapshot.updated_at}): "
+            "time never runs backwards within a case"
+        )
     if snapshot.final:
         problems.append(f"it is finished (state {snapshot.state}); only open cases migrate")
     for old, new in state_map.items():
