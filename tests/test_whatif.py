@@ -4,12 +4,13 @@ seq whose outcome would change reported with the explanations that changed; noth
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from runtime_support import four
+from runtime_support import ROOT, four
 from test_cli_run_replay import _yishi
 from test_replay_properties import SETTINGS, run_random_case
 from whatif_support import amended_election, election, election_run, seq_of
@@ -149,3 +150,18 @@ def test_cli_exit_0_when_nothing_differs_and_2_when_the_log_is_broken(tmp_path: 
     assert broken.returncode == 2
     assert "does not verify" in broken.stderr
     assert "Traceback" not in broken.stderr
+
+
+def test_the_auditing_page_example_is_what_the_cli_prints(tmp_path: Path) -> None:
+    """docs/auditing.md: the what-if example is the CLI's output for that trail, line for line
+    (from the case line on; the first line names the file given)."""
+    text = (ROOT / "docs" / "auditing.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- whatif-example -->\n```text\n(.*?)```", text, re.S)
+    assert found is not None
+    log = tmp_path / "election.jsonl"
+    write_file(log, election_run(tmp_path, approvals=279))
+
+    shown = _yishi("replay", log, "--under", amended_election(tmp_path))
+
+    printed = shown.stdout[shown.stdout.index("case ") :]
+    assert printed == found.group(1)
