@@ -26,6 +26,7 @@ from whatif_support import (
     election,
     election_body,
     open_election,
+    renumbered,
     set_approvals,
 )
 
@@ -33,7 +34,7 @@ from engine.audit.chain import seal
 from engine.audit.record import record_problem
 from engine.audit.verify import verify_lines
 from engine.definition.compile import CompiledProcedure
-from engine.definition.loader import load_procedure, load_source
+from engine.definition.loader import load_procedure
 from engine.runtime.clock import parse_time
 from engine.runtime.engine import Engine
 from engine.runtime.migration import migrate_cases
@@ -298,9 +299,7 @@ def test_bulk_migration_is_per_case_atomic() -> None:
     rest = open_election(engine, "b", body)
     drive(engine, "b", body, rest)
     before_b = _state(engine, "b")
-    amended = election().procedure.source.replace('version: "1.1.0"', 'version: "1.2.0"', 1)
-
-    results = migrate_cases(engine, ["a", "b"], load_source(amended, "<1.2.0>"), state_map={},
+    results = migrate_cases(engine, ["a", "b"], renumbered("1.2.0"), state_map={},
                             data_map={}, reason=WHY, actor=ADMIN, at=T0)  # fmt: skip
 
     assert [(r.check.ok, r.seq is not None) for r in results] == [(True, True), (False, False)]
@@ -368,7 +367,8 @@ def test_cli_migrate_dry_run_then_apply_then_verify_and_replay(tmp_path: Path) -
     replayed = _yishi("replay", str(log), "-p", str(ELECTION), "-p", str(rules_2020))
 
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert "members_meeting (1.1.0) → members_meeting (2.0.0)" in dry.stdout
+    old = election().procedure.version
+    assert f"members_meeting ({old}) → members_meeting (2.0.0)" in dry.stdout
     assert "dry run: would migrate" in dry.stdout
     assert '"seq": 10' in head.stdout
     assert unmapped.returncode == 1
@@ -430,7 +430,7 @@ def test_a_migration_timed_before_the_last_record_is_refused() -> None:
     engine = Engine(store=MemoryStore())
     open_election(engine, CASE, election_body())
     last = parse_time(engine.records(CASE)[-1]["at"])
-    rules = load_source(election().procedure.source.replace('"1.1.0"', '"1.2.0"', 1), "<1.2.0>")
+    rules = renumbered("1.2.0")
 
     (early,) = migrate_cases(engine, [CASE], rules, state_map={}, data_map={}, reason=WHY,
                              actor=ADMIN, at=last - timedelta(seconds=1), dry_run=True)  # fmt: skip

@@ -11,7 +11,7 @@ from typing import Any
 from runtime_support import ROOT
 
 from engine.definition.compile import CompiledProcedure
-from engine.definition.loader import load_procedure
+from engine.definition.loader import load_procedure, load_source
 from engine.definition.strict_yaml import parse_yaml
 from engine.runtime.clock import parse_time
 from engine.runtime.engine import Engine
@@ -30,7 +30,8 @@ def amended_election(tmp_path: Path, version: str = "2.0.0") -> Path:
     text = ELECTION.read_text(encoding="utf-8")
     assert text.count("base: present") == 4, "the bundled election changed; revisit this test"
     text = text.replace("base: present", "base: expected")
-    text = text.replace('version: "1.1.0"', f'version: "{version}"', 1)
+    current = load_procedure(ELECTION).procedure.version
+    text = text.replace(f'version: "{current}"', f'version: "{version}"', 1)
     path = tmp_path / f"three-ballot-system-{version}.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -87,6 +88,13 @@ def open_election(engine: Engine, case: str, body: dict[str, Any]) -> list[dict[
     vote = next(i for i, s in enumerate(steps) if s["event"] == "members_vote")
     drive(engine, case, body, steps[:vote])
     return [dict(s) for s in steps[vote:]]
+
+
+def renumbered(version: str) -> CompiledProcedure:
+    """The bundled election under another version number, text otherwise unchanged."""
+    current = election().procedure
+    text = current.source.replace(f'version: "{current.version}"', f'version: "{version}"', 1)
+    return load_source(text, f"<{version}>")
 
 
 def election() -> CompiledProcedure:
