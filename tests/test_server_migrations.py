@@ -5,16 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.testclient import TestClient
 from server_support import (
     ADMIN_TOKEN,
+    DATA,
     SECRETARY_TOKEN,
     auth,
     client,
+    compiled,
     open_case,
     procedure_text,
     register,
     seed,
 )
+from store_support import SECRETARY, T0
+
+from engine.runtime.engine import Engine
+from engine.server.app import create_app
+from engine.server.auth import Principal, TokenTable, token_hash
 
 
 def _amended(http: Any) -> str:
@@ -112,3 +120,35 @@ def test_unknown_version_or_case_is_404_and_bad_bodies_422() -> None:
     assert (no_case.status_code, no_case.json()["code"]) == (404, "unknown-case")
     assert [a.status_code for a in (blank, empty, extra)] == [422, 422, 422]
     assert http.get("/cases/c1", headers=auth(ADMIN_TOKEN)).json()["seq"] == 1
+
+
+def test_an_admin_limited_to_units_migrates_only_cases_within_them() -> None:
+    """POST /migrations: an admin token limited to a town may not migrate (or dry-run) a case
+    of another town: 403 and nothing changes; a case within the town migrates. An auditor
+    token is refused even when it is also admin."""
+    town, other = "柳河县/城关镇", "柳河县/城关乡"
+    table = TokenTable(
+        [
+            (token_hash("town-admin"), Principal(actor="镇管理员", admin=True, units=(town,))),
+            (token_hash("auditor"), Principal(actor="审计", admin=True, auditor=True)),
+            (token_hash(ADMIN_TOKEN), Principal(actor="ops", admin=True)),
+        ]
+    )
+    app = create_app(Engine(), table)
+    http = TestClient(app, raise_server_exceptions=False)
+    engine: Engine = app.state.services.engine
+    engine.register(compiled())
+    sha = compiled().procedure.sha256
+    engine.open_case(compiled(), "ours", DATA, actor=SECRETARY, at=T0, unit=f"{town}/柳树村")
+    engine.open_case(compiled(), "theirs", DATA, actor=SECRETARY, at=T0, unit=f"{other}/李庄村")
+    to = _amended(http)
+
+    outside = _migrate(http, "town-admin", cases=["ours", "theirs"], to=to, reason="r")
+    dry = _migrate(http, "town-admin", cases=["theirs"], to=to, reason="r", dry_run=True)
+    auditor = _migrate(http, "auditor", cases=["ours"], to=to, reason="r", dry_run=True)
+    inside = _migrate(http, "town-admin", cases=["ours"], to=to, reason="r")
+
+    assert [a.status_code for a in (outside, dry, auditor)] == [403, 403, 403]
+    assert "outside" in outside.json()["detail"]
+    assert engine.case("theirs", history=False).procedure["sha256"] == sha
+    assert inside.status_code == 200 and inside.json()["cases"][0]["applied_seq"] == 2

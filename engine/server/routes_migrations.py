@@ -3,7 +3,7 @@
 The HTTP face of ``engine.runtime.migration``: the same checks, the same per-case
 report, the same ``case.migrated`` record, with the token's actor as who and the
 server's clock as when. A dry run changes nothing and needs admin too: it reads
-every named case, whoever they belong to.
+every named case. Every case must lie within the token's units.
 """
 
 from __future__ import annotations
@@ -62,16 +62,23 @@ def migrate(body: MigrateCases, deps: Deps, caller: Caller) -> MigrationReport:
     per case (``ok``, ``problems``, ``applied_seq``) even when some were refused.
 
     Raises:
-        ProblemError: 403 unless the token is admin; 404 for an unknown procedure version.
+        ProblemError: 403 unless the token is admin (not an auditor) and covers every case's
+            unit (nothing changes); 404 for an unknown procedure version.
         UnknownCase: 404 when a case id names no case (nothing changes).
     """
-    if not caller.admin:
+    if not caller.admin or caller.auditor:
         raise ProblemError(403, "forbidden", f"{caller.actor} may not migrate cases (not admin)")
     if not body.reason.strip():
         raise ProblemError(422, "invalid-request", "reason must say why the cases are migrated")
     compiled = deps.catalog.get(body.to)
     if compiled is None:
         raise ProblemError(404, "unknown-procedure", f"no procedure version {body.to}")
+    for case_id in body.cases:
+        snapshot = deps.engine.store.get_case(case_id)
+        if snapshot is not None and not caller.covers(snapshot.unit):
+            raise ProblemError(
+                403, "forbidden", f"case {case_id} is outside {caller.actor}'s units"
+            )
     results = migrate_cases(
         deps.engine, list(dict.fromkeys(body.cases)), compiled, state_map=body.state_map,
         data_map=body.data_map, reason=body.reason,
