@@ -186,7 +186,7 @@ def test_the_migrated_record_is_a_valid_audit_record(tmp_path: Path) -> None:
 
 def _renamed_path(tmp_path: Path) -> Path:
     """The 2020 rules with the members' meeting state renamed (a state the old map must name)."""
-    text = amended_election(tmp_path).read_text(encoding="utf-8")
+    text = amended_election(tmp_path, "2.0.1").read_text(encoding="utf-8")
     path = tmp_path / "renamed.yaml"
     path.write_text(text.replace("members_meeting", "party_congress"), encoding="utf-8")
     return path
@@ -230,7 +230,7 @@ def test_a_map_to_a_state_the_new_version_lacks_is_refused(tmp_path: Path) -> No
 
 
 def _needs_county(tmp_path: Path) -> CompiledProcedure:
-    text = amended_election(tmp_path).read_text(encoding="utf-8")
+    text = amended_election(tmp_path, "2.0.2").read_text(encoding="utf-8")
     required = "required: [town, plenary_members, expected_members, reconvened"
     text = text.replace(f"{required}]", f"{required}, county]", 1)
     text = text.replace("    town:\n", "    county:\n      type: string\n    town:\n", 1)

@@ -316,9 +316,8 @@ def migrate_cases(
     """
     at = normalise(at)  # instants enter the engine as UTC, once
     snapshots = [engine._snapshot(case_id) for case_id in case_ids]
-    if not dry_run:
-        engine.register(compiled)
     runner = Runner(compiled)
+    registered = False
     results = []
     for snapshot in snapshots:
         check, _, _ = plan_migration(
@@ -327,6 +326,10 @@ def migrate_cases(
         if dry_run or not check.ok:
             results.append(Migrated(check=check))
             continue
+        if not registered:
+            # stored only once a case is to enter it: a refused migration leaves no trace
+            engine.register(compiled)
+            registered = True
         try:
             record, new = migrate_record(
                 runner, snapshot, state_map=state_map, data_map=data_map, reason=reason,

@@ -25,9 +25,9 @@ from engine.definition.compile import CompiledProcedure
 from engine.errors import EngineError
 from engine.runtime.attempt import Runner, attempt, open_record
 from engine.runtime.clock import parse_time
-from engine.runtime.provenance import IGNORED_IN_COMPARISON, engine_note, same_outcome
 from engine.runtime.migration import KIND as MIGRATED
 from engine.runtime.migration import migrate_record, migrated_inputs
+from engine.runtime.provenance import IGNORED_IN_COMPARISON, engine_note, same_outcome
 from engine.runtime.types import Actor
 from engine.storage.base import CaseSnapshot
 

@@ -20,9 +20,9 @@ from engine.errors import AuditError, EngineError
 from engine.runtime.attempt import Runner, attempt, fingerprint, open_record, scoped_key
 from engine.runtime.clock import parse_time
 from engine.runtime.engine import Engine
-from engine.runtime.provenance import differing, engine_note, same_outcome
 from engine.runtime.migration import KIND as MIGRATED
 from engine.runtime.migration import migrate_record, migrated_inputs
+from engine.runtime.provenance import differing, engine_note, same_outcome
 from engine.runtime.types import Actor
 from engine.storage.base import CaseImport, CaseSnapshot, IdempotencyEntry
 
