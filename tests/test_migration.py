@@ -22,6 +22,7 @@ from whatif_support import (
     ELECTION,
     EXPECTED,
     amended_election,
+    copy_templates,
     drive,
     election,
     election_body,
@@ -314,6 +315,7 @@ def _longer_period(tmp_path: Path) -> CompiledProcedure:
     text = text.replace("after: P7D", "after: P10D", 1)  # resolution_disclosed (calendar days)
     path = tmp_path / "p10d.yaml"
     path.write_text(text, encoding="utf-8")
+    copy_templates(tmp_path)
     return load_procedure(path)
 
 

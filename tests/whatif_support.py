@@ -5,6 +5,7 @@ expected-based majority, both derived from the bundled text so they follow its c
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,13 @@ def amended_election(tmp_path: Path, version: str = "2.0.0") -> Path:
     text = text.replace(f'version: "{current}"', f'version: "{version}"', 1)
     path = tmp_path / f"three-ballot-system-{version}.yaml"
     path.write_text(text, encoding="utf-8")
+    copy_templates(tmp_path)
     return path
+
+
+def copy_templates(directory: Path) -> None:
+    """The bundled document templates beside a copied procedure (they are read relative to it)."""
+    shutil.copytree(ELECTION.parent / "templates", directory / "templates", dirs_exist_ok=True)
 
 
 def election_run(tmp_path: Path, approvals: int) -> list[dict[str, Any]]:
