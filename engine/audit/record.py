@@ -16,8 +16,10 @@ from typing import Any, Final, Literal
 
 FORMAT_VERSION: Final = 1
 
-Kind = Literal["case.opened", "event.applied", "event.refused", "timer.fired"]
-KINDS: Final = frozenset({"case.opened", "event.applied", "event.refused", "timer.fired"})
+Kind = Literal["case.opened", "event.applied", "event.refused", "timer.fired", "case.migrated"]
+KINDS: Final = frozenset(
+    {"case.opened", "event.applied", "event.refused", "timer.fired", "case.migrated"}
+)
 
 REQUIRED_FIELDS: Final = frozenset(
     {

@@ -381,3 +381,12 @@ __all__ = [
     "read_json",
     "show_outcome",
 ]
+
+
+def _add_migrate() -> None:
+    from engine.cli.migrate_cmd import migrate_command
+
+    case_app.command("migrate")(migrate_command)
+
+
+_add_migrate()

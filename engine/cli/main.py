@@ -155,10 +155,18 @@ def replay(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Show each case at this seq or RFC 3339 time.")
     ] = None,
+    under: Annotated[
+        Path | None,
+        typer.Option("--under", help="What if: re-execute the inputs under this procedure."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="With --under: print JSON.")] = False,
 ) -> None:
-    """Re-execute every recorded attempt and report the first divergence."""
-    from engine.cli.replay_cmd import run_replay
+    """Re-execute every recorded attempt and report the first divergence; with --under,
+    report each seq whose outcome another procedure version would change."""
+    from engine.cli.replay_cmd import run_replay, run_whatif
 
+    if under is not None:
+        raise typer.Exit(run_whatif(path, under, as_json=as_json))
     raise typer.Exit(run_replay(path, procedure or [], as_of=as_of))
 
 

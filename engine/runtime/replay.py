@@ -1,7 +1,8 @@
 """Replay: prove that every recorded outcome follows from the rules and the recorded inputs.
 
 Each case's records are re-executed, in seq order, against the procedure version
-the ``case.opened`` record names (found by sha256 among the given procedure
+the ``case.opened`` record names (and, after a ``case.migrated`` record, the version
+that record entered) (found by sha256 among the given procedure
 files or in a store). The engine's own pure ``attempt`` produces each record
 again; any field that differs is a divergence, reported with a diff. Replay
 can also stop at a seq or a time and show the case as it stood then.
@@ -24,6 +25,8 @@ from engine.definition.compile import CompiledProcedure
 from engine.errors import EngineError
 from engine.runtime.attempt import Runner, attempt, open_record
 from engine.runtime.clock import parse_time
+from engine.runtime.migration import KIND as MIGRATED
+from engine.runtime.migration import migrate_record, migrated_inputs
 from engine.runtime.provenance import IGNORED_IN_COMPARISON, engine_note, same_outcome
 from engine.runtime.types import Actor
 from engine.storage.base import CaseSnapshot
@@ -167,6 +170,8 @@ def _replay_one(
                 runner, str(record["case"]), record.get("data", {}), actor=actor, at=at,
                 idempotency_key=key, unit=str(record.get("unit", "")),
             )  # fmt: skip
+        if record["kind"] == MIGRATED:
+            return migrate_record(runner, snapshot, **migrated_inputs(record))
         return attempt(
             runner, snapshot, str(record["event"]), actor=actor,
             payload=record.get("payload", {}), at=at, idempotency_key=key,
@@ -209,7 +214,8 @@ def replay_records(
             if problem is not None:
                 replayed: Mapping[str, Any] = {**record, "replay_error": problem[1]}
             else:
-                if snapshot is None:
+                if snapshot is None or record["kind"] == MIGRATED:
+                    # a migration enters another version: the rest replays under it
                     runner = _runner_for(record, runners, procedures)
                 replayed, snapshot = _replay_one(runner, snapshot, record)
             if not same_outcome(record, replayed):

@@ -20,6 +20,8 @@ from engine.errors import AuditError, EngineError
 from engine.runtime.attempt import Runner, attempt, fingerprint, open_record, scoped_key
 from engine.runtime.clock import parse_time
 from engine.runtime.engine import Engine
+from engine.runtime.migration import KIND as MIGRATED
+from engine.runtime.migration import migrate_record, migrated_inputs
 from engine.runtime.provenance import differing, engine_note, same_outcome
 from engine.runtime.types import Actor
 from engine.storage.base import CaseImport, CaseSnapshot, IdempotencyEntry
@@ -113,6 +115,10 @@ def _rebuild(
                     runner, case, record.get("data", {}), actor=actor, at=at,
                     idempotency_key=key, unit=str(record.get("unit", "")),
                 )  # fmt: skip
+            elif record["kind"] == MIGRATED:
+                named = record["procedure"]
+                runner = _runner(engine, str(named["sha256"]), procedures, case, named)
+                replayed, snapshot = migrate_record(runner, snapshot, **migrated_inputs(record))
             else:
                 replayed, snapshot = attempt(
                     runner, snapshot, str(record["event"]), actor=actor,

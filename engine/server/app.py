@@ -79,7 +79,13 @@ def create_app(
     Returns:
         The ASGI application.
     """
-    from engine.server import routes_audit, routes_cases, routes_documents, routes_procedures
+    from engine.server import (
+        routes_audit,
+        routes_cases,
+        routes_documents,
+        routes_migrations,
+        routes_procedures,
+    )
 
     app = FastAPI(
         title="yishi",
@@ -94,6 +100,7 @@ def create_app(
     app.include_router(routes_cases.router)
     app.include_router(routes_audit.router)
     app.include_router(routes_documents.router)
+    app.include_router(routes_migrations.router)
     _add_health(app)
     _add_handlers(app)
     mount_workbench(app, sessions)

@@ -1,0 +1,114 @@
+"""Shared material for what-if and migration tests: the secretary election decided under the
+present-based majority (the 1990 rules' base), and the same procedure amended to the
+expected-based majority, both derived from the bundled text so they follow its changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from runtime_support import ROOT
+
+from engine.definition.compile import CompiledProcedure
+from engine.definition.loader import load_procedure, load_source
+from engine.definition.strict_yaml import parse_yaml
+from engine.runtime.clock import parse_time
+from engine.runtime.engine import Engine
+from engine.runtime.scenario import load_scenario, run_scenario
+from engine.runtime.types import Actor
+
+ELECTION = ROOT / "procedures" / "three-ballot-system.yaml"
+ELECTION_HAPPY = ROOT / "procedures" / "examples" / "three-ballot-system-happy-path.yaml"
+PRESENT = 497
+EXPECTED = 560
+
+
+def amended_election(tmp_path: Path, version: str = "2.0.0") -> Path:
+    """The election under the 2020 rules: R16's base changed from the members present (the
+    1990 rules) to the members expected (应到会)."""
+    text = ELECTION.read_text(encoding="utf-8")
+    assert text.count("base: present") == 4, "the bundled election changed; revisit this test"
+    text = text.replace("base: present", "base: expected")
+    current = load_procedure(ELECTION).procedure.version
+    text = text.replace(f'version: "{current}"', f'version: "{version}"', 1)
+    path = tmp_path / f"three-ballot-system-{version}.yaml"
+    path.write_text(text, encoding="utf-8")
+    copy_templates(tmp_path)
+    return path
+
+
+def copy_templates(directory: Path) -> None:
+    """The bundled document templates beside a copied procedure (they are read relative to it)."""
+    shutil.copytree(ELECTION.parent / "templates", directory / "templates", dirs_exist_ok=True)
+
+
+def election_run(tmp_path: Path, approvals: int) -> list[dict[str, Any]]:
+    """The happy path with 黄钰 given ``approvals`` approvals of 497 ballots (李明 the rest
+    of the two-way ballots), recorded under the bundled present-based rules."""
+    body = election_body(approvals)
+    body["procedure"] = str(ELECTION)
+    for step in body["steps"]:
+        step.pop("expect_to", None)
+    body.pop("expect", None)
+    path = tmp_path / f"election-{approvals}.yaml"
+    path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    return [dict(r) for r in run_scenario(load_scenario(path)).records]
+
+
+def election_body(approvals: int = 300) -> dict[str, Any]:
+    """The happy-path scenario's body with 黄钰 given ``approvals`` approvals of 497 ballots."""
+    body: dict[str, Any] = json.loads(
+        json.dumps(parse_yaml(ELECTION_HAPPY.read_text(encoding="utf-8"), "happy").value)
+    )
+    for step in body["steps"]:
+        if step["event"] == "members_vote":
+            set_approvals(step["payload"], approvals)
+    return body
+
+
+def set_approvals(payload: dict[str, Any], approvals: int) -> None:
+    """Give 黄钰 ``approvals`` approvals in a members_vote payload of 497 ballots."""
+    ballots = payload["ballots"]
+    # 黄钰 also gets 10 approvals from a one-mark ballot (the 9 marking both are
+    # over-marked, invalid); 497 ballots in all.
+    ballots[0]["count"] = approvals - 10
+    ballots[1]["count"] = 470 - ballots[0]["count"]
+
+
+def drive(engine: Engine, case: str, body: dict[str, Any], steps: list[dict[str, Any]]) -> None:
+    """Fire scenario ``steps`` on ``case``; each must apply."""
+    for step in steps:
+        who = Actor.of(body["actors"][step["actor"]])
+        outcome = engine.fire(case, step["event"], actor=who, payload=step.get("payload", {}),
+                              at=parse_time(step["at"]))  # fmt: skip
+        assert outcome.applied, (step["event"], outcome.reason)
+
+
+def open_election(engine: Engine, case: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Open ``case`` under the bundled election and take every step before the members' vote;
+    return the steps from the vote on."""
+    engine.open_case(election(), case, body["data"], actor=Actor.of(body["actors"]["group"]),
+                     at=parse_time(body["opened_at"]))  # fmt: skip
+    steps = body["steps"]
+    vote = next(i for i, s in enumerate(steps) if s["event"] == "members_vote")
+    drive(engine, case, body, steps[:vote])
+    return [dict(s) for s in steps[vote:]]
+
+
+def renumbered(version: str) -> CompiledProcedure:
+    """The bundled election under another version number, text otherwise unchanged."""
+    current = election().procedure
+    text = current.source.replace(f'version: "{current.version}"', f'version: "{version}"', 1)
+    return load_source(text, f"<{version}>")
+
+
+def election() -> CompiledProcedure:
+    """The bundled election, compiled."""
+    return load_procedure(ELECTION)
+
+
+def seq_of(records: list[dict[str, Any]], event: str) -> int:
+    """The seq of the first record of ``event``."""
+    return next(int(r["seq"]) for r in records if r["event"] == event)
