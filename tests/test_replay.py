@@ -244,3 +244,21 @@ def test_parse_as_of_rejects_anything_else_clearly(text: str) -> None:
     assert str(caught.value) == (
         f"--as-of {text!r} is neither a seq number nor an RFC 3339 time with offset"
     )
+
+
+def test_an_edited_input_the_outcome_ignores_is_caught_by_the_records_own_hash() -> None:
+    """Replay: a refused attempt's payload does not change its outcome (the actor may not fire
+    the event), so editing it without re-sealing would replay unchanged; the record's hash no
+    longer matches its content, and replay diverges there naming ``hash``."""
+    engine, _clock = new_engine()
+    last = open_four(engine)
+    engine.fire("c1", "propose", actor=DIRECTOR, payload={"present": 4, "yes": 3}, at=last)
+    records = [dict(r) for r in engine.records("c1")]
+    assert records[-1]["reason"]["code"] == "not-authorised"
+    records[-1]["payload"] = {"present": 4, "yes": 4}
+
+    report = replay_records(records, _lookup)
+
+    assert report.divergence is not None
+    assert (report.divergence.seq, report.divergence.fields) == (len(records), ("hash",))
+    assert "changed after it was sealed" in report.divergence.diff

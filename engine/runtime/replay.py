@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from engine.audit.canonical import record_hash
+from engine.audit.errors import NotCanonicalizable
 from engine.audit.record import record_problem
 from engine.definition.compile import CompiledProcedure
 from engine.errors import EngineError
@@ -138,6 +140,26 @@ def _problem(record: Mapping[str, Any]) -> tuple[str, str] | None:
         return "bad-field-type", f"the record cannot be checked: {exc}"
 
 
+def _edited_diff(record: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
+    return ("hash",), (
+        f"the recorded hash {record.get('hash')} is not the hash of the record's content: "
+        "the record was changed after it was sealed"
+    )
+
+
+def _edited_after_sealing(record: Mapping[str, Any]) -> bool:
+    """Whether the record's ``hash`` is not the hash of its own content.
+
+    Outcomes are compared without ``hash`` (another writer's key or engine gives
+    another one), so a record edited after sealing is caught here when its outcome
+    replays unchanged: an input the outcome ignores, such as a refused payload.
+    """
+    try:
+        return bool(record_hash(record) != record["hash"])
+    except NotCanonicalizable:
+        return True
+
+
 def _runner_for(
     first: Mapping[str, Any],
     runners: dict[str, Runner],
@@ -218,8 +240,10 @@ def replay_records(
                     # a migration enters another version: the rest replays under it
                     runner = _runner_for(record, runners, procedures)
                 replayed, snapshot = _replay_one(runner, snapshot, record)
-            if not same_outcome(record, replayed):
-                fields, diff = _diff(record, replayed)
+            same = same_outcome(record, replayed)
+            edited = same and problem is None and _edited_after_sealing(record)
+            if edited or not same:
+                fields, diff = _diff(record, replayed) if not same else _edited_diff(record)
                 done += 1
                 seq = record.get("seq")
                 return ReplayReport(
