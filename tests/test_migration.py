@@ -441,3 +441,28 @@ def test_a_migration_timed_before_the_last_record_is_refused() -> None:
 
     assert any("time never runs backwards" in p for p in early.check.problems)
     assert exact.check.ok, exact.check.problems
+
+
+def test_a_signing_engine_signs_its_migration_record_and_the_trail_verifies(
+    tmp_path: Path,
+) -> None:
+    """Migration: the case.migrated record is signed by the writer's key and names the engine,
+    like every record the engine writes, so a signed trail still verifies with the public key
+    across the migration."""
+    from engine.audit.signing import Signer, Verifier
+    from engine.audit.verify import verify_bytes
+
+    writer = Signer.generate()
+    engine = Engine(store=MemoryStore(), signer=writer)
+    open_election(engine, CASE, election_body())
+    rules_2020 = load_procedure(amended_election(tmp_path))
+    migrate_cases(engine, [CASE], rules_2020, state_map={}, data_map={}, reason=WHY,
+                  actor=ADMIN, at=T0)  # fmt: skip
+
+    migrated = engine.records(CASE)[-1]
+    assert migrated["kind"] == "case.migrated"
+    assert migrated["signature"]["key"] == writer.fingerprint and "engine" in migrated
+    report = verify_bytes(
+        b"".join(engine.store.export_lines(CASE)), verifier=Verifier(writer.public)
+    )
+    assert report.ok, report.failure

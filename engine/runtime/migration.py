@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.actions.registry import split_path
 from engine.audit.canonical import canonical_bytes
@@ -31,8 +31,12 @@ from engine.runtime.attempt import FORMAT_VERSION, Runner, copy_json, make_env
 from engine.runtime.clock import format_time, normalise, parse_time
 from engine.runtime.deadlines import deadline_after
 from engine.runtime.engine import Engine
+from engine.runtime.provenance import record_provenance
 from engine.runtime.types import Actor
 from engine.storage.base import CaseSnapshot
+
+if TYPE_CHECKING:
+    from engine.audit.signing import Signer
 
 KIND = "case.migrated"
 EVENT = "case.migrated"
@@ -207,8 +211,10 @@ def migrate_record(
     reason: str,
     actor: Actor,
     at: datetime,
+    signer: Signer | None = None,
 ) -> tuple[dict[str, Any], CaseSnapshot]:
-    """The sealed ``case.migrated`` record and the snapshot under the new version.
+    """The sealed ``case.migrated`` record and the snapshot under the new version (signed
+    when ``signer``, like every record the engine writes, and naming the engine).
 
     Raises:
         MigrationRefused: with every problem, when the case cannot be migrated.
@@ -242,9 +248,10 @@ def migrate_record(
         "guards": [],
         "actions": actions,
         "procedure": dict(runner.identity),
+        "engine": record_provenance(),
     }
     try:
-        sealed = seal(record, snapshot.head)
+        sealed = seal(record, snapshot.head, signer)
     except (NotCanonicalizable, RecordInvalid) as exc:
         raise MigrationRefused(snapshot.id, [f"the record cannot hold it: {exc}"]) from exc
     deadline = check.deadline_after
@@ -333,7 +340,7 @@ def migrate_cases(
         try:
             record, new = migrate_record(
                 runner, snapshot, state_map=state_map, data_map=data_map, reason=reason,
-                actor=actor, at=at,
+                actor=actor, at=at, signer=engine.signer,
             )  # fmt: skip
             engine.store.commit(new, record, expected_seq=snapshot.seq)
         except (MigrationRefused, Conflict) as exc:

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from engine.definition.diagram import build_diagram, dot_quote
+from engine.definition.diagram import CJK_FONT, build_diagram, dot_quote
 from engine.definition.model import Procedure
 from engine.server.routes_procedures import DOT_TIMEOUT, find_dot
 
@@ -65,9 +65,9 @@ def case_dot(
     lines = [
         f"digraph {dot_quote(diagram.id)} {{",
         f'    graph [label={dot_quote(title)}, labelloc="t", charset="UTF-8", '
-        'fontname="Noto Sans CJK SC"];',
-        '    node [shape="box", style="rounded", fontname="Noto Sans CJK SC"];',
-        '    edge [fontname="Noto Sans CJK SC", fontsize="10"];',
+        f"fontname={dot_quote(CJK_FONT)}];",
+        f'    node [shape="box", style="rounded", fontname={dot_quote(CJK_FONT)}];',
+        f'    edge [fontname={dot_quote(CJK_FONT)}, fontsize="10"];',
         f'    {dot_quote(_START)} [shape="point", label="", width="0.15"];',
     ]
     for node in diagram.nodes:

@@ -23,6 +23,7 @@ KIND_WORDS = {
     "event.applied": "通过 applied",
     "event.refused": "未通过 refused",
     "timer.fired": "期满 timer",
+    "case.migrated": "改用新版规程 migrated",
 }
 
 
