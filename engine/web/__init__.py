@@ -32,12 +32,19 @@ def mount_workbench(app: FastAPI, sessions: SessionTable | None = None) -> Sessi
     Returns:
         The session table in use.
     """
-    from engine.web import pages_audit, pages_auth, pages_cases, pages_procedures
+    from engine.web import (
+        pages_audit,
+        pages_auth,
+        pages_cases,
+        pages_documents,
+        pages_procedures,
+    )
 
     table = sessions or SessionTable()
     app.state.web = WebState(sessions=table)
     app.include_router(pages_auth.router)
     app.include_router(pages_cases.router)
+    app.include_router(pages_documents.router)
     app.include_router(pages_procedures.router)
     app.include_router(pages_audit.router)
     app.mount("/ui/static", StaticFiles(directory=package_dir("static")), name="ui-static")

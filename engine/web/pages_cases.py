@@ -31,6 +31,7 @@ from engine.units import InvalidUnit, check_unit
 from engine.web.context import check_csrf, deps_of, session_of
 from engine.web.diagram import case_dot, path_of, to_svg
 from engine.web.forms import candidate_rows, fields_of, read_form, table_rows
+from engine.web.pages_documents import document_rows
 from engine.web.render import page, secure
 from engine.web.scope import check_opener, check_writer, open_unit, readable
 from engine.web.sessions import Session
@@ -278,6 +279,7 @@ def case_page(
         table_rows=table_rows,
         data_items=[(k, shown(v)) for k, v in view.data.items()],
         data_titles=_titles(procedure),
+        documents=document_rows(procedure, records) if procedure and procedure.documents else None,
     )
 
 
