@@ -4,7 +4,8 @@ The list comes from the records the case page already read (which declared
 documents the case has reached, and which wait for a state); the route serves
 the bytes ``yishi document`` and the API's ``/cases/{id}/documents/{name}``
 produce, from the same procedure folders, after the same read check as the API
-(the case's unit within the principal's units; an auditor may read).
+(``scope.readable``: the case's unit within the principal's units; an auditor
+may read).
 
 A document's HTML carries one ``<style>`` element and an inline SVG QR code, so
 it cannot be shown under the workbench's CSP. It is served under its own
@@ -28,6 +29,7 @@ from engine.documents.context import available
 from engine.documents.render import DocumentError, Format
 from engine.web.context import deps_of, session_of
 from engine.web.render import SECURITY_HEADERS, page, secure
+from engine.web.scope import readable
 
 router = APIRouter(include_in_schema=False)
 
@@ -80,12 +82,10 @@ async def case_document(case_id: str, name: str, suffix: str, request: Request) 
 
     session = session_of(request)
     engine = deps_of(request).engine
-    snapshot = await run_in_threadpool(engine.store.get_case, case_id)
-    if snapshot is None:
+    # The case page's own read check (a logged 403 page), before the name is looked at,
+    # so a principal outside the unit learns nothing of what the case has reached.
+    if await run_in_threadpool(readable, request, session, case_id) is None:
         return page("error.html", 404, title="无此案件", user=session, message="no such case")
-    if not session.principal.may_read(snapshot.unit):
-        message = f"{session.principal.actor} may not see case {case_id}: outside their units"
-        return page("error.html", 403, title="无权查看", user=session, message=message)
     format = FORMATS.get(suffix)
     if format is None:
         return _text(404, "documents are .html or .pdf")
