@@ -88,6 +88,17 @@ def test_duplicate_key_is_an_error_naming_the_first() -> None:
     ]
 
 
+def test_a_lone_surrogate_escape_is_an_error_where_it_is_written() -> None:
+    """Rule: "\\ud800" escapes half a surrogate pair, which no record, response or file can
+    hold (it once stored a procedure and then answered 500); value and key are refused."""
+    assert _problems('title: "x\\ud800"\n"\\udfff": 1\n') == [
+        "f.yaml:1:8: title: the escape \\ud800 is half of a surrogate pair, not a character: "
+        "write the character itself",
+        "f.yaml:2:1: the escape \\udfff is half of a surrogate pair, not a character: "
+        "write the character itself",
+    ]
+
+
 def test_merge_key_is_an_error() -> None:
     """``<<`` merges are refused: every key is written out where it applies."""
     assert _problems("base: &b\n  x: 1\nother:\n  <<: *b\n  y: 2\n") == [

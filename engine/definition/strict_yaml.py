@@ -36,6 +36,7 @@ _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _FLOAT = "tag:yaml.org,2002:float"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
@@ -241,6 +242,7 @@ class _Builder:
                 continue
             key = str(key_node.value)
             child = (*path, key)
+            self._no_surrogate(key_node, path, key)
             if key in seen:
                 self.problem(
                     key_node,
@@ -258,9 +260,23 @@ class _Builder:
             result[key] = self.build(value_node, child, depth + 1)
         return result
 
+    def _no_surrogate(self, node: yaml.Node, path: Path, text: str) -> None:
+        """A lone surrogate (from an escape such as "\\ud800") is no character: no record
+        or response could hold it, so it is refused where it is written."""
+        found = _SURROGATE.search(text)
+        if found is not None:
+            self.problem(
+                node,
+                path,
+                f"the escape \\u{ord(found.group()):04x} is half of a surrogate pair, not a "
+                "character: write the character itself",
+                "yaml.surrogate",
+            )
+
     def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
         text = str(node.value)
         if node.tag == _STR:
+            self._no_surrogate(node, path, text)
             return text
         if node.tag == _BOOL:
             return text == "true"
