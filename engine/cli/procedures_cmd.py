@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from engine.cli.case_cmd import AsJson, Db  # the same --db and --json as yishi case
 from engine.cli.case_support import UsageProblem, engine_on, guarded
 
 procedures_app = typer.Typer(
@@ -20,12 +21,6 @@ procedures_app = typer.Typer(
     help="The procedure versions a store keeps: id, version, sha256, cases pinning each.",
     no_args_is_help=True,
 )
-
-Db = Annotated[
-    str | None,
-    typer.Option("--db", help="Store URL (default: $YISHI_DB, else sqlite:///yishi.db)."),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 
 def _rows(db: str | None, wanted: str | None) -> list[dict[str, object]]:
