@@ -272,6 +272,19 @@ def test_reading_a_case_stays_within_the_tokens_units(http: TestClient, suffix: 
     _forbidden(no_unit)
 
 
+def test_a_cases_documents_stay_within_the_tokens_units(http: TestClient) -> None:
+    """Reads: a case's documents are refused 403 outside the token's units, before anything is
+    rendered; inside them the request reaches the document library (this test's procedure has
+    no document files beside it, which the library answers 422)."""
+    _town(http)
+
+    theirs = http.get("/cases/n-1/documents/minutes", headers=auth(VILLAGE_TOKEN))
+    mine = http.get("/cases/v-1/documents/minutes", headers=auth(VILLAGE_TOKEN))
+
+    _forbidden(theirs)
+    assert mine.status_code == 422 and mine.json()["code"] == "procedure-invalid"
+
+
 def test_listing_shows_only_cases_within_the_tokens_units(http: TestClient) -> None:
     """List: each token sees the cases of its units (and below); an unlimited token sees all."""
     _town(http)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from engine.server.access import readable_case
 from engine.server.deps import Caller, Deps
 from engine.server.problems import ProblemError, documented
 from engine.server.routes_cases import CaseId
@@ -27,13 +28,15 @@ DocumentName = Annotated[
     "/cases/{case_id}/documents/{name}",
     response_class=Response,
     responses={
-        **documented(404, 422, 503),
+        **documented(403, 404, 422, 503),
         200: {"content": {"text/html": {}, "application/pdf": {}}},
     },
 )
 def document(
     case_id: CaseId,
+    *,
     name: DocumentName,
+    request: Request,
     deps: Deps,
     caller: Caller,
     format: Annotated[Literal["html", "pdf"], Query(description="html or pdf (A4).")] = "html",
@@ -42,10 +45,13 @@ def document(
 
     Raises:
         UnknownCase: answered 404.
+        ProblemError: 403 when the case is outside the token's units (checked before any
+            rendering, whose cost the case's records decide).
     """
     from engine.documents.library import case_documents
     from engine.documents.render import DocumentError
 
+    readable_case(deps, caller, request, case_id)
     try:
         rendered = case_documents(deps.engine.store, case_id).render(name, format)
     except DocumentError as exc:
