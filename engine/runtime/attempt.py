@@ -31,6 +31,7 @@ from engine.runtime.provenance import record_provenance
 from engine.runtime.refusal import (
     WITHHELD,
     kept_payload,
+    payload_sha256,
     read_withheld,
     withheld_form,
     withheld_reason,
@@ -145,8 +146,31 @@ def undeclared_fields(schema: Mapping[str, Any], data: Mapping[str, Any]) -> lis
     return found
 
 
+def request_fingerprint(
+    runner: Runner, event: str, actor: Actor, payload: Mapping[str, Any]
+) -> str:
+    """What makes two requests "the same" for idempotency, read as their record keeps it.
+
+    A record keeps a secret ballot's ballots in canonical order and a withheld payload
+    only as its sha256, so the fingerprint is the event, the actor and the sha256 of the
+    payload as the record keeps it (a withheld form stands for the payload it digests).
+    The request and its record give the same fingerprint, so keys rebuilt from a trail
+    (``case import``) still find the first outcome; two requests differ in it exactly
+    when their records would keep different payloads.
+    """
+    screened, _ = _screen_payload(runner, event, payload)
+    form = read_withheld(screened)
+    digest = str(form["sha256"]) if form is not None else payload_sha256(screened)
+    body = {"event": event, "actor": actor.record(), "payload_sha256": digest}
+    try:
+        return hashlib.sha256(canonical_bytes(body)).hexdigest()
+    except NotCanonicalizable:
+        return hashlib.sha256(repr(body).encode("utf-8", "backslashreplace")).hexdigest()
+
+
 def fingerprint(event: str, actor: Actor, payload: Mapping[str, Any]) -> str:
-    """What makes two requests "the same" for idempotency: event, actor and payload."""
+    """The fingerprint yishi stored for a key before ``request_fingerprint``: of the
+    payload as sent. Still accepted for keys a store holds from then."""
     body = {"event": event, "actor": actor.record(), "payload": dict(payload)}
     try:
         return hashlib.sha256(canonical_bytes(body)).hexdigest()

@@ -85,8 +85,15 @@ def normalise(at: datetime) -> datetime:
     """The instant ``at`` in UTC: what the engine records, whatever offset it came with.
 
     Raises:
-        ValueError: when ``at`` has no offset (a wall-clock time names no instant).
+        ValueError: when ``at`` has no offset (a wall-clock time names no instant), or
+            has no UTC form (the last hours of year 9999 west of Greenwich, the first
+            of year 1 east of it): records hold UTC, in years 1 to 9999.
     """
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("times must be timezone-aware")
-    return at.astimezone(UTC)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(
+            f"{at.isoformat()} has no UTC form: records hold UTC, in years 1 to 9999"
+        ) from exc

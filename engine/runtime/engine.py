@@ -39,6 +39,7 @@ from engine.runtime.attempt import (
     open_record,
     outcome_of,
     precheck,
+    request_fingerprint,
     scoped_key,
     undeclared_fields,
 )
@@ -201,10 +202,11 @@ class Engine:
         runner = self._runner(snapshot.procedure_sha256)
         check_member(runner.procedure, who)
         body = dict(payload or {})
+        keyed = request_fingerprint(runner, event, who, body) if idempotency_key else None
         # A retry of a request that was applied gets its first outcome, even with the
         # expected seq it was first sent with: that is what makes a retry safe.
-        if idempotency_key is not None:
-            earlier = self._idempotent(case_id, idempotency_key, event, who, body)
+        if idempotency_key is not None and keyed is not None:
+            earlier = self._idempotent(case_id, idempotency_key, event, who, body, keyed=keyed)
             if earlier is not None:
                 return earlier
         if expected_seq is not None and snapshot.seq != expected_seq:
@@ -228,7 +230,7 @@ class Engine:
             record,
             expected_seq=snapshot.seq,
             idempotency_key=scoped_key(who, idempotency_key) if idempotency_key else None,
-            fingerprint=fingerprint(event, who, body) if idempotency_key else None,
+            fingerprint=keyed,
         )
         log = _log(case=case_id, procedure=snapshot.procedure_id, event=event)
         if log is not None:
@@ -236,17 +238,29 @@ class Engine:
         return outcome_of(record)
 
     def _idempotent(
-        self, case_id: str, key: str, event: str, actor: Actor, payload: Mapping[str, Any]
+        self,
+        case_id: str,
+        key: str,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any],
+        *,
+        keyed: str,
     ) -> Outcome | None:
+        def same(stored: str) -> bool:
+            # ``keyed`` is read as the record keeps the payload; a key stored by an older
+            # yishi holds the fingerprint of the payload as sent.
+            return stored == keyed or stored == fingerprint(event, actor, payload)
+
         entry = self.store.idempotency(case_id, scoped_key(actor, key))
         if entry is None:
             # A key stored before keys were scoped per actor is stored as sent; it is this
             # actor's only if it was this very request (the fingerprint names the actor).
             legacy = self.store.idempotency(case_id, key)
-            if legacy is None or legacy.fingerprint != fingerprint(event, actor, payload):
+            if legacy is None or not same(legacy.fingerprint):
                 return None
             entry = legacy
-        if entry.fingerprint != fingerprint(event, actor, payload):
+        if not same(entry.fingerprint):
             raise IdempotencyMismatch(
                 f"idempotency key {key!r} was first used on case {case_id!r} for a different "
                 f"request (seq {entry.seq}); use a new key for a new request"

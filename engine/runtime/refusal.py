@@ -51,6 +51,12 @@ def _encoded(payload: Mapping[str, Any]) -> bytes:
         return repr(payload).encode("utf-8", "backslashreplace")
 
 
+def payload_sha256(payload: Mapping[str, Any]) -> str:
+    """The hex sha256 a withheld form gives ``payload``: of its canonical JSON when it has
+    one, else of a faithful repr (what ``withheld_form`` records as ``sha256``)."""
+    return hashlib.sha256(_encoded(payload)).hexdigest()
+
+
 def withheld_form(
     payload: Mapping[str, Any], *, why: Why, code: str, paths: Sequence[str]
 ) -> dict[str, Any]:
@@ -136,6 +142,7 @@ __all__ = [
     "REFUSED_PAYLOAD_LIMIT",
     "WITHHELD",
     "kept_payload",
+    "payload_sha256",
     "read_withheld",
     "withheld_form",
     "withheld_reason",

@@ -4,7 +4,7 @@ Import trusts nothing: the lines must verify (layout, hashes, unbroken chains),
 and every record is re-executed against the procedure version it names, so the
 snapshot stored beside the records is the one the rules produce, not one read
 from the file. Idempotency keys are restored with the fingerprints of the
-requests that first used them.
+requests that first used them, read from what their records keep.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from engine.audit.jsonl import parse_line
 from engine.audit.verify import verify_lines
 from engine.definition.compile import CompiledProcedure
 from engine.errors import AuditError, EngineError
-from engine.runtime.attempt import Runner, attempt, fingerprint, open_record, scoped_key
+from engine.runtime.attempt import Runner, attempt, open_record, request_fingerprint, scoped_key
 from engine.runtime.clock import parse_time
 from engine.runtime.engine import Engine
 from engine.runtime.migration import KIND as MIGRATED
@@ -144,7 +144,8 @@ def _rebuild(
                 continue
             body = record.get("payload", {})
             keys[scoped] = IdempotencyEntry(
-                fingerprint=fingerprint(str(record["event"]), actor, body), seq=int(record["seq"])
+                fingerprint=request_fingerprint(runner, str(record["event"]), actor, body),
+                seq=int(record["seq"]),
             )
     assert snapshot is not None
     return snapshot, keys

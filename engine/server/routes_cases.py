@@ -200,8 +200,8 @@ def list_cases(
         units=caller.units,
         procedure=procedure,
         state=state,
-        updated_since=_bounded(updated_since),
-        updated_before=_bounded(updated_before),
+        updated_since=_bounded(updated_since, "updated_since"),
+        updated_before=_bounded(updated_before, "updated_before"),
     )
     page = deps.engine.store.list_cases(where, after=after, limit=limit)
     return CasePage(
@@ -239,16 +239,23 @@ def _check_cursor(after: str) -> None:
         raise ProblemError(422, "invalid-request", _NOT_A_CURSOR)
 
 
-def _bounded(moment: Any) -> Any:
-    """A filter time, refused when it is outside the years the store can order (1–9999 UTC)."""
+def _bounded(moment: Any, name: str) -> Any:
+    """A filter time in UTC, refused (located at the query parameter ``name``) when it has
+    no UTC form: outside the years 1–9999 that records hold and the store orders."""
     if moment is None:
         return None
-    try:
-        from datetime import UTC
+    from engine.runtime.clock import normalise
 
-        return moment.astimezone(UTC)
-    except OverflowError as exc:
-        raise ProblemError(422, "invalid-request", "the time is out of range") from exc
+    try:
+        return normalise(moment)
+    except ValueError as exc:
+        path = f"query.{name}"
+        raise ProblemError(
+            422,
+            "invalid-request",
+            f"{path}: {exc}",
+            extra={"violations": [{"path": path, "message": str(exc)}]},
+        ) from exc
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, responses=documented(403, 404))
