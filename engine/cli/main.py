@@ -81,11 +81,15 @@ def run(
         str | None,
         typer.Option("--db", help="Store the case here (sqlite:///x.db, postgresql://…)."),
     ] = None,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option("--signing-key", help="Sign every record with this key (yishi keygen)."),
+    ] = None,
 ) -> None:
     """Run a scenario through its procedure, print each step and check its expectations."""
     from engine.cli.run_cmd import run_scenario_command
 
-    raise typer.Exit(run_scenario_command(scenario, audit=audit, db=db))
+    raise typer.Exit(run_scenario_command(scenario, audit=audit, db=db, signing_key=signing_key))
 
 
 @app.command()

@@ -25,16 +25,34 @@ MAX_VALUE_CHARS = 60
 """The longest value shown in full; a longer one shows its start and its length."""
 
 
-def run_scenario_command(path: Path, *, audit: Path | None = None, db: str | None = None) -> int:
+def run_scenario_command(
+    path: Path,
+    *,
+    audit: Path | None = None,
+    db: str | None = None,
+    signing_key: Path | None = None,
+) -> int:
     """Run the scenario at ``path``; return 0 when every expectation held, else 1.
 
     With ``db`` (a store URL) the case is stored there; otherwise it lives in memory.
+    With ``signing_key`` every record is signed with it, as ``yishi case`` and
+    ``yishi serve`` sign theirs, so ``verify --public-key`` accepts the trail.
     """
     if audit is not None:
         # Checked before anything runs, so a bad --audit stores nothing with --db.
         problem = _audit_target_problem(audit)
         if problem is not None:
             print(f"{audit}: {problem}", file=sys.stderr)
+            return 1
+    signer = None
+    if signing_key is not None:
+        # Read before the store is opened: a bad key changes nothing.
+        from engine.audit.signing import KeyFileError, load_signer
+
+        try:
+            signer = load_signer(signing_key)
+        except KeyFileError as exc:
+            print(f"yishi: error: --signing-key: {exc}", file=sys.stderr)
             return 1
     store = None
     try:
@@ -44,7 +62,7 @@ def run_scenario_command(path: Path, *, audit: Path | None = None, db: str | Non
 
             store = open_store(db)
         try:
-            result = run_scenario(scenario, store=store)
+            result = run_scenario(scenario, store=store, signer=signer)
         finally:
             if store is not None:
                 store.close()

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 
@@ -33,6 +33,9 @@ from engine.runtime.engine import Engine
 from engine.runtime.types import Actor, Outcome
 from engine.schemas import load_schema
 from engine.storage.base import Store
+
+if TYPE_CHECKING:
+    from engine.audit.signing import Signer
 
 
 class ScenarioInvalid(ProcedureInvalid):
@@ -302,9 +305,11 @@ def run_scenario(
     *,
     store: Store | None = None,
     procedure: CompiledProcedure | None = None,
+    signer: Signer | None = None,
 ) -> ScenarioResult:
     """Check ``scenario`` against its procedure, then run every step on a fresh engine
     (or the given store): the inherited steps until seq ``until``, then its own.
+    With ``signer`` every record is signed, as a server or ``yishi case`` signs them.
 
     Raises:
         ProcedureError, ProcedureInvalid: when the procedure cannot be loaded.
@@ -321,7 +326,7 @@ def run_scenario(
         raise ScenarioInvalid(problems)
     opened_at = parse_time(body["opened_at"])
     clock = FixedClock(opened_at)
-    engine = Engine(store=store, clock=clock)
+    engine = Engine(store=store, clock=clock, signer=signer)
     case_id = body["case"]
     opened = engine.open_case(
         compiled, case_id, body["data"], actor=_actor(scenario, body["opened_by"]), at=opened_at
