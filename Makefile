@@ -32,12 +32,13 @@ system-deps:
 	  && fc-list 2>/dev/null | grep -qi "Noto Sans CJK") \
 	  || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null) \
 	  || echo "warning: could not install chromium; the browser tests will fail under CI=true"
-	@# Documents: WeasyPrint needs pango; PDFs embed Noto CJK (fonts-noto-cjk); the tests read
-	@# PDFs back with poppler's pdftotext and pdftoppm.
+	@# Documents: WeasyPrint needs pango, and HarfBuzz's subsetter (without it WeasyPrint warns,
+	@# and the tests turn warnings into errors); PDFs embed Noto CJK (fonts-noto-cjk); the tests
+	@# read PDFs back with poppler's pdftotext and pdftoppm.
 	@(command -v pdftotext >/dev/null && fc-list :lang=zh | grep -q "Noto" \
-	  && ldconfig -p | grep -q libpango-1.0) \
+	  && ldconfig -p | grep -q libpango-1.0 && ldconfig -p | grep -q libharfbuzz-subset) \
 	  || (apt-get update -qq && apt-get install -y -qq fonts-noto-cjk poppler-utils \
-	      libpango-1.0-0 libpangoft2-1.0-0 >/dev/null) \
+	      libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 >/dev/null) \
 	  || echo "warning: could not install fonts-noto-cjk, poppler-utils or pango; document checks will fail under CI=true"
 
 demo: install

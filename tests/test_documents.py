@@ -181,9 +181,6 @@ def test_a_pdf_renders_to_an_a4_page(trail: Any, tmp_path: Path) -> None:
 
 WITHOUT_DOCUMENTS = {
     "grid-service-flow",  # a service request: no election, disclosure or meeting
-    # Written on the counting vocabulary after the templates were; their documents are to do.
-    "villager-committee-recall",
-    "party-member-appraisal",
 }
 HAPPY_PATHS = sorted((PROCEDURES / "examples").glob("*happy-path.yaml"))
 

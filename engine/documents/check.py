@@ -5,7 +5,8 @@ checked, not on the day the results report is printed. Every template is parsed
 in the sandbox (refused constructs are reported), and every field it reads from
 the context is looked up: ``data.…`` in the procedure's data schema, ``outputs.X``
 among the actions the procedure calls, ``events.X`` among its events, ``states.X``
-among its states, the fixed roots by their field lists. Each problem is located
+among its states, ``counting.X`` among its counting rules (and their fields), the
+fixed roots by their field lists. Each problem is located
 twice: in the template (file:line:col) and in the procedure (documents[i]).
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 from jinja2 import nodes
 
 from engine.definition.model import DocumentSpec, Procedure
-from engine.documents.context import ROOTS, action_names
+from engine.documents.context import COUNTING_FIELDS, ROOTS, action_names
 from engine.documents.sandbox import DocumentSandbox, TemplateRefused
 from engine.documents.text import FILTERS
 from engine.errors import Problem, SourceLocation
@@ -158,6 +159,12 @@ def _missing(procedure: Procedure, chain: tuple[str, ...]) -> str:
         return (
             "" if fields[0] in procedure.events else _unknown("events", fields[0], procedure.events)
         )
+    if root == "counting":
+        if fields[0] not in procedure.counting:
+            return _unknown("counting", fields[0], procedure.counting, "a counting rule")
+        if len(fields) > 1 and fields[1] not in COUNTING_FIELDS:
+            return _unknown(f"counting.{fields[0]}", fields[1], COUNTING_FIELDS)
+        return ""
     if root == "states":
         return (
             "" if fields[0] in procedure.states else _unknown("states", fields[0], procedure.states)

@@ -14,19 +14,29 @@ from typing import Any
 
 from engine.definition.model import DocumentSpec, Procedure, State
 from engine.documents.text import period_cn
+from engine.governance.counting_rule import DEFAULT_WORDS, CountingRule, Share
 
 ROOTS: Mapping[str, frozenset[str] | None] = {
     "procedure": frozenset({"id", "version", "sha256", "title", "rule_set", "time_zone"}),
     "case": frozenset({"id", "state", "state_label", "opened_at", "opened_by", "deadline_at"}),
     "head": frozenset({"seq", "hash", "at"}),
     "document": frozenset({"name", "title"}),
-    # Checked against the procedure: data's schema, action names, event ids, state ids.
+    # Checked against the procedure: data's schema, action names, event ids, state ids,
+    # counting rule names.
+    "counting": None,
     "data": None,
     "outputs": None,
     "events": None,
     "states": None,
 }
 """Top-level names of the context; a set lists a name's fields, None means the procedure's."""
+
+
+COUNTING_FIELDS: frozenset[str] = frozenset(
+    {"label", "basis", "form", "grades", "words", "invalid_reasons", "proxy_cap", "turnout",
+     "threshold", "findings"}
+)  # fmt: skip
+"""What a template reads of each counting rule: ``counting.RULE.FIELD``."""
 
 
 def action_names(procedure: Procedure) -> frozenset[str]:
@@ -106,10 +116,32 @@ def build_context(
         },
         "head": {"seq": head["seq"], "hash": head["hash"], "at": head["at"]},
         "document": {"name": spec.name, "title": spec.title},
+        "counting": {name: _rule(rule) for name, rule in procedure.counting.items()},
         "data": dict(data),
         "outputs": outputs,
         "events": events,
         "states": {sid: _state(s) for sid, s in procedure.states.items()},
+    }
+
+
+def _rule(rule: CountingRule) -> dict[str, Any]:
+    """A counting rule in its procedure's words, so a notice states the rule as written
+    (every word a count's record would use, the defaults filled in)."""
+
+    def share(bound: Share | None) -> dict[str, str]:
+        return {**bound.record(), "label": bound.label} if bound is not None else {}
+
+    return {
+        "label": rule.label,
+        "basis": rule.basis,
+        "form": rule.form,
+        "grades": list(rule.grades),
+        "words": {key: rule.word(key) for key in (*DEFAULT_WORDS, *rule.words)},
+        "invalid_reasons": dict(rule.invalid_reasons),
+        "proxy_cap": rule.proxy_cap if rule.proxy_cap is not None else "",
+        "turnout": share(rule.turnout),
+        "threshold": share(rule.threshold),
+        "findings": [{"grade": f.grade, **share(f.share), "label": f.label} for f in rule.findings],
     }
 
 
