@@ -14,7 +14,7 @@ the same instant always gives the same deadline, returned in UTC.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 
 from engine.errors import EngineError
 from engine.guards.cel_time import DEFAULT_TIME_ZONE, zone
@@ -29,9 +29,15 @@ class CalendarUnavailable(EngineError):
     """The official working-day calendar does not cover a date yet."""
 
 
+class DeadlineOutOfRange(EngineError):
+    """A deadline falls after the years a record can hold (9999 UTC)."""
+
+
 def _add_months(at: datetime, months: int) -> datetime:
     month_index = at.month - 1 + months
     year, month = at.year + month_index // 12, month_index % 12 + 1
+    if year > MAXYEAR:
+        raise OverflowError("date value out of range")
     for day in range(at.day, 0, -1):
         try:
             return at.replace(year=year, month=month, day=day)
@@ -67,7 +73,19 @@ def deadline_after(
     Raises:
         ValueError: for a malformed period, or working days with non-day parts.
         CalendarUnavailable: when working days cannot be counted for those dates.
+        DeadlineOutOfRange: when the deadline falls after year 9999 (UTC), which no
+            record can hold: the attempt fails before anything is recorded.
     """
+    try:
+        return _deadline_after(entered, period, days, time_zone)
+    except OverflowError as exc:
+        raise DeadlineOutOfRange(
+            f"a deadline of {period} after {entered.isoformat()} falls after year 9999, "
+            "which no record can hold"
+        ) from exc
+
+
+def _deadline_after(entered: datetime, period: str, days: str, time_zone: str) -> datetime:
     match = _PERIOD.match(period)
     if not match or period in ("P", "PT"):
         raise ValueError(f"{period!r} is not an ISO 8601 period such as P7D or PT48H")
