@@ -54,6 +54,20 @@ class GuardResult:
             out["error"] = self.error
         return out
 
+    def record_for(self, transition: int) -> dict[str, Any]:
+        """The form stored in an attempt's record: ``record()`` naming its transition first."""
+        out: dict[str, Any] = {
+            "transition": transition,
+            "kind": self.kind,
+            "label": self.label,
+            "inputs": self.inputs,
+            "result": self.passed,
+            "explanation": self.explanation,
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
 
 class _InputError(Exception):
     pass
