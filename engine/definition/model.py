@@ -16,34 +16,24 @@ from typing import Any, Literal
 from engine.errors import SourceLocation
 from engine.governance.counting_rule import CountingRule
 
-# The guards of the model are defined with their kinds (engine.guards.kinds), each
-# beside its schema, builder and check; they are part of the model all the same.
+# A guard of the model is defined with its kind (engine.guards.kinds), beside its schema,
+# builder and check; here it is any of them (GuardModel), so that loading the model
+# loads no guard kind's check (nor the CEL core).
 from engine.guards.kind import CountRef
 from engine.guards.kind import GuardModel as Guard
-from engine.guards.kinds.cel import CelGuard
-from engine.guards.kinds.margin import MarginGuard
-from engine.guards.kinds.meeting_rule import MeetingPart, MeetingRuleGuard
-from engine.guards.kinds.threshold import ThresholdGuard
-from engine.guards.kinds.weights import WeightsGuard
 
 __all__ = [
     "ActionCall",
-    "CelGuard",
     "CountRef",
     "Deadline",
     "DocumentSpec",
     "Event",
     "Guard",
-    "MarginGuard",
-    "MeetingPart",
-    "MeetingRuleGuard",
     "Procedure",
     "Role",
     "RuleSet",
     "State",
-    "ThresholdGuard",
     "Transition",
-    "WeightsGuard",
     "frozen_mapping",
 ]
 

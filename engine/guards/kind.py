@@ -18,12 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.errors import SourceLocation
 from engine.guards.arithmetic import Operator
-from engine.guards.cel import CelExpression
-from engine.guards.checks import Count, GuardCheck
+
+if TYPE_CHECKING:
+    # Only named in annotations: the procedure model imports this module, and drawing
+    # or describing a procedure must not load the CEL core (tests/test_lazy_imports.py).
+    from engine.guards.cel import CelExpression
+    from engine.guards.checks import Count, GuardCheck
 
 Path = tuple[str | int, ...]
 """Where an entry sits in the procedure document (keys and list indexes)."""
