@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from math import gcd
 from operator import ge, gt, le, lt
 from typing import Any, Literal
@@ -89,11 +90,13 @@ def show_number(value: Fraction) -> str:
     return show_ratio(value.numerator, value.denominator)
 
 
+@lru_cache(maxsize=4096)
 def show_ratio(numerator: int, denominator: int) -> str:
     """``show_number`` of the reduced fraction ``numerator/denominator`` (denominator > 0).
 
     Guards call this with the integers they already hold, so no ``Fraction`` is built
-    on the hot path; the text is the same.
+    on the hot path; the text is the same. A procedure's bounds repeat (5/2 of a
+    five-member committee at every meeting), so recent texts are kept (bounded).
     """
     if denominator == 1:
         return str(numerator)
