@@ -2,8 +2,9 @@
 
 docs/actions.md, docs/guards.md and docs/counting.md are written by this module, never by hand, so
 they cannot drift from what the engine accepts: parameters and their descriptions
-come from each action's parameter schema in the registry, guard kinds and the keys
-of a counting rule from the procedure schema, and every example is a real call taken
+come from each action's parameter schema in the registry, guard kinds from the
+guard-kind registry (engine.guards.registry), the keys of a counting rule from the
+procedure schema, and every example is a real call taken
 from a bundled procedure (or, for an action no bundled procedure uses, the example
 its spec declares). A test
 regenerates the pages and compares them with the committed files.
@@ -23,6 +24,7 @@ import yaml
 
 from engine.actions.registry import BUILTINS, ActionSpec
 from engine.governance.counting import STATUSES
+from engine.guards.registry import GUARD_KINDS
 from engine.schemas import load_schema
 
 _SHAPES: Mapping[str, tuple[str, tuple[str, ...]]] = {
@@ -74,9 +76,8 @@ does not say (``count_vote`` declares its own)."""
 
 
 def guard_kinds() -> tuple[str, ...]:
-    """Every guard kind the procedure schema allows (each branch's first required key)."""
-    schema = load_schema("procedure.schema.json")
-    return tuple(branch["required"][0] for branch in schema["$defs"]["guard"]["oneOf"])
+    """Every guard kind of the registry, in the order the procedure schema offers them."""
+    return tuple(kind.name for kind in GUARD_KINDS)
 
 
 def _walk(node: Any) -> Iterable[Mapping[str, Any]]:
@@ -189,8 +190,7 @@ def actions_page(examples: Mapping[str, Any]) -> str:
 
 
 def guards_page(examples: Mapping[str, Any]) -> str:
-    """docs/guards.md: every guard kind of the procedure schema."""
-    schema = load_schema("procedure.schema.json")
+    """docs/guards.md: every guard kind of the registry, from its schema branch."""
     lines = [
         "# Guards",
         "",
@@ -201,8 +201,8 @@ def guards_page(examples: Mapping[str, Any]) -> str:
         'are integers or CEL expressions; fractions are exact (`"2/3"`), never decimals.',
         "",
     ]
-    for branch in schema["$defs"]["guard"]["oneOf"]:
-        kind = branch["required"][0]
+    for guard_kind in GUARD_KINDS:
+        kind, branch = guard_kind.name, guard_kind.schema
         lines += [f"## `{kind}`", "", branch.get("description", ""), ""]
         body = branch["properties"][kind]
         props = body.get("properties") if body.get("type") == "object" else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.guards.cel import Bindings, compile_cel
-from engine.guards.checks import WeightsCheck
+from engine.guards.kinds.weights import WeightsCheck
 
 
 def test_weights_from_a_map_are_recorded_in_key_order() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.definition.loader import SCHEMA_COMMENT, check_source
-from engine.guards.checks import MeetingRuleCheck
+from engine.guards.kinds.meeting_rule import MeetingRuleCheck
 
 MEETINGS = """
     meetings:

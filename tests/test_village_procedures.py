@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from engine.definition.loader import load_procedure
-from engine.definition.model import ThresholdGuard
+from engine.guards.kinds.threshold import ThresholdGuard
 from engine.runtime.scenario import ScenarioResult, load_scenario, run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,36 +8,30 @@ by ``lint``; expressions and fractions by ``compile``.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
+from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any
 
 from engine.definition.model import (
     ActionCall,
-    CelGuard,
     CountRef,
     Deadline,
     DocumentSpec,
     Event,
-    Guard,
-    MarginGuard,
-    MeetingPart,
-    MeetingRuleGuard,
     Procedure,
     Role,
     RuleSet,
     State,
-    ThresholdGuard,
     Transition,
-    WeightsGuard,
     frozen_mapping,
 )
 from engine.definition.strict_yaml import Document, Path
 from engine.errors import Problem, SourceLocation
 from engine.governance.counting_rule import CountingRule, RuleError, parse_rule
-from engine.guards.arithmetic import OPERATORS, parse_fraction
+from engine.guards.arithmetic import OPERATORS, Operator, parse_fraction
 from engine.guards.cel_time import DEFAULT_TIME_ZONE, zone
+from engine.guards.registry import build_guard
 
 
 def sha256_text(source: str) -> str:
@@ -109,7 +103,7 @@ class _Builder:
         try:
             zone(name)
         except ValueError as exc:
-            self._report(("time_zone",), str(exc), "time-zone.unknown")
+            self.report(("time_zone",), str(exc), "time-zone.unknown")
             return DEFAULT_TIME_ZONE
         return name
 
@@ -120,7 +114,7 @@ class _Builder:
             try:
                 out[name] = parse_rule(name, raw)
             except RuleError as exc:
-                self._report(("counting", name, *exc.path), exc.message, "counting.rule")
+                self.report(("counting", name, *exc.path), exc.message, "counting.rule")
         return out
 
     def _state(self, sid: str, raw: dict[str, Any]) -> State:
@@ -188,7 +182,8 @@ class _Builder:
             sources=(sources,) if isinstance(sources, str) else tuple(sources),
             target=raw["to"],
             guards=tuple(
-                self._guard((*path, "guards", i), g) for i, g in enumerate(raw.get("guards", ()))
+                build_guard(self, (*path, "guards", i), g)
+                for i, g in enumerate(raw.get("guards", ()))
             ),
             actions=tuple(
                 self._action((*path, "actions", i), a) for i, a in enumerate(raw.get("actions", ()))
@@ -200,18 +195,36 @@ class _Builder:
             target_location=self.doc.locate((*path, "to")),
         )
 
-    def _count(self, path: Path, value: str | int) -> CountRef:
+    # -- what guard kinds may ask while they are built (engine.guards.kind.BuildContext) ----
+
+    def locate(self, path: Path) -> SourceLocation:
+        """Where ``path`` is written."""
+        return self.doc.locate(path)
+
+    def count(self, path: Path, value: str | int) -> CountRef:
+        """A count written at ``path``."""
         return CountRef(source=value, location=self.doc.locate(path))
 
-    def _fraction(self, path: Path, text: str | int) -> Fraction:
+    def meetings(self) -> Mapping[str, Any]:
+        """The meetings stated under ``rule_set.choices.meetings``."""
+        meetings: Mapping[str, Any] = (
+            self.doc.value["rule_set"].get("choices", {}).get("meetings", {})
+        )
+        return meetings
+
+    def report(self, path: Path, message: str, code: str) -> None:
+        """Report a problem at ``path``."""
+        self.problems.append(Problem(location=self.doc.locate(path), message=message, code=code))
+
+    def fraction(self, path: Path, text: str | int) -> Fraction:
         """Read a fraction, reporting syntax and range problems: it must lie in (0, 1]."""
         try:
             fraction = parse_fraction(text)
         except ValueError as exc:
-            self._report(path, str(exc), "fraction.syntax")
+            self.report(path, str(exc), "fraction.syntax")
             return Fraction(1)
         if not 0 < fraction <= 1:
-            self._report(
+            self.report(
                 path,
                 f"the fraction {text} is outside (0, 1]: a threshold is a part of its base, "
                 'such as "1/2", "2/3" or "4/5"',
@@ -219,151 +232,19 @@ class _Builder:
             )
         return fraction
 
-    def _report(self, path: Path, message: str, code: str) -> None:
-        self.problems.append(Problem(location=self.doc.locate(path), message=message, code=code))
-
-    def _operator(self, path: Path, raw: dict[str, Any]) -> tuple[Any, Fraction]:
+    def operator(self, path: Path, raw: Mapping[str, Any]) -> tuple[Operator, Fraction]:
         """The one (operator, fraction) pair of a threshold; zero or several are reported."""
         given = [op for op in OPERATORS if op in raw]
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
-            self._report(
+            self.report(
                 path,
                 f"name exactly one operator of {', '.join(OPERATORS)} (found: {found})",
                 "threshold.operator",
             )
         if not given:
             return "at_least", Fraction(1)
-        return given[0], self._fraction((*path, given[0]), raw[given[0]])
-
-    def _guard(self, path: Path, raw: dict[str, Any]) -> Guard:
-        location = self.doc.locate(path)
-        if "cel" in raw:
-            return CelGuard(
-                expression=raw["cel"],
-                explain=raw.get("explain", ""),
-                label=raw.get("label", ""),
-                location=self.doc.locate((*path, "cel")),
-            )
-        if "quorum" in raw or "threshold" in raw:
-            kind: Literal["quorum", "threshold"] = "quorum" if "quorum" in raw else "threshold"
-            body = raw[kind]
-            count_key, base_key = ("present", "expected") if kind == "quorum" else ("count", "of")
-            operator, fraction = self._operator((*path, kind), body)
-            return ThresholdGuard(
-                kind=kind,
-                count=self._count((*path, kind, count_key), body[count_key]),
-                base=self._count((*path, kind, base_key), body[base_key]),
-                operator=operator,
-                fraction=fraction,
-                # Only a threshold names its base in words; a quorum's base is "expected".
-                base_words=body.get("base", "") if kind == "threshold" else "",
-                label=body.get("label", ""),
-                location=location,
-            )
-        if "meeting_rule" in raw:
-            return self._meeting_rule((*path, "meeting_rule"), raw["meeting_rule"], location)
-        if "margin" in raw:
-            body = raw["margin"]
-            fraction = self._fraction((*path, "margin", "at_least"), body["at_least"])
-            return MarginGuard(
-                candidates=self._count((*path, "margin", "candidates"), body["candidates"]),
-                seats=self._count((*path, "margin", "seats"), body["seats"]),
-                fraction=fraction,
-                label=body.get("label", ""),
-                location=location,
-            )
-        body = raw["weights"]
-        return WeightsGuard(
-            expression=body["of"],
-            label=body.get("label", ""),
-            location=self.doc.locate((*path, "weights", "of")),
-        )
-
-    def _meeting_rule(
-        self, path: Path, body: dict[str, Any], location: SourceLocation
-    ) -> MeetingRuleGuard:
-        """Apply a meeting's stated rule: its fractions come from the rule set's choices."""
-        meetings = self.doc.value["rule_set"].get("choices", {}).get("meetings", {})
-        name = body["meeting"]
-        stated = meetings.get(name)
-        if stated is None:
-            close = difflib.get_close_matches(name, list(meetings), n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            listed = ", ".join(meetings) or "none"
-            self._report(
-                (*path, "meeting"),
-                f"no meeting {name!r} is stated under rule_set.choices.meetings "
-                f"(stated: {listed}){hint}",
-                "meeting.unknown",
-            )
-            stated = {"label": name}
-        rule_path: Path = ("rule_set", "choices", "meetings", name)
-        given = body.get("quorum", {})
-        quorum = dict(stated.get("quorum", {}))
-        combine = quorum.pop("combine", "all")
-        for part in sorted(set(quorum) ^ set(given)):
-            where = "the stated rule" if part in quorum else "this guard"
-            self._report(
-                (*path, "quorum") if part in quorum else (*path, "quorum", part),
-                f"the quorum of {name} has the parts {sorted(quorum)}; {part!r} is only in "
-                f"{where}: give present and expected for each stated part, and no other",
-                "meeting.quorum-parts",
-            )
-        parts = tuple(
-            self._meeting_part(
-                part, rule_path=(*rule_path, "quorum", part), rule=quorum[part],
-                path=(*path, "quorum", part), count=given[part]["present"],
-                base=given[part]["expected"],
-            )
-            for part in quorum
-            if part in given
-        )  # fmt: skip
-        adoption = None
-        if "adoption" in body:
-            if "adoption" not in stated:
-                self._report(
-                    (*path, "adoption"),
-                    f"{name} states no adoption rule under rule_set.choices.meetings",
-                    "meeting.adoption",
-                )
-            else:
-                given_adoption = body["adoption"]
-                adoption = self._meeting_part(
-                    "adoption", rule_path=(*rule_path, "adoption"), rule=stated["adoption"],
-                    path=(*path, "adoption"), count=given_adoption["yes"],
-                    base=given_adoption["of"],
-                )  # fmt: skip
-        return MeetingRuleGuard(
-            meeting=name,
-            meeting_label=str(stated.get("label", name)),
-            quorum=parts,
-            combine="any" if combine == "any" else "all",
-            adoption=adoption,
-            label=body.get("label", ""),
-            location=location,
-        )
-
-    def _meeting_part(
-        self,
-        name: str,
-        *,
-        rule_path: Path,
-        rule: dict[str, Any],
-        path: Path,
-        count: str | int,
-        base: str | int,
-    ) -> MeetingPart:
-        operator, fraction = self._operator(rule_path, rule)
-        count_key, base_key = ("yes", "of") if name == "adoption" else ("present", "expected")
-        return MeetingPart(
-            name=name,
-            count=self._count((*path, count_key), count),
-            base=self._count((*path, base_key), base),
-            operator=operator,
-            fraction=fraction,
-            base_words=str(rule.get("of", "")),
-        )
+        return given[0], self.fraction((*path, given[0]), raw[given[0]])
 
     def _action(self, path: Path, raw: dict[str, Any]) -> ActionCall:
         ((name, params),) = raw.items()

@@ -16,22 +16,10 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 from engine.actions.registry import Registry
-from engine.definition.model import (
-    ActionCall,
-    CelGuard,
-    CountRef,
-    Guard,
-    MarginGuard,
-    MeetingPart,
-    MeetingRuleGuard,
-    Procedure,
-    ThresholdGuard,
-    Transition,
-    WeightsGuard,
-)
+from engine.definition.model import ActionCall, CountRef, Procedure, Transition
 from engine.errors import Problem, SourceLocation
 from engine.guards.cel import (
     CelCheckError,
@@ -41,15 +29,8 @@ from engine.guards.cel import (
     find_position,
 )
 from engine.guards.cel_cost import CostProblem, cost_bound
-from engine.guards.checks import (
-    CelCheck,
-    Count,
-    GuardCheck,
-    MarginCheck,
-    MeetingRuleCheck,
-    ThresholdCheck,
-    WeightsCheck,
-)
+from engine.guards.checks import Count, GuardCheck
+from engine.guards.registry import compile_guard
 
 _BARE_PATH = re.compile(r"^\s*(data|payload)((?:\.[A-Za-z_]\w*)+)\s*$")
 _COMPARISON = re.compile(
@@ -143,9 +124,8 @@ class _Compiler:
 
     def transition(self, event_id: str, transition: Transition) -> CompiledTransition:
         self.payload_schema = self.procedure.events[event_id].payload_schema
-        checks = tuple(
-            check for guard in transition.guards if (check := self.guard(guard)) is not None
-        )
+        compiled = (compile_guard(guard, self) for guard in transition.guards)
+        checks = tuple(check for check in compiled if check is not None)
         for action in transition.actions:
             self.action(action)
         return CompiledTransition(transition=transition, guards=checks)
@@ -173,6 +153,7 @@ class _Compiler:
         )
 
     def cel(self, source: str, location: SourceLocation) -> CelExpression | None:
+        """The checked, compiled expression, or None after reporting why it is unusable."""
         try:
             expression = compile_cel(source)
         except CelCheckError as exc:
@@ -256,6 +237,7 @@ class _Compiler:
             )
 
     def count(self, ref: CountRef) -> Count:
+        """A count ready to evaluate; a bare field path must be declared an integer."""
         if isinstance(ref.source, int):
             return Count(literal=ref.source)
         expression = self.cel(ref.source, ref.location)
@@ -275,44 +257,6 @@ class _Compiler:
         path = (match.group(1), *match.group(2).strip(".").split(".")) if match else ()
         return Count(expression=expression, path=path)
 
-    def guard(self, guard: Guard) -> GuardCheck | None:
-        if isinstance(guard, CelGuard):
-            expression = self.cel(guard.expression, guard.location)
-            if expression is None:
-                return None
-            return CelCheck(expression=expression, explain=guard.explain, label=guard.label)
-        if isinstance(guard, ThresholdGuard):
-            return ThresholdCheck(
-                kind=guard.kind,
-                count=self.count(guard.count),
-                base=self.count(guard.base),
-                operator=guard.operator,
-                fraction=guard.fraction,
-                base_words=guard.base_words,
-                label=guard.label,
-            )
-        if isinstance(guard, MeetingRuleGuard):
-            return MeetingRuleCheck(
-                meeting=guard.meeting,
-                meeting_label=guard.meeting_label,
-                quorum=tuple(self.part(p, "quorum") for p in guard.quorum),
-                combine=guard.combine,
-                adoption=self.part(guard.adoption, "threshold") if guard.adoption else None,
-                label=guard.label,
-            )
-        if isinstance(guard, MarginGuard):
-            return MarginCheck(
-                candidates=self.count(guard.candidates),
-                seats=self.count(guard.seats),
-                fraction=guard.fraction,
-                label=guard.label,
-            )
-        assert isinstance(guard, WeightsGuard)
-        expression = self.cel(guard.expression, guard.location)
-        if expression is None:
-            return None
-        return WeightsCheck(expression=expression, label=guard.label)
-
     def check_rule(self, name: str, action: ActionCall) -> None:
         """An action's counting rule must be one the procedure states (and states well)."""
         if name in self.procedure.counting:
@@ -326,18 +270,6 @@ class _Compiler:
             f"{action.name} names the counting rule {name!r}, which the procedure's "
             f"counting does not state without errors (stated: {stated}){hint}",
             "counting.unknown-rule",
-        )
-
-    def part(self, part: MeetingPart, kind: Literal["quorum", "threshold"]) -> ThresholdCheck:
-        """One bound of a meeting's rule as a threshold check, labelled with the part's name."""
-        return ThresholdCheck(
-            kind=kind,
-            count=self.count(part.count),
-            base=self.count(part.base),
-            operator=part.operator,
-            fraction=part.fraction,
-            base_words=part.base_words,
-            label=part.name,
         )
 
     def action(self, action: ActionCall) -> None:

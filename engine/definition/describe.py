@@ -20,7 +20,7 @@ from engine.definition.compile import CompiledProcedure, CompiledTransition
 from engine.definition.model import ActionCall, Procedure, State
 from engine.definition.periods import period_words
 from engine.governance.counting_rule import describe_rule
-from engine.guards.checks import CelCheck, GuardCheck
+from engine.guards.checks import GuardCheck
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,10 +191,7 @@ def describe_guard(check: GuardCheck) -> str:
         For example ``"支委会到会: present (payload.present) at least 1/2 of expected
         (data.branch_committee_members)"``.
     """
-    words = check.describe()
-    if isinstance(check, CelCheck) and check.explain:
-        return f"{words} ({check.expression.source})"
-    return words
+    return check.words()
 
 
 def describe_action(call: ActionCall, registry: Registry) -> str:

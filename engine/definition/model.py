@@ -10,13 +10,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from types import MappingProxyType
 from typing import Any, Literal
 
 from engine.errors import SourceLocation
 from engine.governance.counting_rule import CountingRule
-from engine.guards.arithmetic import Operator
+
+# A guard of the model is defined with its kind (engine.guards.kinds), beside its schema,
+# builder and check; here it is any of them (GuardModel), so that loading the model
+# loads no guard kind's check (nor the CEL core).
+from engine.guards.kind import CountRef
+from engine.guards.kind import GuardModel as Guard
+
+__all__ = [
+    "ActionCall",
+    "CountRef",
+    "Deadline",
+    "DocumentSpec",
+    "Event",
+    "Guard",
+    "Procedure",
+    "Role",
+    "RuleSet",
+    "State",
+    "Transition",
+    "frozen_mapping",
+]
 
 DayKind = Literal["calendar", "working"]
 
@@ -26,103 +45,6 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 def frozen_mapping(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     """A read-only view of a fresh dict, for the model's mapping fields."""
     return MappingProxyType(dict(values or {}))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CountRef:
-    """A count named in a guard: an integer literal or a CEL expression."""
-
-    source: str | int
-    location: SourceLocation
-
-    @property
-    def is_literal(self) -> bool:
-        return isinstance(self.source, int)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CelGuard:
-    """A CEL expression that must be true."""
-
-    expression: str
-    explain: str = ""
-    label: str = ""
-    location: SourceLocation
-    kind: Literal["cel"] = "cel"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ThresholdGuard:
-    """``count <operator> fraction × base``, in exact arithmetic.
-
-    A quorum is a threshold whose count is those present and whose base is those expected;
-    ``kind`` keeps the distinction for explanations.
-    """
-
-    kind: Literal["threshold", "quorum"]
-    count: CountRef
-    base: CountRef
-    operator: Operator
-    fraction: Fraction
-    base_words: str = ""
-    label: str = ""
-    location: SourceLocation
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MarginGuard:
-    """差额 margin (R6): ``candidates - seats >= fraction × seats``."""
-
-    candidates: CountRef
-    seats: CountRef
-    fraction: Fraction
-    label: str = ""
-    location: SourceLocation
-    kind: Literal["margin"] = "margin"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WeightsGuard:
-    """A list or map of fractions that must sum to exactly one."""
-
-    expression: str
-    label: str = ""
-    location: SourceLocation
-    kind: Literal["weights"] = "weights"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeetingPart:
-    """One bound of a meeting's stated rule with the counts a guard gives it."""
-
-    name: str
-    count: CountRef
-    base: CountRef
-    operator: Operator
-    fraction: Fraction
-    base_words: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeetingRuleGuard:
-    """A meeting's rule from ``rule_set.choices.meetings``, applied by name.
-
-    The fractions and operators come from the stated rule, so the rule is written once;
-    the guard gives only the counts: per quorum part ``present`` and ``expected``, and
-    for the adoption ``yes`` and ``of``.
-    """
-
-    meeting: str
-    meeting_label: str
-    quorum: tuple[MeetingPart, ...] = ()
-    combine: Literal["all", "any"] = "all"
-    adoption: MeetingPart | None = None
-    label: str = ""
-    location: SourceLocation
-    kind: Literal["meeting_rule"] = "meeting_rule"
-
-
-Guard = CelGuard | ThresholdGuard | MarginGuard | WeightsGuard | MeetingRuleGuard
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

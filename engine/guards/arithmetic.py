@@ -11,8 +11,12 @@ they terminate (397.6) and as a fraction with a rounded reading otherwise
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
+from math import gcd
+from operator import ge, gt, le, lt
 from typing import Any, Literal
 
 Operator = Literal["more_than", "at_least", "less_than", "at_most"]
@@ -83,26 +87,41 @@ def _with_point(scaled: int, places: int) -> str:
 
 def show_number(value: Fraction) -> str:
     """Exact decimal when it terminates, else ``p/q ≈ x.xx`` (half-up, display only)."""
-    if value.denominator == 1:
-        return str(value.numerator)
+    return show_ratio(value.numerator, value.denominator)
+
+
+@lru_cache(maxsize=4096)
+def show_ratio(numerator: int, denominator: int) -> str:
+    """``show_number`` of the reduced fraction ``numerator/denominator`` (denominator > 0).
+
+    Guards call this with the integers they already hold, so no ``Fraction`` is built
+    on the hot path; the text is the same. A procedure's bounds repeat (5/2 of a
+    five-member committee at every meeting), so recent texts are kept (bounded).
+    """
+    if denominator == 1:
+        return str(numerator)
     twos = fives = 0
-    rest = value.denominator
+    rest = denominator
     while rest % 2 == 0:
         rest, twos = rest // 2, twos + 1
     while rest % 5 == 0:
         rest, fives = rest // 5, fives + 1
     if rest == 1:
         places = max(twos, fives)
-        return _with_point(value.numerator * 10**places // value.denominator, places)
-    return f"{value.numerator}/{value.denominator} ≈ {show_rounded(value)}"
+        return _with_point(numerator * 10**places // denominator, places)
+    return f"{numerator}/{denominator} ≈ {_rounded(numerator, denominator, 2)}"
 
 
 def show_rounded(value: Fraction, places: int = 2) -> str:
     """Round half-up (ties away from zero) for display only: 3200/33 → 96.97, 1/8 → 0.13."""
-    quotient, remainder = divmod(abs(value.numerator) * 10**places, value.denominator)
-    if 2 * remainder >= value.denominator:
+    return _rounded(value.numerator, value.denominator, places)
+
+
+def _rounded(numerator: int, denominator: int, places: int) -> str:
+    quotient, remainder = divmod(abs(numerator) * 10**places, denominator)
+    if 2 * remainder >= denominator:
         quotient += 1
-    return _with_point(-quotient if value < 0 else quotient, places)
+    return _with_point(-quotient if numerator < 0 else quotient, places)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +144,49 @@ class ThresholdOutcome:
             "fraction": f"{self.fraction.numerator}/{self.fraction.denominator}",
             "bound": f"{self.bound.numerator}/{self.bound.denominator}",
         }
+
+
+_COMPARE: dict[str, Callable[[int, int], bool]] = {
+    "more_than": gt,
+    "at_least": ge,
+    "less_than": lt,
+    "at_most": le,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """``count <operator> p/q × base`` for one operator and fraction, prepared once.
+
+    The test is integer cross-multiplication, ``q·count <op> p·base`` (``q > 0``), the
+    same verdict as comparing with ``Fraction(p, q) * base``; ``bound`` gives that
+    product reduced, as the record writes it.
+    """
+
+    operator: Operator
+    numerator: int
+    denominator: int
+    compare: Callable[[int, int], bool]
+
+    @classmethod
+    def of(cls, operator: Operator, fraction: Fraction) -> Bound:
+        """The bound ``operator fraction``."""
+        return cls(operator, fraction.numerator, fraction.denominator, _COMPARE[operator])
+
+    @property
+    def fraction_text(self) -> str:
+        """``p/q`` as the record writes it."""
+        return f"{self.numerator}/{self.denominator}"
+
+    def met(self, count: int, base: int) -> bool:
+        """``count <operator> p/q × base``, exactly."""
+        return self.compare(self.denominator * count, self.numerator * base)
+
+    def bound(self, base: int) -> tuple[int, int]:
+        """``p/q × base`` reduced: (numerator, denominator > 0)."""
+        scaled = self.numerator * base
+        divisor = gcd(scaled, self.denominator)
+        return scaled // divisor, self.denominator // divisor
 
 
 def threshold(count: int, operator: Operator, fraction: Fraction, base: int) -> ThresholdOutcome:

@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any
 from engine.audit.canonical import canonical_bytes
 from engine.audit.chain import GENESIS, seal
 from engine.audit.errors import NotCanonicalizable
-from engine.definition.compile import CompiledProcedure
+from engine.definition.compile import CompiledProcedure, CompiledTransition
 from engine.errors import CaseError, EngineError
 from engine.governance.secrecy import canonical_ballots, secrecy_violations
 from engine.guards.cel import Bindings, CelRuntimeError
 from engine.runtime.clock import DEFAULT_TIME_ZONE, format_time, local_time, parse_time
 from engine.runtime.deadlines import deadline_after
-from engine.runtime.machine import AttemptTrace, Draft, build_machine, fire
 from engine.runtime.payloads import SchemaCheck
 from engine.runtime.provenance import record_provenance
 from engine.runtime.refusal import (
@@ -36,6 +35,7 @@ from engine.runtime.refusal import (
     withheld_form,
     withheld_reason,
 )
+from engine.runtime.selector import Selector
 from engine.runtime.types import (
     Actor,
     Outcome,
@@ -87,12 +87,12 @@ class _ActionContext:
 
 
 class Runner:
-    """What attempts need per procedure version: compiled form, machine, schemas."""
+    """What attempts need per procedure version: compiled form, selector, schemas."""
 
     def __init__(self, compiled: CompiledProcedure) -> None:
         self.compiled = compiled
         self.procedure = compiled.procedure
-        self.machine = build_machine(compiled)
+        self.selector = Selector(compiled)
         self.payloads = {
             eid: SchemaCheck(e.payload_schema) for eid, e in self.procedure.events.items()
         }
@@ -416,21 +416,21 @@ def attempt(
         reason = precheck(runner, snapshot, event, actor, payload, timer=timer)
     if reason is None:
         env = make_env(data, payload, actor, at, runner.procedure.time_zone)
-        trace = AttemptTrace(env=env)
-        fired = fire(runner.machine, event, Draft(state=snapshot.state), trace)
-        record["guards"] = trace.guards
-        if not fired or trace.chosen is None:
-            failing = [g["explanation"] for g in trace.guards if not g["result"]]
+        selection = runner.selector.select(event, snapshot.state, env)
+        record["guards"] = selection.guard_records()
+        chosen = selection.chosen
+        if chosen is None:
+            failing = selection.failing()
             reason = Reason(
                 code="guards-failed",
                 message=f"no transition of {event} could run: " + "; ".join(failing),
                 details=tuple(failing),
             )
         else:
-            reason, new_data, outputs = _run_actions(runner, trace, data, payload, env)
+            reason, new_data, outputs = _run_actions(runner, chosen, data, payload, env)
             if reason is None:
                 record["kind"] = "event.applied"
-                record["to"] = state = trace.chosen.transition.target
+                record["to"] = state = chosen.transition.target
                 record["actions"] = outputs
                 data = new_data
     if reason is not None:
@@ -492,17 +492,16 @@ def _screen_payload(
 
 def _run_actions(
     runner: Runner,
-    trace: AttemptTrace,
+    chosen: CompiledTransition,
     data: Mapping[str, Any],
     payload: Mapping[str, Any],
     env: dict[str, Any],
 ) -> tuple[Reason | None, dict[str, Any], list[dict[str, Any]]]:
-    assert trace.chosen is not None
     working = copy_json(dict(data))
     ctx = _ActionContext(data=working, payload=payload, env=env, compiled=runner.compiled)
     outputs = []
     registry = runner.compiled.registry
-    for call in trace.chosen.transition.actions:
+    for call in chosen.transition.actions:
         try:
             output = registry[call.name].run(call.params, ctx)
         except (EngineError, CelRuntimeError) as exc:

@@ -357,28 +357,24 @@ class Engine:
             snapshot.data, body, who or SYSTEM, normalise(at or self.clock.now()),
             runner.procedure.time_zone,
         )  # fmt: skip
-        explained = []
-        for compiled in runner.compiled.transitions[event]:
-            t = compiled.transition
-            if snapshot.state not in t.sources:
-                continue
-            results = tuple(g.evaluate(env).record() for g in compiled.guards)
-            explained.append(
-                TransitionExplanation(
-                    index=t.index,
-                    target=t.target,
-                    label=t.label,
-                    ready=all(r["result"] for r in results),
-                    guards=results,
-                )
+        selection = runner.selector.select(event, snapshot.state, env, every=True)
+        explained = tuple(
+            TransitionExplanation(
+                index=judged.candidate.transition.index,
+                target=judged.candidate.transition.target,
+                label=judged.candidate.transition.label,
+                ready=judged.ready,
+                guards=tuple(g.record() for g in judged.guards),
             )
+            for judged in selection.judged
+        )
         return Explanation(
             case=case_id,
             event=event,
             state=snapshot.state,
-            allowed=any(t.ready for t in explained),
+            allowed=selection.chosen is not None,
             reason=None,
-            transitions=tuple(explained),
+            transitions=explained,
         )
 
     def _snapshot(self, case_id: str) -> CaseSnapshot:
