@@ -173,8 +173,9 @@ def test_explain_and_fire_agree(payload: dict[str, Any]) -> None:
     assert list(outcome.guards) == recorded
 
 
-def test_no_engine_module_imports_transitions() -> None:
-    """Layering: the engine selects transitions itself; no module imports ``transitions``."""
+def test_only_the_selector_imports_transitions() -> None:
+    """Layering: ``transitions`` declares the machine in the selector and nowhere else; no
+    other engine module reaches for it (the old adapter's round trip is gone)."""
     importers = []
     for path in sorted(ENGINE_DIR.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -186,4 +187,34 @@ def test_no_engine_module_imports_transitions() -> None:
                 names = [node.module]
             if any(n == "transitions" or n.startswith("transitions.") for n in names):
                 importers.append(path.relative_to(ENGINE_DIR).as_posix())
-    assert importers == []
+    assert importers == ["runtime/selector.py"]
+
+
+class _Model:
+    def __init__(self) -> None:
+        self.state = ""
+
+
+@pytest.mark.parametrize(
+    "payload", [{"present": 4, "yes": 3}, {"present": 2, "yes": 2}, {"present": 3, "yes": 4}]
+)
+def test_the_declared_transitions_machine_chooses_what_the_selector_chooses(
+    payload: dict[str, Any],
+) -> None:
+    """Rule: ``transitions`` declares the procedure's machine through its public API (each
+    transition's guards as its condition) and the selector reads its candidates from it;
+    fired on its own with the same env, that machine takes the transition the selector
+    chooses (or none when the selector chooses none)."""
+    selector = Selector(four())
+    env = _env(payload)
+    selection = selector.select("propose", "drafting", env)
+    model = _Model()
+    selector.machine.add_model(model, initial="drafting")
+    try:
+        took = selector.machine.events["propose"].trigger(model, env=env)
+    finally:
+        selector.machine.remove_model(model)
+
+    assert took is (selection.chosen is not None)
+    expected = selection.chosen.transition.target if selection.chosen else "drafting"
+    assert model.state == expected

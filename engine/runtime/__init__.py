@@ -1,1 +1,1 @@
-"""Running cases: the engine, the transitions adapter, clocks, deadlines, scenarios, replay."""
+"""Running cases: the engine, the transition selector, clocks, deadlines, scenarios, replay."""

@@ -8,16 +8,20 @@ candidate whose guards all hold is chosen. An attempt stops there; an
 explanation goes on and judges every candidate. What the record keeps is what
 the selector returns, typed: each tried candidate with its guard results, in order.
 
-The selector is written here rather than delegated to ``transitions``: selecting
-through a ``transitions`` ``Machine``, the same guards given through its public
-``add_transition(..., conditions=[...])``, took 17–26 µs more per event than this
+The guards are judged here rather than by ``transitions``'s own trigger: selecting
+through a ``transitions`` ``Machine`` (the same guards given through its public
+``add_transition(..., conditions=[...])``) took 17–26 µs more per event than this
 loop (``bench/selector_bench.py``, three runs on a busy 2-core machine; transitions
 alone, with trivial conditions, 14 µs), against a goal of 50 µs for the whole
-event. And its walk stops at the first candidate that holds, so an explanation
+event; and its walk stops at the first candidate that holds, so an explanation
 could not use it and would need a second selector.
 
-Candidates are grouped per (event, state) once per procedure version, so a
-selection reads one tuple and evaluates guards; nothing else.
+``transitions`` still declares the machine: once per procedure version the states,
+events and transitions are added to a ``Machine`` through its public API, each
+transition's guards as its condition, and the candidates of every (event, state)
+are read back from it with ``get_transitions``, in its order. That machine is a
+working one (tests fire it and compare its choice with the selector's); at run time
+a selection reads one tuple and evaluates guards, nothing else.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from transitions import EventData, Machine
 
 from engine.definition.compile import CompiledProcedure, CompiledTransition
 from engine.guards.checks import Env, GuardResult
@@ -65,17 +71,19 @@ class Selection:
 class Selector:
     """Selects transitions for one procedure version (built once, shared by every case)."""
 
-    __slots__ = ("_candidates",)
+    __slots__ = ("_candidates", "machine")
 
     def __init__(self, compiled: CompiledProcedure) -> None:
-        candidates: dict[tuple[str, str], list[CompiledTransition]] = {}
-        for event_id, transitions in compiled.transitions.items():
-            for item in transitions:
-                for source in dict.fromkeys(item.transition.sources):
-                    candidates.setdefault((event_id, source), []).append(item)
-        self._candidates: Mapping[tuple[str, str], tuple[CompiledTransition, ...]] = {
-            key: tuple(items) for key, items in candidates.items()
-        }
+        self.machine = declare_machine(compiled)
+        candidates: dict[tuple[str, str], tuple[CompiledTransition, ...]] = {}
+        for event_id in compiled.transitions:
+            for source in compiled.procedure.states:
+                found = self.machine.get_transitions(trigger=event_id, source=source)
+                if found:
+                    candidates[(event_id, source)] = tuple(
+                        _guards_of(transition).candidate for transition in found
+                    )
+        self._candidates: Mapping[tuple[str, str], tuple[CompiledTransition, ...]] = candidates
 
     def candidates(self, event: str, state: str) -> tuple[CompiledTransition, ...]:
         """The event's transitions leaving ``state``, in file order."""
@@ -105,3 +113,48 @@ class Selector:
                 if not every:
                     break
         return Selection(judged=tuple(judged), chosen=chosen)
+
+
+class GuardsHold:
+    """A transition's guards as one ``transitions`` condition: true when all of them hold.
+
+    The guards read the ``env`` given to the trigger (``machine.events[e].trigger(model,
+    env=...)``); the selector never triggers, it reads ``candidate`` back.
+    """
+
+    __slots__ = ("candidate",)
+
+    def __init__(self, candidate: CompiledTransition) -> None:
+        self.candidate = candidate
+
+    def __call__(self, event_data: EventData) -> bool:
+        env = event_data.kwargs["env"]
+        return all(guard.evaluate(env).passed for guard in self.candidate.guards)
+
+
+def declare_machine(compiled: CompiledProcedure) -> Machine:
+    """The procedure as a ``transitions`` machine, each transition's guards its condition."""
+    procedure = compiled.procedure
+    machine = Machine(
+        model=None,
+        states=list(procedure.states),
+        initial=procedure.initial,
+        auto_transitions=False,
+        send_event=True,
+    )
+    for event_id, transitions in compiled.transitions.items():
+        for item in transitions:
+            machine.add_transition(
+                event_id,
+                list(dict.fromkeys(item.transition.sources)),
+                item.transition.target,
+                conditions=[GuardsHold(item)],
+            )
+    return machine
+
+
+def _guards_of(transition: Any) -> GuardsHold:
+    """The condition ``declare_machine`` gave a transition (its only one)."""
+    condition = transition.conditions[0].func
+    assert isinstance(condition, GuardsHold)
+    return condition
