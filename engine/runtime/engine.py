@@ -19,16 +19,25 @@ the very same record. Time comes only from the attempt's ``at``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from engine.audit.verify import CaseHead
 from engine.definition.compile import CompiledProcedure
-from engine.definition.loader import load_source
-from engine.errors import CaseError, Conflict, EngineError, UnknownCase
+from engine.definition.loader import check_source, load_source
+from engine.errors import (
+    CaseError,
+    Conflict,
+    EngineError,
+    Problem,
+    ProcedureInvalid,
+    UnknownCase,
+)
 from engine.runtime.attempt import (
     InvalidData,
     Runner,
@@ -44,6 +53,16 @@ from engine.runtime.attempt import (
 )
 from engine.runtime.clock import Clock, SystemClock, format_time, normalise, parse_time
 from engine.runtime.door import check_member, check_opener
+from engine.runtime.procedure_cache import DEFAULT_SIZE, ProcedureCache
+from engine.runtime.queries import (
+    CaseFilter,
+    CasePage,
+    CaseSearch,
+    CaseSnapshot,
+    ProcedureRef,
+    check_cursor,
+    search_cases,
+)
 from engine.runtime.types import (
     SYSTEM,
     Actor,
@@ -52,11 +71,12 @@ from engine.runtime.types import (
     Outcome,
     TransitionExplanation,
 )
-from engine.storage.base import CaseSnapshot, Store
+from engine.storage.base import Store
 from engine.storage.memory import MemoryStore
 
 if TYPE_CHECKING:
     from engine.audit.signing import Signer
+    from engine.documents.library import CaseDocuments
 
 
 class IdempotencyMismatch(CaseError):
@@ -65,6 +85,15 @@ class IdempotencyMismatch(CaseError):
 
 class TimeWentBackwards(CaseError):
     """An event's ``at`` is before the case's last record: time never runs backwards in a case."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Registration:
+    """What ``Engine.register_source`` did: the checked procedure, its warnings, whether new."""
+
+    compiled: CompiledProcedure
+    warnings: tuple[Problem, ...]
+    registered: bool
 
 
 def _log(**bound: Any) -> Any:
@@ -82,6 +111,12 @@ class Engine:
         clock: supplies ``at`` when an attempt omits it (the system clock when omitted).
         signer: signs every record this engine writes (a key kept apart from the store,
             so that write access to the store alone cannot forge a trail).
+        cache_size: how many compiled procedure versions to keep (least recently
+            used dropped first; see ``engine.runtime.procedure_cache``).
+
+    The CLI, the HTTP API and the workbench reach cases, procedures and records only
+    through an ``Engine``'s methods (``engine.runtime.queries`` names the values they
+    return); ``Engine.from_url`` is where a store is opened from a URL.
     """
 
     def __init__(
@@ -90,11 +125,48 @@ class Engine:
         clock: Clock | None = None,
         *,
         signer: Signer | None = None,
+        cache_size: int = DEFAULT_SIZE,
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.clock: Clock = clock or SystemClock()
         self.signer = signer
-        self._runners: dict[str, Runner] = {}
+        self._runners = ProcedureCache(cache_size)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str | None = None,
+        *,
+        clock: Clock | None = None,
+        signer: Signer | None = None,
+        cache_size: int = DEFAULT_SIZE,
+    ) -> Engine:
+        """An engine on the store a URL names (``$YISHI_DB``, else ``sqlite:///yishi.db``).
+
+        Close it with ``close()`` (or use it as a context manager).
+
+        Raises:
+            StoreError: when the URL names no store or the store cannot be opened.
+        """
+        from engine.storage.url import open_store
+
+        return cls(open_store(url), clock, signer=signer, cache_size=cache_size)
+
+    def with_clock(self, clock: Clock) -> Engine:
+        """An engine on the same store, signer and compiled procedures, reading ``clock``."""
+        twin = Engine(self.store, clock, signer=self.signer)
+        twin._runners = self._runners
+        return twin
+
+    def close(self) -> None:
+        """Release the store's connections and files; the engine cannot be used afterwards."""
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- procedures -------------------------------------------------------------------------
 
@@ -109,16 +181,70 @@ class Engine:
             id=procedure.id, version=procedure.version, sha256=procedure.sha256,
             source=procedure.source,
         )  # fmt: skip
-        if procedure.sha256 not in self._runners:
-            self._runners[procedure.sha256] = Runner(compiled)
+        if self._runners.get(procedure.sha256) is None:
+            self._runners.put(Runner(compiled))
+
+    def preload(self, compiled: CompiledProcedure) -> None:
+        """Keep a compiled version ready in the cache without storing it (a warm start).
+
+        ``procedure`` then returns it; opening a case of it stores its source.
+        """
+        if self._runners.get(compiled.procedure.sha256) is None:
+            self._runners.put(Runner(compiled))
+
+    def register_source(self, source: str, file: str) -> Registration:
+        """Check a procedure text and, when it has no errors, register it (idempotent by sha256).
+
+        The check is ``yishi validate``'s (``check_source``); warnings are returned.
+
+        Raises:
+            ProcedureInvalid: with every problem, located, when the text has errors.
+            VersionTaken: another text is registered under the same id and version.
+        """
+        report = check_source(source, file)
+        if report.compiled is None:
+            raise ProcedureInvalid(list(report.problems))
+        compiled = report.compiled
+        known = self.store.procedure_source(compiled.procedure.sha256) is not None
+        self.register(compiled)
+        return Registration(compiled=compiled, warnings=report.warnings, registered=not known)
+
+    def procedure(self, sha256: str) -> CompiledProcedure | None:
+        """The compiled procedure version with this sha256 (from the cache, or compiled
+        from the store's source once), or None when the store does not hold it.
+
+        Raises:
+            ProcedureInvalid: when a stored source no longer compiles (e.g. an action
+                it names was removed from the registry).
+        """
+        runner = self._loaded(sha256)
+        return runner.compiled if runner is not None else None
+
+    def procedures(self) -> list[ProcedureRef]:
+        """Every registered procedure version, sorted by id, version and sha256."""
+        return self.store.procedures()
+
+    def cases_per_procedure(self) -> dict[str, int]:
+        """How many cases pin each procedure version, by sha256 (versions with none left out)."""
+        return self.store.cases_per_procedure()
+
+    def procedure_source(self, sha256: str) -> str | None:
+        """The exact text of a registered procedure version, or None."""
+        return self.store.procedure_source(sha256)
 
     def _runner(self, sha256: str) -> Runner:
+        runner = self._loaded(sha256)
+        if runner is None:
+            raise EngineError(f"procedure version {sha256[:12]}… is not in the store")
+        return runner
+
+    def _loaded(self, sha256: str) -> Runner | None:
         runner = self._runners.get(sha256)
         if runner is None:
             source = self.store.procedure_source(sha256)
             if source is None:
-                raise EngineError(f"procedure version {sha256[:12]}… is not in the store")
-            runner = self._runners[sha256] = Runner(load_source(source, f"<store:{sha256[:12]}>"))
+                return None
+            runner = self._runners.put(Runner(load_source(source, f"<store:{sha256[:12]}>")))
         return runner
 
     # -- cases ------------------------------------------------------------------------------
@@ -154,7 +280,7 @@ class Engine:
         if undeclared:
             raise InvalidData(undeclared)
         self.register(procedure)
-        runner = self._runners[procedure.procedure.sha256]
+        runner = self._runner(procedure.procedure.sha256)
         record, snapshot = open_record(
             runner,
             case_id,
@@ -303,10 +429,106 @@ class Engine:
             unit=snapshot.unit,
         )
 
-    def records(self, case_id: str) -> list[dict[str, Any]]:
-        """The case's audit records in seq order."""
+    def records(self, case_id: str, *, upto: int | None = None) -> list[dict[str, Any]]:
+        """The case's audit records in seq order (up to seq ``upto`` when given).
+
+        Raises:
+            UnknownCase: when there is no such case.
+        """
         self._snapshot(case_id)
-        return self.store.records(case_id)
+        return self.store.records(case_id, upto=upto)
+
+    def record(self, case_id: str, seq: int) -> dict[str, Any]:
+        """The case's audit record at ``seq``.
+
+        Raises:
+            UnknownCase: when there is no such case, or no record at ``seq``.
+        """
+        snapshot = self._snapshot(case_id)
+        if not 1 <= seq <= snapshot.seq:
+            raise UnknownCase(f"case {case_id!r} has no record {seq} (it is at seq {snapshot.seq})")
+        return self.store.records(case_id, upto=seq)[-1]
+
+    def export_lines(self, case_id: str, *, upto: int | None = None) -> list[bytes]:
+        """The case's audit-log lines in seq order, each exactly as hashed, with its newline
+        (up to seq ``upto`` when given): what ``yishi verify`` reads.
+
+        Raises:
+            UnknownCase: when there is no such case.
+        """
+        self._snapshot(case_id)
+        lines = self.store.export_lines(case_id)
+        return lines if upto is None else lines[:upto]
+
+    def snapshot(self, case_id: str) -> CaseSnapshot:
+        """The case's stored snapshot (state, data, seq, head, deadline, unit), unread history.
+
+        Raises:
+            UnknownCase: when there is no such case.
+        """
+        return self._snapshot(case_id)
+
+    def list_cases(
+        self, where: CaseFilter | None = None, *, after: str | None = None, limit: int = 50
+    ) -> CasePage:
+        """Cases matching ``where``, most recently updated first, one page at a time.
+
+        ``after`` is the previous page's ``next``, passed back unread.
+
+        Raises:
+            InvalidCursor: when ``after`` is not a cursor from a previous page.
+        """
+        if after is not None:
+            check_cursor(after)
+        return self.store.list_cases(where, after=after, limit=limit)
+
+    def search_cases(
+        self,
+        where: CaseFilter | None,
+        keep: Callable[[CaseSnapshot], bool],
+        *,
+        after: str | None = None,
+        limit: int = 25,
+        scan: int = 5_000,
+    ) -> CaseSearch:
+        """Like ``list_cases``, keeping only the cases ``keep`` accepts, reading at most
+        about ``scan`` cases per page (see ``engine.runtime.queries.search_cases``).
+
+        Raises:
+            InvalidCursor: when ``after`` is not a cursor from a previous page.
+        """
+        return search_cases(self.store, where, keep, after=after, limit=limit, scan=scan)
+
+    def heads(self) -> list[tuple[CaseHead, str]]:
+        """Every case's head (case, seq, hash) with its last record's time, by case id."""
+        heads = []
+        for case_id in self.store.case_ids():
+            snapshot = self.store.get_case(case_id)
+            if snapshot is not None:
+                heads.append(
+                    (CaseHead(case=snapshot.id, seq=snapshot.seq, hash=snapshot.head),
+                     snapshot.updated_at)
+                )  # fmt: skip
+        return heads
+
+    def documents(self, case_id: str, directories: Iterable[Path] | None = None) -> CaseDocuments:
+        """The official documents of a case, read at its head (see ``engine.documents``).
+
+        Raises:
+            UnknownCase: when there is no such case.
+            DocumentError: when the case's procedure file is not in any procedure folder.
+        """
+        from engine.documents.library import case_documents
+
+        return case_documents(self.store, case_id, directories)
+
+    def ping(self) -> None:
+        """Read from the store once (readiness).
+
+        Raises:
+            StoreError: when the store does not answer.
+        """
+        self.store.get_case("readyz-probe")
 
     def explain(
         self,

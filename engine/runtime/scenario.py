@@ -302,9 +302,11 @@ def run_scenario(
     *,
     store: Store | None = None,
     procedure: CompiledProcedure | None = None,
+    engine: Engine | None = None,
 ) -> ScenarioResult:
     """Check ``scenario`` against its procedure, then run every step on a fresh engine
-    (or the given store): the inherited steps until seq ``until``, then its own.
+    (or the given store, or on ``engine``'s store and compiled procedures, with the
+    scenario's own clock): the inherited steps until seq ``until``, then its own.
 
     Raises:
         ProcedureError, ProcedureInvalid: when the procedure cannot be loaded.
@@ -321,7 +323,7 @@ def run_scenario(
         raise ScenarioInvalid(problems)
     opened_at = parse_time(body["opened_at"])
     clock = FixedClock(opened_at)
-    engine = Engine(store=store, clock=clock)
+    engine = engine.with_clock(clock) if engine is not None else Engine(store=store, clock=clock)
     case_id = body["case"]
     opened = engine.open_case(
         compiled, case_id, body["data"], actor=_actor(scenario, body["opened_by"]), at=opened_at
