@@ -7,9 +7,10 @@ attempts that apply and stay in ``drafting`` (so they can repeat), from 1, 8 and
 (``http.client``). The same events are then fired in process by the same number
 of threads through ``Engine.fire`` on a SQLite store of the same kind. For each
 level: events/s both ways, their ratio, and p50/p99 latency. Each level is
-bounded by a count and by time.
+bounded by a count and by time. The last line sets the 8-client ratio against its
+goal (HTTP ≥ 0.5 × in process, docs/embedding.md): both figures come from this run.
 
-Usage: ``python bench/http_bench.py [--events N] [--seconds S] [--dir DIR]``.
+Usage: ``python bench/http_bench.py [--events N] [--seconds S] [--dir DIR] [--levels 1,8,32]``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ from engine.runtime.engine import Engine  # noqa: E402
 from engine.storage import open_store  # noqa: E402
 
 LEVELS = (1, 8, 32)
+GOAL_CLIENTS = 8
+GOAL_RATIO = 0.5
+"""HTTP events/s with 8 keep-alive clients ≥ 0.5 × the same events fired in process."""
 PAYLOAD = {"present": 2, "yes": 2}  # too few present: applies and stays in drafting
 
 
@@ -170,7 +174,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1600, help="events per level (at most)")
     parser.add_argument("--seconds", type=float, default=15.0, help="time cap per level")
     parser.add_argument("--dir", type=Path, default=None, help="where the databases go")
+    parser.add_argument(
+        "--levels", default=",".join(map(str, LEVELS)), help="client counts, comma-separated"
+    )
     args = parser.parse_args()
+    levels = tuple(int(x) for x in args.levels.split(",") if x.strip())
     work = Path(args.dir or tempfile.mkdtemp(prefix="yishi-http-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     tokens = token_file(work)
@@ -187,7 +195,7 @@ def main() -> None:
     try:
         wait_healthy(f"http://127.0.0.1:{port}", server)
         sha = register(port)
-        for level in LEVELS:
+        for level in levels:
             per_client = max(1, args.events // level)
             open_http_cases(port, sha, level)
             h_done, h_wall, h_lat = http_level(port, level, per_client, args.seconds)
@@ -211,6 +219,14 @@ def main() -> None:
             f"{statistics.median(h_lat) * 1e3:>11.2f} {percentile(h_lat, 0.99) * 1e3:>11.2f} "
             f"{percentile(p_lat, 0.99) * 1e3:>14.2f} {h_done:>5}/{p_done:<6}"
         )
+    for level, h_rate, p_rate, *_ in rows:
+        if level == GOAL_CLIENTS:
+            ratio = h_rate / p_rate
+            verdict = "met" if ratio >= GOAL_RATIO else "NOT met"
+            print(
+                f"goal: {GOAL_CLIENTS} clients, HTTP/in-process {ratio:.2f} "
+                f"≥ {GOAL_RATIO} ({verdict})"
+            )
 
 
 if __name__ == "__main__":

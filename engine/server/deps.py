@@ -35,6 +35,12 @@ def services(request: Request) -> Services:
     return found
 
 
+async def _services(request: Request) -> Services:
+    # A coroutine, so FastAPI resolves it on the event loop: a plain ``def``
+    # dependency costs every request a round trip through the thread pool.
+    return services(request)
+
+
 _bearer = HTTPBearer(
     auto_error=False,
     description="A token from the server's token file; it names the actor and their roles.",
@@ -70,4 +76,4 @@ async def principal(
 
 
 Caller = Annotated[Principal, Depends(principal)]
-Deps = Annotated[Services, Depends(services)]
+Deps = Annotated[Services, Depends(_services)]
