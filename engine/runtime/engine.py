@@ -19,15 +19,13 @@ the very same record. Time comes only from the attempt's ``at``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from engine.audit.verify import CaseHead
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import check_source, load_source
 from engine.errors import (
@@ -54,15 +52,8 @@ from engine.runtime.attempt import (
 from engine.runtime.clock import Clock, SystemClock, format_time, normalise, parse_time
 from engine.runtime.door import check_member, check_opener
 from engine.runtime.procedure_cache import DEFAULT_SIZE, ProcedureCache
-from engine.runtime.queries import (
-    CaseFilter,
-    CasePage,
-    CaseSearch,
-    CaseSnapshot,
-    ProcedureRef,
-    check_cursor,
-    search_cases,
-)
+from engine.runtime.queries import CaseSnapshot
+from engine.runtime.reads import StoreReads
 from engine.runtime.types import (
     SYSTEM,
     Actor,
@@ -76,7 +67,6 @@ from engine.storage.memory import MemoryStore
 
 if TYPE_CHECKING:
     from engine.audit.signing import Signer
-    from engine.documents.library import CaseDocuments
 
 
 class IdempotencyMismatch(CaseError):
@@ -103,7 +93,7 @@ def _log(**bound: Any) -> Any:
     return structlog.get_logger("yishi").bind(**bound)
 
 
-class Engine:
+class Engine(StoreReads):
     """Runs cases through procedures, with a store and a clock.
 
     Args:
@@ -115,8 +105,9 @@ class Engine:
             used dropped first; see ``engine.runtime.procedure_cache``).
 
     The CLI, the HTTP API and the workbench reach cases, procedures and records only
-    through an ``Engine``'s methods (``engine.runtime.queries`` names the values they
-    return); ``Engine.from_url`` is where a store is opened from a URL.
+    through an ``Engine``'s methods (the read-only ones are in ``engine.runtime.reads``;
+    ``engine.runtime.queries`` names the values they return); ``Engine.from_url`` is
+    where a store is opened from a URL.
     """
 
     def __init__(
@@ -219,18 +210,6 @@ class Engine:
         """
         runner = self._loaded(sha256)
         return runner.compiled if runner is not None else None
-
-    def procedures(self) -> list[ProcedureRef]:
-        """Every registered procedure version, sorted by id, version and sha256."""
-        return self.store.procedures()
-
-    def cases_per_procedure(self) -> dict[str, int]:
-        """How many cases pin each procedure version, by sha256 (versions with none left out)."""
-        return self.store.cases_per_procedure()
-
-    def procedure_source(self, sha256: str) -> str | None:
-        """The exact text of a registered procedure version, or None."""
-        return self.store.procedure_source(sha256)
 
     def _runner(self, sha256: str) -> Runner:
         runner = self._loaded(sha256)
@@ -437,98 +416,6 @@ class Engine:
         """
         self._snapshot(case_id)
         return self.store.records(case_id, upto=upto)
-
-    def record(self, case_id: str, seq: int) -> dict[str, Any]:
-        """The case's audit record at ``seq``.
-
-        Raises:
-            UnknownCase: when there is no such case, or no record at ``seq``.
-        """
-        snapshot = self._snapshot(case_id)
-        if not 1 <= seq <= snapshot.seq:
-            raise UnknownCase(f"case {case_id!r} has no record {seq} (it is at seq {snapshot.seq})")
-        return self.store.records(case_id, upto=seq)[-1]
-
-    def export_lines(self, case_id: str, *, upto: int | None = None) -> list[bytes]:
-        """The case's audit-log lines in seq order, each exactly as hashed, with its newline
-        (up to seq ``upto`` when given): what ``yishi verify`` reads.
-
-        Raises:
-            UnknownCase: when there is no such case.
-        """
-        self._snapshot(case_id)
-        lines = self.store.export_lines(case_id)
-        return lines if upto is None else lines[:upto]
-
-    def snapshot(self, case_id: str) -> CaseSnapshot:
-        """The case's stored snapshot (state, data, seq, head, deadline, unit), unread history.
-
-        Raises:
-            UnknownCase: when there is no such case.
-        """
-        return self._snapshot(case_id)
-
-    def list_cases(
-        self, where: CaseFilter | None = None, *, after: str | None = None, limit: int = 50
-    ) -> CasePage:
-        """Cases matching ``where``, most recently updated first, one page at a time.
-
-        ``after`` is the previous page's ``next``, passed back unread.
-
-        Raises:
-            InvalidCursor: when ``after`` is not a cursor from a previous page.
-        """
-        if after is not None:
-            check_cursor(after)
-        return self.store.list_cases(where, after=after, limit=limit)
-
-    def search_cases(
-        self,
-        where: CaseFilter | None,
-        keep: Callable[[CaseSnapshot], bool],
-        *,
-        after: str | None = None,
-        limit: int = 25,
-        scan: int = 5_000,
-    ) -> CaseSearch:
-        """Like ``list_cases``, keeping only the cases ``keep`` accepts, reading at most
-        about ``scan`` cases per page (see ``engine.runtime.queries.search_cases``).
-
-        Raises:
-            InvalidCursor: when ``after`` is not a cursor from a previous page.
-        """
-        return search_cases(self.store, where, keep, after=after, limit=limit, scan=scan)
-
-    def heads(self) -> list[tuple[CaseHead, str]]:
-        """Every case's head (case, seq, hash) with its last record's time, by case id."""
-        heads = []
-        for case_id in self.store.case_ids():
-            snapshot = self.store.get_case(case_id)
-            if snapshot is not None:
-                heads.append(
-                    (CaseHead(case=snapshot.id, seq=snapshot.seq, hash=snapshot.head),
-                     snapshot.updated_at)
-                )  # fmt: skip
-        return heads
-
-    def documents(self, case_id: str, directories: Iterable[Path] | None = None) -> CaseDocuments:
-        """The official documents of a case, read at its head (see ``engine.documents``).
-
-        Raises:
-            UnknownCase: when there is no such case.
-            DocumentError: when the case's procedure file is not in any procedure folder.
-        """
-        from engine.documents.library import case_documents
-
-        return case_documents(self.store, case_id, directories)
-
-    def ping(self) -> None:
-        """Read from the store once (readiness).
-
-        Raises:
-            StoreError: when the store does not answer.
-        """
-        self.store.get_case("readyz-probe")
 
     def explain(
         self,
