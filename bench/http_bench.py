@@ -7,9 +7,12 @@ attempts that apply and stay in ``drafting`` (so they can repeat), from 1, 8 and
 (``http.client``). The same events are then fired in process by the same number
 of threads through ``Engine.fire`` on a SQLite store of the same kind. For each
 level: events/s both ways, their ratio, and p50/p99 latency. Each level is
-bounded by a count and by time.
+bounded by a count and by time, and alternates four HTTP and four in-process
+rounds so that the machine's load changing meanwhile weighs on both sides alike.
+The last line sets the 8-client ratio against its goal (HTTP ≥ 0.5 × in
+process): both figures come from this run.
 
-Usage: ``python bench/http_bench.py [--events N] [--seconds S] [--dir DIR]``.
+Usage: ``python bench/http_bench.py [--events N] [--seconds S] [--dir DIR] [--levels 1,8,32]``.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ from engine.runtime.engine import Engine  # noqa: E402
 from engine.storage import open_store  # noqa: E402
 
 LEVELS = (1, 8, 32)
+ROUNDS = 4
+"""Each level alternates HTTP and in-process rounds this many times."""
+GOAL_CLIENTS = 8
+GOAL_RATIO = 0.5
+"""HTTP events/s with 8 keep-alive clients ≥ 0.5 × the same events fired in process."""
 PAYLOAD = {"present": 2, "yes": 2}  # too few present: applies and stays in drafting
 
 
@@ -149,12 +157,16 @@ def register(port: int) -> str:
     return sha
 
 
+def open_in_process_cases(engine: Engine, level: int) -> None:
+    """Open the cases one level uses, in process."""
+    for number in range(level):
+        engine.open_case(procedure(), f"p{level}-{number}", DATA, actor=SECRETARY)
+
+
 def in_process_level(
     engine: Engine, level: int, per_client: int, seconds: float
 ) -> tuple[int, float, list[float]]:
     """Fire the same events in process from ``level`` threads, each on its own case."""
-    for number in range(level):
-        engine.open_case(procedure(), f"p{level}-{number}", DATA, actor=SECRETARY)
 
     def fire_one(number: int, _: Any) -> None:
         outcome = engine.fire(f"p{level}-{number}", "propose", actor=SECRETARY, payload=PAYLOAD)
@@ -170,7 +182,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1600, help="events per level (at most)")
     parser.add_argument("--seconds", type=float, default=15.0, help="time cap per level")
     parser.add_argument("--dir", type=Path, default=None, help="where the databases go")
+    parser.add_argument(
+        "--levels", default=",".join(map(str, LEVELS)), help="client counts, comma-separated"
+    )
     args = parser.parse_args()
+    levels = tuple(int(x) for x in args.levels.split(",") if x.strip())
     work = Path(args.dir or tempfile.mkdtemp(prefix="yishi-http-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     tokens = token_file(work)
@@ -187,11 +203,22 @@ def main() -> None:
     try:
         wait_healthy(f"http://127.0.0.1:{port}", server)
         sha = register(port)
-        for level in LEVELS:
-            per_client = max(1, args.events // level)
+        for level in levels:
+            # Alternating short rounds, so a change in the machine's load (other work on
+            # a shared box) weighs on both sides alike rather than on whichever ran second.
+            per_round = max(1, args.events // level // ROUNDS)
+            seconds = args.seconds / ROUNDS
             open_http_cases(port, sha, level)
-            h_done, h_wall, h_lat = http_level(port, level, per_client, args.seconds)
-            p_done, p_wall, p_lat = in_process_level(engine, level, per_client, args.seconds)
+            open_in_process_cases(engine, level)
+            h_done = p_done = 0
+            h_wall = p_wall = 0.0
+            h_lat: list[float] = []
+            p_lat: list[float] = []
+            for _ in range(ROUNDS):
+                done, wall, lat = http_level(port, level, per_round, seconds)
+                h_done, h_wall, h_lat = h_done + done, h_wall + wall, h_lat + lat
+                done, wall, lat = in_process_level(engine, level, per_round, seconds)
+                p_done, p_wall, p_lat = p_done + done, p_wall + wall, p_lat + lat
             rows.append((level, h_done / h_wall, p_done / p_wall, h_lat, p_lat, h_done, p_done))
     finally:
         os.kill(server.pid, signal.SIGTERM)
@@ -211,6 +238,14 @@ def main() -> None:
             f"{statistics.median(h_lat) * 1e3:>11.2f} {percentile(h_lat, 0.99) * 1e3:>11.2f} "
             f"{percentile(p_lat, 0.99) * 1e3:>14.2f} {h_done:>5}/{p_done:<6}"
         )
+    for level, h_rate, p_rate, *_ in rows:
+        if level == GOAL_CLIENTS:
+            ratio = h_rate / p_rate
+            verdict = "met" if ratio >= GOAL_RATIO else "NOT met"
+            print(
+                f"goal: {GOAL_CLIENTS} clients, HTTP/in-process {ratio:.2f} "
+                f"≥ {GOAL_RATIO} ({verdict})"
+            )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         Conflict,
         EngineError,
         Forbidden,
+        InvalidCursor,
         Problem,
         ProcedureError,
         ProcedureInvalid,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from engine.runtime.attempt import InvalidData
     from engine.runtime.clock import Clock, FixedClock, SystemClock
     from engine.runtime.engine import Engine, IdempotencyMismatch
+    from engine.runtime.queries import CaseFilter
     from engine.runtime.types import Actor, CaseView, Explanation, Outcome, Reason
     from engine.storage.memory import MemoryStore
 
@@ -38,6 +40,7 @@ _PUBLIC = {
     "AuditError": "engine.errors",
     "CaseError": "engine.errors",
     "CaseExists": "engine.errors",
+    "CaseFilter": "engine.runtime.queries",
     "CaseView": "engine.runtime.types",
     "Clock": "engine.runtime.clock",
     "CompiledProcedure": "engine.definition.compile",
@@ -48,6 +51,7 @@ _PUBLIC = {
     "Explanation": "engine.runtime.types",
     "FixedClock": "engine.runtime.clock",
     "IdempotencyMismatch": "engine.runtime.engine",
+    "InvalidCursor": "engine.errors",
     "InvalidData": "engine.runtime.attempt",
     "MemoryStore": "engine.storage.memory",
     "Outcome": "engine.runtime.types",
@@ -69,6 +73,7 @@ __all__ = [
     "AuditError",
     "CaseError",
     "CaseExists",
+    "CaseFilter",
     "CaseView",
     "Clock",
     "CompiledProcedure",
@@ -79,6 +84,7 @@ __all__ = [
     "FixedClock",
     "Forbidden",
     "IdempotencyMismatch",
+    "InvalidCursor",
     "InvalidData",
     "MemoryStore",
     "Outcome",

@@ -14,7 +14,8 @@ can catch ``EngineError`` and know it caught ours::
     │   ├── Conflict            another writer moved the case first
     │   └── Forbidden           the actor may not act on this case at all (nothing recorded)
     ├── AuditError              an audit trail is broken or unreadable
-    └── StoreError              the store cannot be opened or written
+    ├── StoreError              the store cannot be opened or written
+    └── InvalidCursor           a page cursor no earlier page gave
 
 Problems in files carry a ``SourceLocation`` and print as
 ``file:line:col: path: message`` so that editors turn them into links.
@@ -137,3 +138,7 @@ class AuditError(EngineError):
 
 class StoreError(EngineError):
     """The store cannot be opened, read or written."""
+
+
+class InvalidCursor(EngineError, ValueError):
+    """A page cursor that no earlier page gave (the caller's mistake, not the store's)."""

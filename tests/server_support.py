@@ -100,11 +100,11 @@ def compiled() -> CompiledProcedure:
 def client(store: Store | None = None, **options: Any) -> TestClient:
     """An in-process client of an app over ``store`` (in memory when omitted).
 
-    The app's catalog already holds the compiled bundled procedure, so tests that
+    The app's engine already holds the compiled bundled procedure in its cache, so tests that
     ``seed`` it skip compiling it again (registering over HTTP still checks the text).
     """
     app = create_app(Engine(store=store), token_table(), **options)
-    app.state.services.catalog.remember(compiled())
+    app.state.services.engine.preload(compiled())
     return TestClient(app, raise_server_exceptions=False)
 
 

@@ -61,7 +61,7 @@ PROPOSE = {"present": 4, "yes": 3}
 def _client(store: Store | None = None) -> TestClient:
     table = TokenTable([(token_hash(t), who) for t, who in {**PRINCIPALS, **SCOPED}.items()])
     app = create_app(Engine(store=store), table)
-    app.state.services.catalog.remember(compiled())
+    app.state.services.engine.preload(compiled())
     app.state.services.engine.register(compiled())
     return TestClient(app, raise_server_exceptions=False)
 
@@ -442,7 +442,7 @@ def test_a_long_actor_id_is_logged_bounded(caplog: pytest.LogCaptureFixture) -> 
     who = Principal(actor="伪造\nforbidden: GET / actor=ops" + "长" * 100, roles=())
     app = create_app(Engine(), TokenTable([(token_hash(token), who)]))
     app.state.services.engine.register(compiled())
-    app.state.services.catalog.remember(compiled())
+    app.state.services.engine.preload(compiled())
     http = TestClient(app, raise_server_exceptions=False)
     _open(http, SECRETARY_TOKEN, "c-1")  # not in this table: 401, nothing opened
 

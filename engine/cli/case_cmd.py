@@ -195,8 +195,7 @@ def list_command(
     """List cases, most recently updated first, a page at a time."""
 
     def run() -> int:
-        from engine.storage.base import CaseFilter
-        from engine.storage.url import open_store
+        from engine.runtime.queries import CaseFilter
 
         where = CaseFilter(
             procedure=procedure,
@@ -204,11 +203,8 @@ def list_command(
             updated_since=parse_at(since),
             updated_before=parse_at(before),
         )
-        store = open_store(db)
-        try:
-            page = store.list_cases(where, after=after, limit=limit)
-        finally:
-            store.close()
+        with engine_on(db) as engine:
+            page = engine.list_cases(where, after=after, limit=limit)
         render_page(page, as_json=as_json)
         return 0
 

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from engine.runtime.queries import CasePage
     from engine.runtime.transfer import Imported
     from engine.runtime.types import CaseView, Explanation, Outcome
-    from engine.storage.base import CasePage
 
 
 def emit_json(value: Any) -> None:
@@ -27,19 +27,8 @@ def emit_json(value: Any) -> None:
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
-    """The machine form of an outcome."""
-    reason = outcome.reason
-    return {
-        "case": outcome.case,
-        "seq": outcome.seq,
-        "status": outcome.status,
-        "event": outcome.event,
-        "from": outcome.from_state,
-        "to": outcome.to_state,
-        "reason": reason.record() if reason is not None else None,
-        "replayed": outcome.replayed,
-        "hash": outcome.record.get("hash"),
-    }
+    """The machine form of an outcome: ``Outcome.to_json()``, as the HTTP API answers it."""
+    return outcome.to_json()
 
 
 def show_outcome(outcome: Outcome) -> None:

@@ -60,14 +60,10 @@ def engine_on(db: str | None, signing_key: Path | None = None) -> Iterator[Engin
     afterwards. The key is read before the store is opened: a bad key changes nothing."""
     from engine.audit.signing import load_signer
     from engine.runtime.engine import Engine
-    from engine.storage.url import open_store
 
     signer = load_signer(signing_key) if signing_key is not None else None
-    store = open_store(db)
-    try:
-        yield Engine(store=store, signer=signer)
-    finally:
-        store.close()
+    with Engine.from_url(db, signer=signer) as engine:
+        yield engine
 
 
 MAX_JSON_DEPTH = 64

@@ -93,21 +93,18 @@ def run_demo(out: Path = Path("out")) -> int:
 
 def _run_one(path: Path, url: str, out: Path) -> bool:
     from engine.audit.verify import verify_file
+    from engine.runtime.engine import Engine
     from engine.runtime.replay import replay_records
     from engine.runtime.scenario import load_scenario, run_scenario
-    from engine.storage.url import open_store
 
     screen = console()
     screen.rule(escape(path.name))
     try:
         scenario = load_scenario(path)
-        store = open_store(url)
-        try:
-            result = run_scenario(scenario, store=store)
+        with Engine.from_url(url) as engine:
+            result = run_scenario(scenario, engine=engine)
             audit = out / f"{_safe_name(result.opened.case)}.audit.jsonl"
-            audit.write_bytes(b"".join(store.export_lines(result.opened.case)))
-        finally:
-            store.close()
+            audit.write_bytes(b"".join(engine.export_lines(result.opened.case)))
     except EngineError as exc:
         print(f"{path}: {exc}", file=sys.stderr)
         return False

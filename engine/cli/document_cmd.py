@@ -26,12 +26,10 @@ def run_document(
     """Write the document (or the list); return the exit status."""
 
     def body() -> int:
-        from engine.documents.library import case_documents
-
         if format not in ("html", "pdf"):
             raise UsageProblem(f"--format must be html or pdf, not {format!r}")
         with engine_on(db) as engine:
-            docs = case_documents(engine.store, case_id, procedures or None)
+            docs = engine.documents(case_id, procedures or None)
         if list_only or name is None:
             ready = {spec.name for spec in docs.available()}
             for spec in docs.procedure.documents:

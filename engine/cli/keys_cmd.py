@@ -34,20 +34,13 @@ def run_checkpoint(db: str | None, *, out: Path | None, signing_key: Path | None
     """Print or write a checkpoint of every case head in the store ``db``."""
     from engine.audit.checkpoint import checkpoint, encode_checkpoint
     from engine.audit.signing import load_signer
-    from engine.audit.verify import CaseHead
     from engine.cli.case_support import engine_on
     from engine.runtime.clock import SystemClock, format_time
 
     def run() -> int:
         signer = load_signer(signing_key) if signing_key is not None else None
         with engine_on(db) as engine:
-            heads = []
-            for case_id in engine.store.case_ids():
-                snapshot = engine.store.get_case(case_id)
-                if snapshot is None:
-                    continue
-                head = CaseHead(case=snapshot.id, seq=snapshot.seq, hash=snapshot.head)
-                heads.append((head, snapshot.updated_at))
+            heads = engine.heads()
         if not heads:
             return fail("the store holds no cases: there is no head to publish")
         made = checkpoint(heads, format_time(SystemClock().now()), signer)

@@ -25,8 +25,8 @@ procedures_app = typer.Typer(
 
 def _rows(db: str | None, wanted: str | None) -> list[dict[str, object]]:
     with engine_on(db) as engine:
-        refs = engine.store.procedures()
-        counts = engine.store.cases_per_procedure()
+        refs = engine.procedures()
+        counts = engine.cases_per_procedure()
     rows = [
         {"id": r.id, "version": r.version, "sha256": r.sha256, "cases": counts.get(r.sha256, 0)}
         for r in refs

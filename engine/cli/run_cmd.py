@@ -54,18 +54,15 @@ def run_scenario_command(
         except KeyFileError as exc:
             print(f"yishi: error: --signing-key: {exc}", file=sys.stderr)
             return 1
-    store = None
     try:
         scenario = load_scenario(path)
-        if db is not None:
-            from engine.storage.url import open_store
+        if db is None:
+            result = run_scenario(scenario)
+        else:
+            from engine.runtime.engine import Engine
 
-            store = open_store(db)
-        try:
-            result = run_scenario(scenario, store=store, signer=signer)
-        finally:
-            if store is not None:
-                store.close()
+            with Engine.from_url(db, signer=signer) as engine:
+                result = run_scenario(scenario, engine=engine)
     except ProcedureInvalid as exc:
         print_problems(exc.problems)
         return 1

@@ -20,15 +20,22 @@ the very same record. Time comes only from the attempt's ``at``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from engine.definition.compile import CompiledProcedure
-from engine.definition.loader import load_source
-from engine.errors import CaseError, Conflict, EngineError, UnknownCase
+from engine.definition.loader import check_source, load_source
+from engine.errors import (
+    CaseError,
+    Conflict,
+    EngineError,
+    Problem,
+    ProcedureInvalid,
+    UnknownCase,
+)
 from engine.runtime.attempt import (
     InvalidData,
     Runner,
@@ -45,6 +52,9 @@ from engine.runtime.attempt import (
 )
 from engine.runtime.clock import Clock, SystemClock, format_time, normalise, parse_time
 from engine.runtime.door import check_member, check_opener
+from engine.runtime.procedure_cache import DEFAULT_SIZE, ProcedureCache
+from engine.runtime.queries import CaseSnapshot
+from engine.runtime.reads import StoreReads
 from engine.runtime.types import (
     SYSTEM,
     Actor,
@@ -53,7 +63,7 @@ from engine.runtime.types import (
     Outcome,
     TransitionExplanation,
 )
-from engine.storage.base import CaseSnapshot, Store
+from engine.storage.base import Store
 from engine.storage.memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -68,6 +78,15 @@ class TimeWentBackwards(CaseError):
     """An event's ``at`` is before the case's last record: time never runs backwards in a case."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Registration:
+    """What ``Engine.register_source`` did: the checked procedure, its warnings, whether new."""
+
+    compiled: CompiledProcedure
+    warnings: tuple[Problem, ...]
+    registered: bool
+
+
 def _log(**bound: Any) -> Any:
     """A bound structlog logger, or None while the host has not configured structlog."""
     if not structlog.is_configured():
@@ -75,7 +94,7 @@ def _log(**bound: Any) -> Any:
     return structlog.get_logger("yishi").bind(**bound)
 
 
-class Engine:
+class Engine(StoreReads):
     """Runs cases through procedures, with a store and a clock.
 
     Args:
@@ -83,6 +102,13 @@ class Engine:
         clock: supplies ``at`` when an attempt omits it (the system clock when omitted).
         signer: signs every record this engine writes (a key kept apart from the store,
             so that write access to the store alone cannot forge a trail).
+        cache_size: how many compiled procedure versions to keep (least recently
+            used dropped first; see ``engine.runtime.procedure_cache``).
+
+    The CLI, the HTTP API and the workbench reach cases, procedures and records only
+    through an ``Engine``'s methods (the read-only ones are in ``engine.runtime.reads``;
+    ``engine.runtime.queries`` names the values they return); ``Engine.from_url`` is
+    where a store is opened from a URL.
     """
 
     def __init__(
@@ -91,11 +117,48 @@ class Engine:
         clock: Clock | None = None,
         *,
         signer: Signer | None = None,
+        cache_size: int = DEFAULT_SIZE,
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.clock: Clock = clock or SystemClock()
         self.signer = signer
-        self._runners: dict[str, Runner] = {}
+        self._runners = ProcedureCache(cache_size)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str | None = None,
+        *,
+        clock: Clock | None = None,
+        signer: Signer | None = None,
+        cache_size: int = DEFAULT_SIZE,
+    ) -> Engine:
+        """An engine on the store a URL names (``$YISHI_DB``, else ``sqlite:///yishi.db``).
+
+        Close it with ``close()`` (or use it as a context manager).
+
+        Raises:
+            StoreError: when the URL names no store or the store cannot be opened.
+        """
+        from engine.storage.url import open_store
+
+        return cls(open_store(url), clock, signer=signer, cache_size=cache_size)
+
+    def with_clock(self, clock: Clock) -> Engine:
+        """An engine on the same store, signer and compiled procedures, reading ``clock``."""
+        twin = Engine(self.store, clock, signer=self.signer)
+        twin._runners = self._runners
+        return twin
+
+    def close(self) -> None:
+        """Release the store's connections and files; the engine cannot be used afterwards."""
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- procedures -------------------------------------------------------------------------
 
@@ -110,16 +173,58 @@ class Engine:
             id=procedure.id, version=procedure.version, sha256=procedure.sha256,
             source=procedure.source,
         )  # fmt: skip
-        if procedure.sha256 not in self._runners:
-            self._runners[procedure.sha256] = Runner(compiled)
+        if self._runners.get(procedure.sha256) is None:
+            self._runners.put(Runner(compiled))
+
+    def preload(self, compiled: CompiledProcedure) -> None:
+        """Keep a compiled version ready in the cache without storing it (a warm start).
+
+        ``procedure`` then returns it; opening a case of it stores its source.
+        """
+        if self._runners.get(compiled.procedure.sha256) is None:
+            self._runners.put(Runner(compiled))
+
+    def register_source(self, source: str, file: str) -> Registration:
+        """Check a procedure text and, when it has no errors, register it (idempotent by sha256).
+
+        The check is ``yishi validate``'s (``check_source``); warnings are returned.
+
+        Raises:
+            ProcedureInvalid: with every problem, located, when the text has errors.
+            VersionTaken: another text is registered under the same id and version.
+        """
+        report = check_source(source, file)
+        if report.compiled is None:
+            raise ProcedureInvalid(list(report.problems))
+        compiled = report.compiled
+        known = self.store.procedure_source(compiled.procedure.sha256) is not None
+        self.register(compiled)
+        return Registration(compiled=compiled, warnings=report.warnings, registered=not known)
+
+    def procedure(self, sha256: str) -> CompiledProcedure | None:
+        """The compiled procedure version with this sha256 (from the cache, or compiled
+        from the store's source once), or None when the store does not hold it.
+
+        Raises:
+            ProcedureInvalid: when a stored source no longer compiles (e.g. an action
+                it names was removed from the registry).
+        """
+        runner = self._loaded(sha256)
+        return runner.compiled if runner is not None else None
 
     def _runner(self, sha256: str) -> Runner:
+        runner = self._loaded(sha256)
+        if runner is None:
+            raise EngineError(f"procedure version {sha256[:12]}… is not in the store")
+        return runner
+
+    def _loaded(self, sha256: str) -> Runner | None:
         runner = self._runners.get(sha256)
         if runner is None:
             source = self.store.procedure_source(sha256)
             if source is None:
-                raise EngineError(f"procedure version {sha256[:12]}… is not in the store")
-            runner = self._runners[sha256] = Runner(load_source(source, f"<store:{sha256[:12]}>"))
+                return None
+            runner = self._runners.put(Runner(load_source(source, f"<store:{sha256[:12]}>")))
         return runner
 
     # -- cases ------------------------------------------------------------------------------
@@ -155,7 +260,7 @@ class Engine:
         if undeclared:
             raise InvalidData(undeclared)
         self.register(procedure)
-        runner = self._runners[procedure.procedure.sha256]
+        runner = self._runner(procedure.procedure.sha256)
         record, snapshot = open_record(
             runner,
             case_id,
@@ -317,10 +422,14 @@ class Engine:
             unit=snapshot.unit,
         )
 
-    def records(self, case_id: str) -> list[dict[str, Any]]:
-        """The case's audit records in seq order."""
+    def records(self, case_id: str, *, upto: int | None = None) -> list[dict[str, Any]]:
+        """The case's audit records in seq order (up to seq ``upto`` when given).
+
+        Raises:
+            UnknownCase: when there is no such case.
+        """
         self._snapshot(case_id)
-        return self.store.records(case_id)
+        return self.store.records(case_id, upto=upto)
 
     def explain(
         self,

@@ -305,11 +305,14 @@ def run_scenario(
     *,
     store: Store | None = None,
     procedure: CompiledProcedure | None = None,
+    engine: Engine | None = None,
     signer: Signer | None = None,
 ) -> ScenarioResult:
     """Check ``scenario`` against its procedure, then run every step on a fresh engine
-    (or the given store): the inherited steps until seq ``until``, then its own.
-    With ``signer`` every record is signed, as a server or ``yishi case`` signs them.
+    (or the given store, or on ``engine``'s store and compiled procedures, with the
+    scenario's own clock): the inherited steps until seq ``until``, then its own.
+    With ``signer`` (and no ``engine``, which brings its own) every record is signed, as a
+    server or ``yishi case`` signs them.
 
     Raises:
         ProcedureError, ProcedureInvalid: when the procedure cannot be loaded.
@@ -326,7 +329,10 @@ def run_scenario(
         raise ScenarioInvalid(problems)
     opened_at = parse_time(body["opened_at"])
     clock = FixedClock(opened_at)
-    engine = Engine(store=store, clock=clock, signer=signer)
+    if engine is not None:
+        engine = engine.with_clock(clock)
+    else:
+        engine = Engine(store=store, clock=clock, signer=signer)
     case_id = body["case"]
     opened = engine.open_case(
         compiled, case_id, body["data"], actor=_actor(scenario, body["opened_by"]), at=opened_at

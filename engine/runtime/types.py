@@ -73,6 +73,29 @@ class Outcome:
     def applied(self) -> bool:
         return self.status == "applied"
 
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON form of an outcome: ``yishi case … --json``, the HTTP API and embedders.
+
+        Keys: ``case``, ``seq``, ``status`` (``applied``/``refused``), ``event`` (None
+        when a case was opened), ``from`` (None when opened), ``to``, ``reason``
+        (None, or ``code``/``message``/``details``), ``guards`` (each evaluated
+        guard's inputs, result and explanation), ``replayed`` (an idempotent retry
+        got the first outcome) and ``hash`` (the audit record's). Every value is
+        plain JSON (str, int, bool, None, lists, objects).
+        """
+        return {
+            "case": self.case,
+            "seq": self.seq,
+            "status": self.status,
+            "event": self.event,
+            "from": self.from_state,
+            "to": self.to_state,
+            "reason": self.reason.record() if self.reason is not None else None,
+            "guards": [dict(g) for g in self.guards],
+            "replayed": self.replayed,
+            "hash": str(self.record.get("hash", "")),
+        }
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CaseView:

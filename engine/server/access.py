@@ -15,11 +15,10 @@ import logging
 from fastapi import Request
 
 from engine.definition.model import Procedure
-from engine.errors import UnknownCase
+from engine.runtime.queries import CaseSnapshot
 from engine.server.auth import Principal
 from engine.server.deps import Services
 from engine.server.problems import ProblemError
-from engine.storage.base import CaseSnapshot
 
 _log = logging.getLogger("yishi.server")
 
@@ -61,17 +60,15 @@ def readable_case(
         UnknownCase: answered 404.
         ProblemError: 403 when the case lies outside the caller's units.
     """
-    snapshot = services.engine.store.get_case(case_id)
-    if snapshot is None:
-        raise UnknownCase(f"no case {case_id!r}")
+    snapshot = services.engine.snapshot(case_id)
     if not caller.may_read(snapshot.unit):
         raise forbidden(request, f"{caller.actor} may not see case {case_id}: outside their units")
     return snapshot
 
 
 def procedure_of(services: Services, snapshot: CaseSnapshot) -> Procedure:
-    """The procedure version a case runs under (from the catalog, compiled once)."""
-    compiled = services.catalog.get(snapshot.procedure_sha256)
+    """The procedure version a case runs under (compiled once, kept by the engine)."""
+    compiled = services.engine.procedure(snapshot.procedure_sha256)
     if compiled is None:
         raise ProblemError(
             503, "store-unavailable", "the case's procedure version is not in the store"

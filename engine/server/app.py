@@ -1,7 +1,7 @@
 """The FastAPI application: routes, the engine's exceptions as problems, health and readiness.
 
 ``create_app`` takes an ``Engine`` (and so a store) and a token table; it holds no
-state of its own beyond a cache of compiled procedures. Every engine error maps
+state of its own: compiled procedures are the engine's (one bounded cache). Every engine error maps
 to one problem status and ``code``; anything unexpected is a 500 problem whose
 details go to the log, never to the client.
 """
@@ -21,6 +21,7 @@ from engine.errors import (
     Conflict,
     EngineError,
     Forbidden,
+    InvalidCursor,
     ProcedureInvalid,
     StoreError,
     UnknownCase,
@@ -30,7 +31,6 @@ from engine.runtime.attempt import InvalidData
 from engine.runtime.engine import Engine, IdempotencyMismatch, TimeWentBackwards
 from engine.server.access import log_refusal
 from engine.server.auth import TokenTable
-from engine.server.catalog import Catalog
 from engine.server.deps import Services, services
 from engine.server.limits import (
     DEFAULT_BODY_TIMEOUT,
@@ -95,7 +95,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.services = Services(engine=engine, catalog=Catalog(engine), tokens=tokens)
+    app.state.services = Services(engine=engine, tokens=tokens)
     app.include_router(routes_procedures.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_audit.router)
@@ -119,7 +119,7 @@ def _add_health(app: FastAPI) -> None:
     @app.get("/readyz", response_model=Health, tags=["health"], responses=documented(503))
     def readyz(request: Request) -> Health:
         """Readiness: the store answers a read (no token needed); 503 when it does not."""
-        services(request).engine.store.get_case("readyz-probe")
+        services(request).engine.ping()
         return Health(status="ok")
 
 
@@ -145,6 +145,7 @@ def _add_handlers(app: FastAPI) -> None:
     on(TimeWentBackwards, 422, "time-backwards")
     on(VersionTaken, 409, "procedure-version-taken")
     on(InvalidUnit, 422, "invalid-unit")
+    on(InvalidCursor, 422, "invalid-request")
 
     async def refused_at_door(request: Request, exc: Exception) -> JSONResponse:
         log_refusal(request, str(exc))

@@ -1,4 +1,4 @@
-"""What every endpoint shares: the services (engine, catalog, tokens) and the caller.
+"""What every endpoint shares: the services (engine, tokens) and the caller.
 
 One ``Engine`` serves the whole process: endpoints are plain ``def`` functions
 that FastAPI runs in its thread pool, and the store (not a lock here) makes
@@ -15,7 +15,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from engine.runtime.engine import Engine
 from engine.server.auth import Principal, TokenTable
-from engine.server.catalog import Catalog
 from engine.server.problems import ProblemError
 
 MAX_PAGE = 200
@@ -27,7 +26,6 @@ class Services:
     """The engine and what the API keeps beside it."""
 
     engine: Engine
-    catalog: Catalog
     tokens: TokenTable
 
 
@@ -35,6 +33,12 @@ def services(request: Request) -> Services:
     """The application's services (set by ``create_app``)."""
     found: Services = request.app.state.services
     return found
+
+
+async def _services(request: Request) -> Services:
+    # A coroutine, so FastAPI resolves it on the event loop: a plain ``def``
+    # dependency costs every request a round trip through the thread pool.
+    return services(request)
 
 
 _bearer = HTTPBearer(
@@ -72,4 +76,4 @@ async def principal(
 
 
 Caller = Annotated[Principal, Depends(principal)]
-Deps = Annotated[Services, Depends(services)]
+Deps = Annotated[Services, Depends(_services)]

@@ -61,6 +61,11 @@ class Problem(BaseModel):
     )
     case: str | None = Field(default=None, description="For a refused attempt: the case.")
     seq: int | None = Field(default=None, description="For a refused attempt: its record's seq.")
+    outcome: Json | None = Field(
+        default=None,
+        description="For a refused attempt: the whole outcome, in the same form as a 200 "
+        "answer and `yishi case fire --json`.",
+    )
 
 
 class ProcedureRef(BaseModel):

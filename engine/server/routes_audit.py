@@ -59,7 +59,7 @@ def audit(case_id: CaseId, request: Request, deps: Deps, caller: Caller) -> Stre
     """
     readable_case(deps, caller, request, case_id)
     view = deps.engine.case(case_id, history=False)
-    lines = deps.engine.store.export_lines(case_id)[: view.seq]
+    lines = deps.engine.export_lines(case_id, upto=view.seq)
     return StreamingResponse(
         _chunks(lines),
         media_type=JSONL,
@@ -75,7 +75,7 @@ def verify(case_id: CaseId, request: Request, deps: Deps, caller: Caller) -> Ver
     """Check the case's hash chain and that it ends at the snapshot's head."""
     readable_case(deps, caller, request, case_id)
     view = deps.engine.case(case_id, history=False)
-    lines = deps.engine.store.export_lines(case_id)[: view.seq]
+    lines = deps.engine.export_lines(case_id, upto=view.seq)
     report = verify_lines(lines)
     last = report.heads[-1] if report.heads else None
     head = Head(seq=last.seq, hash=last.hash) if last is not None else None
@@ -128,8 +128,8 @@ def replay(
         except (ValueError, OverflowError) as exc:
             raise ProblemError(422, "invalid-request", str(exc)) from exc
     view = deps.engine.case(case_id, history=False)
-    records = deps.engine.store.records(case_id, upto=view.seq)
-    report = replay_records(records, deps.catalog.get, as_of=stop)
+    records = deps.engine.records(case_id, upto=view.seq)
+    report = replay_records(records, deps.engine.procedure, as_of=stop)
     divergence = report.divergence
     at = report.snapshots[0] if report.snapshots else None
     return ReplayOut(

@@ -22,13 +22,14 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
-from engine.errors import Conflict, StoreError
+from engine.errors import Conflict
+from engine.runtime.queries import CaseFilter
 from engine.runtime.types import Actor, Outcome
 from engine.runtime.types import Reason as ReasonValue
 from engine.server.access import forbidden, readable_case, writable_case
 from engine.server.auth import Principal
 from engine.server.deps import MAX_PAGE, Caller, Deps
-from engine.server.exact_json import inexact, require_exact, require_shallow
+from engine.server.exact_json import require_exact, require_shallow
 from engine.server.models import (
     CASE_ID,
     IDEMPOTENCY_KEY,
@@ -75,26 +76,23 @@ def reason_out(reason: ReasonValue | None) -> Reason | None:
     return Reason(code=reason.code, message=reason.message, details=list(reason.details))
 
 
-def outcome_out(outcome: Outcome) -> OutcomeOut:
-    """An engine outcome as the API returns it."""
-    return OutcomeOut.model_validate(
-        {
-            "case": outcome.case,
-            "seq": outcome.seq,
-            "status": outcome.status,
-            "event": outcome.event,
-            "from": outcome.from_state,
-            "to": outcome.to_state,
-            "reason": reason_out(outcome.reason),
-            "guards": [dict(g) for g in outcome.guards],
-            "replayed": outcome.replayed,
-            "hash": str(outcome.record.get("hash", "")),
-        }
-    )
+def outcome_response(
+    outcome: Outcome, *, status_code: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An engine outcome as the API returns it: ``Outcome.to_json()``, the CLI's ``--json`` form.
+
+    The engine built it from checked values, so it is sent as it is (``OutcomeOut``
+    documents it in the OpenAPI schema) rather than validated again per request.
+    """
+    return JSONResponse(outcome.to_json(), status_code=status_code, headers=headers)
 
 
 def refusal(outcome: Outcome) -> JSONResponse:
-    """A recorded refusal as a 422 problem with the engine's reason."""
+    """A recorded refusal as a 422 problem with the engine's reason.
+
+    The problem carries the outcome's fields a client needs at a glance, and the
+    whole outcome, in its one JSON form, as ``outcome``.
+    """
     reason = outcome.reason
     assert reason is not None
     extra: dict[str, Any] = {
@@ -110,6 +108,7 @@ def refusal(outcome: Outcome) -> JSONResponse:
         extra["violations"] = [dict(d) for d in reason.details if isinstance(d, dict)]
     if outcome.guards:
         extra["guards"] = [dict(g) for g in outcome.guards]
+    extra["outcome"] = outcome.to_json()
     headers = {} if outcome.replayed else {"ETag": etag(outcome.seq)}
     return JSONResponse(
         problem_body(422, reason.code, reason.message, extra),
@@ -126,9 +125,7 @@ def refusal(outcome: Outcome) -> JSONResponse:
     response_model_by_alias=True,
     responses=documented(403, 404, 409, 413),
 )
-def open_case(
-    body: OpenCase, request: Request, response: Response, deps: Deps, caller: Caller
-) -> OutcomeOut:
+def open_case(body: OpenCase, request: Request, deps: Deps, caller: Caller) -> JSONResponse:
     """Open a case of a registered procedure version in its initial state (201).
 
     The token must hold one of the procedure's ``opened_by`` roles and cover the
@@ -141,7 +138,7 @@ def open_case(
         InvalidData: answered 422 ``invalid-data`` with each violation.
         InvalidUnit: answered 422 ``invalid-unit``.
     """
-    compiled = deps.catalog.get(body.procedure)
+    compiled = deps.engine.procedure(body.procedure)
     if compiled is None:
         raise ProblemError(404, "unknown-procedure", f"no procedure version {body.procedure}")
     unit = body.unit
@@ -161,9 +158,8 @@ def open_case(
         raise forbidden(request, f"{caller.actor} may not open this case: {why}")
     require_exact(body.data, "body.data")
     outcome = deps.engine.open_case(compiled, body.id, body.data, actor=actor_of(caller), unit=unit)
-    response.headers["Location"] = f"/cases/{body.id}"
-    response.headers["ETag"] = etag(outcome.seq)
-    return outcome_out(outcome)
+    headers = {"Location": f"/cases/{body.id}", "ETag": etag(outcome.seq)}
+    return outcome_response(outcome, status_code=201, headers=headers)
 
 
 @router.get("/cases", response_model=CasePage, responses=documented())
@@ -190,12 +186,8 @@ def list_cases(
     """Cases, most recently updated first, one page at a time (keyset paging).
 
     Raises:
-        ProblemError: 422 for a cursor this server did not give.
+        InvalidCursor: answered 422 ``invalid-request``.
     """
-    from engine.storage.base import CaseFilter
-
-    if after is not None:
-        _check_cursor(after)
     where = CaseFilter(
         units=caller.units,
         procedure=procedure,
@@ -203,7 +195,7 @@ def list_cases(
         updated_since=_bounded(updated_since, "updated_since"),
         updated_before=_bounded(updated_before, "updated_before"),
     )
-    page = deps.engine.store.list_cases(where, after=after, limit=limit)
+    page = deps.engine.list_cases(where, after=after, limit=limit)
     return CasePage(
         cases=[
             CaseSummary(
@@ -221,22 +213,6 @@ def list_cases(
         ],
         next=page.next,
     )
-
-
-def _check_cursor(after: str) -> None:
-    """Refuse a cursor the store did not make (or one it could not use: out of range)."""
-    from engine.storage.rows import decode_cursor
-
-    try:
-        updated_us, case_id = decode_cursor(after)
-    except StoreError as exc:
-        raise ProblemError(
-            422, "invalid-request", "after: not a cursor from a previous page"
-        ) from exc
-    if not -(2**63) <= updated_us < 2**63 or not case_id or "\x00" in case_id:
-        raise ProblemError(422, "invalid-request", _NOT_A_CURSOR)
-    if inexact(case_id, "after"):  # a lone surrogate (\ud800) no store can encode
-        raise ProblemError(422, "invalid-request", _NOT_A_CURSOR)
 
 
 def _bounded(moment: Any, name: str) -> Any:
@@ -290,7 +266,6 @@ def fire(
     case_id: CaseId,
     body: FireEvent,
     request: Request,
-    response: Response,
     deps: Deps,
     caller: Caller,
     idempotency_key: Annotated[
@@ -300,7 +275,7 @@ def fire(
     if_match: Annotated[
         str | None, Header(pattern=IF_MATCH, description='The seq the case must be at: "3".')
     ] = None,
-) -> Any:
+) -> JSONResponse:
     """Attempt an event as the token's actor: 200 applied, 422 refused (recorded all the same).
 
     Raises:
@@ -331,9 +306,9 @@ def fire(
         raise ProblemError(412, "precondition-failed", str(exc)) from exc
     if not outcome.applied:
         return refusal(outcome)
-    if not outcome.replayed:
-        response.headers["ETag"] = etag(outcome.seq)
-    return outcome_out(outcome)
+    # A retry's first outcome is not the case's current seq: no ETag for it.
+    headers = None if outcome.replayed else {"ETag": etag(outcome.seq)}
+    return outcome_response(outcome, headers=headers)
 
 
 @router.post(

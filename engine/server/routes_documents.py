@@ -48,12 +48,11 @@ def document(
         ProblemError: 403 when the case is outside the token's units (checked before any
             rendering, whose cost the case's records decide).
     """
-    from engine.documents.library import case_documents
     from engine.documents.render import DocumentError
 
     readable_case(deps, caller, request, case_id)
     try:
-        rendered = case_documents(deps.engine.store, case_id).render(name, format)
+        rendered = deps.engine.documents(case_id).render(name, format)
     except DocumentError as exc:
         if exc.reason in ("unknown", "not-ready"):
             raise ProblemError(404, "not-found", str(exc)) from exc

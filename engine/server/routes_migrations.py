@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from engine.errors import UnknownCase
 from engine.runtime.migration import migrate_cases
 from engine.runtime.types import Actor
 from engine.server.deps import Caller, Deps
@@ -70,12 +71,15 @@ def migrate(body: MigrateCases, deps: Deps, caller: Caller) -> MigrationReport:
         raise ProblemError(403, "forbidden", f"{caller.actor} may not migrate cases (not admin)")
     if not body.reason.strip():
         raise ProblemError(422, "invalid-request", "reason must say why the cases are migrated")
-    compiled = deps.catalog.get(body.to)
+    compiled = deps.engine.procedure(body.to)
     if compiled is None:
         raise ProblemError(404, "unknown-procedure", f"no procedure version {body.to}")
     for case_id in body.cases:
-        snapshot = deps.engine.store.get_case(case_id)
-        if snapshot is not None and not caller.covers(snapshot.unit):
+        try:
+            snapshot = deps.engine.snapshot(case_id)
+        except UnknownCase:
+            continue  # migrate_cases answers it (404) before anything changes
+        if not caller.covers(snapshot.unit):
             raise ProblemError(
                 403, "forbidden", f"case {case_id} is outside {caller.actor}'s units"
             )

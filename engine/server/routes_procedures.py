@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from engine.definition.compile import CompiledProcedure
 from engine.definition.describe import ProcedureDescription, describe_procedure
 from engine.definition.diagram import render
+from engine.definition.loader import check_source
 from engine.errors import Problem as LocatedProblemValue
 from engine.errors import ProcedureInvalid
 from engine.server.access import forbidden
@@ -111,12 +112,12 @@ def register_procedure(
         what = "check procedures (dry run)" if dry_run else "register procedures"
         raise forbidden(request, f"{caller.actor} may not {what} (not admin)")
     if dry_run:
-        report = deps.catalog.check(source, file)
+        report = check_source(source, file)
         if report.compiled is None:
             raise ProcedureInvalid(list(report.problems))
         response.status_code = 200
         return _report(report.compiled, report.warnings, registered=False)
-    done = deps.catalog.register(source, file)
+    done = deps.engine.register_source(source, file)
     response.status_code = 201 if done.registered else 200
     response.headers["Location"] = f"/procedures/{done.compiled.procedure.sha256}"
     return _report(done.compiled, done.warnings, registered=done.registered)
@@ -139,8 +140,8 @@ def _report(
 @router.get("/procedures", response_model=ProcedureList, responses=documented())
 def list_procedures(deps: Deps, caller: Caller) -> ProcedureList:
     """Every stored procedure version, sorted by id, version and sha256."""
-    refs = deps.engine.store.procedures()
-    counts = deps.engine.store.cases_per_procedure()
+    refs = deps.engine.procedures()
+    counts = deps.engine.cases_per_procedure()
     return ProcedureList(
         procedures=[
             ProcedureVersion(
@@ -152,7 +153,7 @@ def list_procedures(deps: Deps, caller: Caller) -> ProcedureList:
 
 
 def _compiled(deps: Deps, sha256: str) -> CompiledProcedure:
-    compiled = deps.catalog.get(sha256)
+    compiled = deps.engine.procedure(sha256)
     if compiled is None:
         raise ProblemError(404, "unknown-procedure", f"no procedure version {sha256}")
     return compiled
@@ -171,7 +172,7 @@ def describe(sha256: Sha, deps: Deps, caller: Caller) -> ProcedureDescription:
 )
 def source(sha256: Sha, deps: Deps, caller: Caller) -> Response:
     """The exact source text of the version (its sha256 is the sha256 of these bytes)."""
-    text = deps.engine.store.procedure_source(sha256)
+    text = deps.engine.procedure_source(sha256)
     if text is None:
         raise ProblemError(404, "unknown-procedure", f"no procedure version {sha256}")
     return Response(text.encode("utf-8"), media_type="application/yaml; charset=utf-8")

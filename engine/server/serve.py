@@ -114,7 +114,6 @@ def run_serve(options: ServeOptions) -> int:
     from engine.server.auth import load_tokens
     from engine.server.connections import guarded_protocol
     from engine.server.limits import ContainFailures
-    from engine.storage.url import open_store
     from engine.web.local import check_local_host, prepare_local, signin_url
 
     sessions = None
@@ -124,12 +123,11 @@ def run_serve(options: ServeOptions) -> int:
         else:
             tokens = load_tokens(options.tokens)
         signer = load_signer(options.signing_key) if options.signing_key is not None else None
-        store = open_store(options.db)
+        engine = Engine.from_url(options.db, signer=signer)
     except EngineError as exc:
         print(f"yishi: error: {exc}", file=sys.stderr)
         return 1
     try:
-        engine = Engine(store=store, signer=signer)
         if options.tokens is None:
             # No token file: one person on this machine signs in once with a printed link.
             tokens, sessions, once, registered = prepare_local(engine)
@@ -162,5 +160,5 @@ def run_serve(options: ServeOptions) -> int:
         logging.getLogger("uvicorn.access").addFilter(QueryRedactor())
         uvicorn.Server(config).run()
     finally:
-        store.close()
+        engine.close()
     return 0

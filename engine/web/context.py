@@ -1,10 +1,10 @@
 """What every workbench page shares: the signed-in session, CSRF checks, and the engine.
 
 A page either has a live session (from the cookie) or sends the browser to the
-sign-in page; a form post must also carry the session's CSRF secret. The engine,
-store and catalog are the API's own ``Services``, and the actor recorded is the
-one the API would record for the same token (``actor_of``), so a page can do
-nothing the API would refuse.
+sign-in page; a form post must also carry the session's CSRF secret. The engine
+(and through it the store and the compiled procedures) is the API's own
+``Services``, and the actor recorded is the one the API would record for the
+same token (``actor_of``), so a page can do nothing the API would refuse.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def check_csrf(session: Session, form: FormData) -> None:
 
 
 def deps_of(request: Request) -> Services:
-    """The API's services: the engine, the catalog and the token table."""
+    """The API's services: the engine and the token table."""
     return services(request)
 
 

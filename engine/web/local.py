@@ -77,7 +77,7 @@ def prepare_local(engine: Engine) -> tuple[TokenTable, SessionTable, str, list[s
     from engine.definition.loader import load_source
 
     registered = []
-    if not engine.store.procedures():
+    if not engine.procedures():
         for name, text in _bundled_sources():
             try:
                 engine.register(load_source(text, name))
@@ -85,8 +85,8 @@ def prepare_local(engine: Engine) -> tuple[TokenTable, SessionTable, str, list[s
                 continue
             registered.append(name)
     roles: set[str] = set()
-    for ref in engine.store.procedures():
-        source = engine.store.procedure_source(ref.sha256)
+    for ref in engine.procedures():
+        source = engine.procedure_source(ref.sha256)
         if source is None:
             continue
         try:

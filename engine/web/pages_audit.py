@@ -121,7 +121,7 @@ async def _examine_upload(request: Request, session: Any, form: Any) -> Response
 
     def lookup(sha256: str) -> CompiledProcedure | None:
         try:
-            return deps_of(request).catalog.get(sha256)
+            return deps_of(request).engine.procedure(sha256)
         except EngineError:
             return None
 

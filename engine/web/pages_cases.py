@@ -23,10 +23,9 @@ from engine.audit.verify import verify_lines
 from engine.definition.model import Procedure
 from engine.errors import CaseExists, Conflict, EngineError, UnknownCase
 from engine.runtime.attempt import InvalidData
+from engine.runtime.queries import CaseFilter, CaseSnapshot, check_cursor
 from engine.server.models import CASE_ID, EVENT_ID
 from engine.server.routes_cases import actor_of
-from engine.storage.base import CaseFilter, CaseSnapshot
-from engine.storage.rows import decode_cursor, encode_cursor, text_micros
 from engine.units import InvalidUnit, check_unit
 from engine.web.context import check_csrf, deps_of, session_of
 from engine.web.diagram import case_dot, path_of, to_svg
@@ -48,7 +47,7 @@ SCAN_LIMIT = 5_000
 
 def _procedure(request: Request, sha256: str) -> Procedure | None:
     try:
-        compiled = deps_of(request).catalog.get(sha256)
+        compiled = deps_of(request).engine.procedure(sha256)
     except EngineError:
         return None
     return compiled.procedure if compiled is not None else None
@@ -82,7 +81,7 @@ def find_cases(
     cases per page, continuing from where the previous page stopped. ``units``
     keeps only the cases of those units (None: every unit), as the API's list does.
     """
-    store = deps_of(request).engine.store
+    engine = deps_of(request).engine
     where = CaseFilter(procedure=procedure or None, state=state or None, units=units)
     due_by = None
     if due_days is not None:
@@ -90,34 +89,23 @@ def find_cases(
 
         due_by = datetime.now(UTC) + timedelta(days=due_days)
     if not text and due_by is None:
-        found = store.list_cases(where, after=after, limit=PAGE_SIZE)
+        found = engine.list_cases(where, after=after, limit=PAGE_SIZE)
         return list(found.cases), found.next, len(found.cases)
-    picked: list[CaseSnapshot] = []
-    scanned = 0
-    cursor = after
-    while scanned < SCAN_LIMIT:
-        batch = store.list_cases(where, after=cursor, limit=200)
-        for case in batch.cases:
-            scanned += 1
-            if _matches(case, text, due_by):
-                picked.append(case)
-                if len(picked) == PAGE_SIZE:
-                    return picked, _cursor_at(case), scanned
-        if batch.next is None:
-            return picked, None, scanned
-        cursor = batch.next
-    return picked, cursor, scanned
-
-
-def _cursor_at(case: CaseSnapshot) -> str:
-    return encode_cursor(text_micros(case.updated_at), case.id)
+    searched = engine.search_cases(
+        where,
+        lambda case: _matches(case, text, due_by),
+        after=after,
+        limit=PAGE_SIZE,
+        scan=SCAN_LIMIT,
+    )
+    return list(searched.cases), searched.next, searched.scanned
 
 
 def _valid_cursor(text: str | None) -> str | None:
     if not text:
         return None
     try:
-        decode_cursor(text)
+        check_cursor(text)
     except EngineError:
         return None
     return text
@@ -142,7 +130,7 @@ def cases_page(request: Request) -> Response:
         after=_valid_cursor(query.get("after")),
         units=session.principal.units,
     )
-    refs = deps_of(request).engine.store.procedures()
+    refs = deps_of(request).engine.procedures()
     labels: dict[str, Procedure | None] = {}
     rows = []
     for case in cases:
@@ -241,7 +229,7 @@ def case_page(
         )
     # One read of the log serves both the chain check and the timeline: the lines
     # verified are the lines shown.
-    lines = engine.store.export_lines(case_id)[: view.seq]
+    lines = engine.export_lines(case_id, upto=view.seq)
     chain = _chain(lines, view.seq, view.head)
     records = [orjson.loads(line) for line in lines]
     recent = records if show_all else records[-TIMELINE_ROWS:]
@@ -325,7 +313,7 @@ def case_audit(case_id: str, request: Request) -> Response:
         view = engine.case(case_id, history=False)
     except UnknownCase:
         return secure(Response("no such case", status_code=404, media_type="text/plain"))
-    body = b"".join(engine.store.export_lines(case_id)[: view.seq])
+    body = b"".join(engine.export_lines(case_id, upto=view.seq))
     safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in case_id)
     return secure(
         Response(
@@ -398,7 +386,7 @@ async def open_case(sha256: str, request: Request) -> Response:
     form = await request.form()
     check_csrf(session, form)
     deps = deps_of(request)
-    compiled = deps.catalog.get(sha256) if len(sha256) == 64 else None
+    compiled = deps.engine.procedure(sha256) if len(sha256) == 64 else None
     if compiled is None:
         return page("error.html", 404, title="无此规程", user=session, message="no such procedure")
     given = form.get("unit")

@@ -78,8 +78,6 @@ def _text(status: int, message: str) -> Response:
 @router.get("/ui/cases/{case_id}/documents/{name}.{suffix}")
 async def case_document(case_id: str, name: str, suffix: str, request: Request) -> Response:
     """The case's document ``name`` as ``.html`` (shown) or ``.pdf`` (downloaded)."""
-    from engine.documents.library import case_documents
-
     session = session_of(request)
     engine = deps_of(request).engine
     # The case page's own read check (a logged 403 page), before the name is looked at,
@@ -90,9 +88,7 @@ async def case_document(case_id: str, name: str, suffix: str, request: Request) 
     if format is None:
         return _text(404, "documents are .html or .pdf")
     try:
-        rendered = await run_in_threadpool(
-            lambda: case_documents(engine.store, case_id).render(name, format)
-        )
+        rendered = await run_in_threadpool(lambda: engine.documents(case_id).render(name, format))
     except DocumentError as exc:
         if exc.reason in ("unknown", "not-ready"):
             return _text(404, str(exc))

@@ -58,9 +58,9 @@ def procedures_page(request: Request) -> Response:
     session = session_of(request)
     deps = deps_of(request)
     rows = []
-    for ref in deps.engine.store.procedures():
+    for ref in deps.engine.procedures():
         try:
-            compiled = deps.catalog.get(ref.sha256)
+            compiled = deps.engine.procedure(ref.sha256)
         except EngineError:
             compiled = None
         title = compiled.procedure.title if compiled is not None else ""
@@ -104,7 +104,7 @@ def _compiled(request: Request, sha256: str) -> CompiledProcedure | None:
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         return None
     try:
-        return deps_of(request).catalog.get(sha256)
+        return deps_of(request).engine.procedure(sha256)
     except EngineError:
         return None
 
@@ -201,7 +201,7 @@ def playground_page(request: Request) -> Response:
     start = request.query_params.get("from", "")
     source = ""
     if len(start) == 64:
-        source = deps_of(request).engine.store.procedure_source(start) or ""
+        source = deps_of(request).engine.procedure_source(start) or ""
     return page(
         "playground.html",
         title="试验场 Playground",
@@ -298,7 +298,7 @@ async def playground_run(request: Request) -> Response:
             )  # fmt: skip
         try:
             done = await run_in_threadpool(
-                deps_of(request).catalog.register, source, "procedure.yaml"
+                deps_of(request).engine.register_source, source, "procedure.yaml"
             )
         except ProcedureInvalid:
             pass

@@ -12,9 +12,10 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from engine.definition.model import Procedure
+from engine.errors import UnknownCase
+from engine.runtime.queries import CaseSnapshot
 from engine.server.access import log_refusal
 from engine.server.auth import Principal
-from engine.storage.base import CaseSnapshot
 from engine.web.context import deps_of
 from engine.web.sessions import Session
 
@@ -40,8 +41,9 @@ def readable(request: Request, session: Session, case_id: str) -> CaseSnapshot |
     Raises:
         Refused: when the case lies outside the principal's units.
     """
-    snapshot = deps_of(request).engine.store.get_case(case_id)
-    if snapshot is None:
+    try:
+        snapshot = deps_of(request).engine.snapshot(case_id)
+    except UnknownCase:
         return None
     who = session.principal
     if not who.may_read(snapshot.unit):
