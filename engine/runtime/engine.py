@@ -28,7 +28,9 @@ import structlog
 
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import load_source
-from engine.errors import CaseError, Conflict, EngineError, UnknownCase
+from engine.errors import Conflict, EngineError, UnknownCase
+from engine.errors import IdempotencyMismatch as IdempotencyMismatch
+from engine.errors import TimeWentBackwards as TimeWentBackwards
 from engine.runtime.attempt import (
     InvalidData,
     Runner,
@@ -57,14 +59,6 @@ from engine.storage.memory import MemoryStore
 
 if TYPE_CHECKING:
     from engine.audit.signing import Signer
-
-
-class IdempotencyMismatch(CaseError):
-    """An idempotency key was reused for a different request."""
-
-
-class TimeWentBackwards(CaseError):
-    """An event's ``at`` is before the case's last record: time never runs backwards in a case."""
 
 
 def _log(**bound: Any) -> Any:
