@@ -20,6 +20,8 @@ if TYPE_CHECKING:
         Conflict,
         EngineError,
         Forbidden,
+        IdempotencyMismatch,
+        InvalidData,
         Problem,
         ProcedureError,
         ProcedureInvalid,
@@ -27,9 +29,8 @@ if TYPE_CHECKING:
         StoreError,
         UnknownCase,
     )
-    from engine.runtime.attempt import InvalidData
     from engine.runtime.clock import Clock, FixedClock, SystemClock
-    from engine.runtime.engine import Engine, IdempotencyMismatch
+    from engine.runtime.engine import Engine
     from engine.runtime.types import Actor, CaseView, Explanation, Outcome, Reason
     from engine.storage.memory import MemoryStore
 
@@ -47,8 +48,8 @@ _PUBLIC = {
     "Forbidden": "engine.errors",
     "Explanation": "engine.runtime.types",
     "FixedClock": "engine.runtime.clock",
-    "IdempotencyMismatch": "engine.runtime.engine",
-    "InvalidData": "engine.runtime.attempt",
+    "IdempotencyMismatch": "engine.errors",
+    "InvalidData": "engine.errors",
     "MemoryStore": "engine.storage.memory",
     "Outcome": "engine.runtime.types",
     "Problem": "engine.errors",
