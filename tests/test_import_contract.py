@@ -253,3 +253,16 @@ def test_a_lazy_import_is_an_edge() -> None:
     )
     found = {name for name, _ in _imported(ast.parse(source), "engine.x", False)}
     assert {"engine.runtime.engine", "engine.storage.base"} <= found
+
+
+def test_the_back_edges_fixed_here_would_be_refused() -> None:
+    """governance → runtime (deadlines), definition → the document renderer, workbench →
+    CLI and HTTP parts → the assembled app all point up the layers."""
+    assert layer_of("engine.runtime.deadlines") > layer_of("engine.governance.disclosure")
+    assert layer_of("engine.documents.render") > layer_of("engine.definition.loader")
+    assert layer_of("engine.cli.demo_cmd") > layer_of("engine.web.local")
+    assert (
+        layer_of("engine.server.app")
+        > layer_of("engine.web.scope")
+        > layer_of("engine.server.auth")
+    )
