@@ -20,7 +20,9 @@ if TYPE_CHECKING:
         Conflict,
         EngineError,
         Forbidden,
+        IdempotencyMismatch,
         InvalidCursor,
+        InvalidData,
         Problem,
         ProcedureError,
         ProcedureInvalid,
@@ -28,9 +30,8 @@ if TYPE_CHECKING:
         StoreError,
         UnknownCase,
     )
-    from engine.runtime.attempt import InvalidData
     from engine.runtime.clock import Clock, FixedClock, SystemClock
-    from engine.runtime.engine import Engine, IdempotencyMismatch
+    from engine.runtime.engine import Engine
     from engine.runtime.queries import CaseFilter
     from engine.runtime.types import Actor, CaseView, Explanation, Outcome, Reason
     from engine.storage.memory import MemoryStore
@@ -50,9 +51,9 @@ _PUBLIC = {
     "Forbidden": "engine.errors",
     "Explanation": "engine.runtime.types",
     "FixedClock": "engine.runtime.clock",
-    "IdempotencyMismatch": "engine.runtime.engine",
+    "IdempotencyMismatch": "engine.errors",
     "InvalidCursor": "engine.errors",
-    "InvalidData": "engine.runtime.attempt",
+    "InvalidData": "engine.errors",
     "MemoryStore": "engine.storage.memory",
     "Outcome": "engine.runtime.types",
     "Problem": "engine.errors",

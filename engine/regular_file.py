@@ -17,16 +17,14 @@ import os
 import stat
 from typing import BinaryIO
 
+from engine.errors import NotRegularFile as NotRegularFile
+
 _KINDS = (
     (stat.S_ISFIFO, "a FIFO"),
     (stat.S_ISSOCK, "a socket"),
     (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"),
 )
-
-
-class NotRegularFile(OSError):
-    """The path names something other than a regular file (a FIFO, socket or device)."""
 
 
 def open_regular(path: str | os.PathLike[str]) -> BinaryIO:

@@ -13,16 +13,12 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-from engine.errors import CaseError
+from engine.errors import InvalidUnit as InvalidUnit
 
 MAX_UNIT_LENGTH = 200
 """The longest unit path accepted, in characters."""
 MAX_UNIT_DEPTH = 8
 """The most parts a unit path may have (province down to group is fewer)."""
-
-
-class InvalidUnit(CaseError, ValueError):
-    """A unit path is empty in a part, too long, or holds characters a unit cannot."""
 
 
 def check_unit(text: str) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from engine.actions.context import ActionContext
 from engine.actions.params import (
     FRACTION,
     PATH,
@@ -29,7 +30,8 @@ from engine.actions.params import (
     plain_fraction,
     write,
 )
-from engine.actions.registry import ActionContext, ActionFailed, ActionSpec
+from engine.actions.spec import ActionSpec
+from engine.errors import ActionFailed
 from engine.governance import ballots as ballots_mod
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from engine.actions.context import ActionContext, RuleSource
 from engine.actions.params import PATH, count_param, expr, param_optional_int, param_value, write
-from engine.actions.registry import ActionContext, ActionFailed, ActionSpec, RuleSource
+from engine.actions.spec import ActionSpec
+from engine.errors import ActionFailed
 from engine.governance.counting import STATUSES, VoteInputs, count_vote
 from engine.governance.counting_rule import CountingRule
 

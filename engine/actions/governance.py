@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from engine.actions.ballot_actions import REDUCE_SEATS, TALLY_ROUND
 from engine.actions.counting_actions import COUNT_VOTE
-from engine.actions.registry import ActionSpec
 from engine.actions.roster_actions import COUNT_ATTENDANCE, RECORD_EXCLUSION
 from engine.actions.scoring_actions import RANK, SCORE_LAYERS
 from engine.actions.slate_actions import CHECK_ELIGIBILITY, CHECK_SLATE
+from engine.actions.spec import ActionSpec
 from engine.actions.survey_actions import SURVEY_RATE
 
 GOVERNANCE_ACTIONS: tuple[ActionSpec, ...] = (

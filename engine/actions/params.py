@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from engine.actions.registry import ActionContext, ActionFailed
+from engine.actions.context import ActionContext
+from engine.errors import ActionFailed
 from engine.guards.arithmetic import parse_fraction
 
 PATH: dict[str, str] = {

@@ -6,83 +6,25 @@ parameters are CEL expressions (compiled when the procedure loads). Embedding
 systems add their own through the ``yishi.actions`` entry-point group; each entry
 point names an ``ActionSpec``.
 
-An action receives an ``ActionContext``: a private copy of the case data it may
-change, the payload, the actor and the attempt's recorded time. It returns a
-JSON-ready output, recorded in the audit record.
+An action receives an ``ActionContext`` (``engine.actions.context``): a private
+copy of the case data it may change, the payload, the actor and the attempt's
+recorded time. It returns a JSON-ready output, recorded in the audit record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
+from engine.actions.context import ActionContext as ActionContext
+from engine.actions.context import RuleSource as RuleSource
+from engine.actions.governance import GOVERNANCE_ACTIONS
+from engine.actions.spec import ActionFunction as ActionFunction
+from engine.actions.spec import ActionSpec as ActionSpec
+from engine.errors import ActionFailed as ActionFailed
 from engine.errors import EngineError
-
-
-class ActionContext(Protocol):
-    """What an action may read and change."""
-
-    @property
-    def data(self) -> dict[str, Any]:
-        """The case data being built by this attempt (a private copy)."""
-        ...
-
-    @property
-    def payload(self) -> Mapping[str, Any]:
-        """The event's payload, already checked against its schema."""
-        ...
-
-    def evaluate(self, expression: str) -> Any:
-        """Evaluate a CEL expression declared in the action's ``expressions``."""
-        ...
-
-
-ActionFunction = Callable[[Mapping[str, Any], ActionContext], Any]
-
-
-class ActionFailed(EngineError):
-    """An action could not run on the values it was given (the attempt is refused)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ActionSpec:
-    """A registered action.
-
-    Attributes:
-        name: how procedures call it.
-        description: what it does, in plain words (shown by describe).
-        params_schema: JSON Schema of its parameters.
-        run: the function itself.
-        expressions: parameters holding CEL expressions, compiled at load time.
-        writes: the parameter holding the ``data.…`` path it writes, if any.
-        rule: the parameter naming one of the procedure's counting rules, if any
-            (``validate`` checks that the rule exists).
-        writes_shape: what it writes into the data, in words (for the reference).
-        statuses: the ``status`` values its output may carry (for the reference).
-        example: a call as a procedure writes it (for the reference).
-    """
-
-    name: str
-    description: str
-    params_schema: Mapping[str, Any]
-    run: ActionFunction
-    expressions: tuple[str, ...] = ()
-    writes: str | None = None
-    rule: str | None = None
-    writes_shape: str = ""
-    statuses: tuple[str, ...] = ()
-    example: str = ""
-
-
-@runtime_checkable
-class RuleSource(Protocol):
-    """A context that can hand an action one of the procedure's counting rules."""
-
-    def counting_rule(self, name: str) -> Any:
-        """The checked rule named ``name`` under the procedure's ``counting``."""
-        ...
 
 
 @dataclass(slots=True)
@@ -212,10 +154,6 @@ BUILTINS: tuple[ActionSpec, ...] = (
     ),
 )
 
-
-# The governance actions import ActionSpec from this module, so they join the
-# built-ins here, once this module's own names exist.
-from engine.actions.governance import GOVERNANCE_ACTIONS  # noqa: E402
 
 BUILTINS = (*BUILTINS, *GOVERNANCE_ACTIONS)
 

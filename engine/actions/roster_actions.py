@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from engine.actions.context import ActionContext
 from engine.actions.params import (
     FRACTION,
     PATH,
@@ -20,7 +21,8 @@ from engine.actions.params import (
     plain_fraction,
     write,
 )
-from engine.actions.registry import ActionContext, ActionFailed, ActionSpec
+from engine.actions.spec import ActionSpec
+from engine.errors import ActionFailed
 from engine.governance import roster
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from engine.actions.context import ActionContext
 from engine.actions.params import (
     FRACTION,
     PATH,
@@ -23,7 +24,8 @@ from engine.actions.params import (
     plain_fraction,
     write,
 )
-from engine.actions.registry import ActionContext, ActionFailed, ActionSpec
+from engine.actions.spec import ActionSpec
+from engine.errors import ActionFailed
 from engine.governance import ranking, scoring
 from engine.governance.errors import GovernanceError
 from engine.guards.arithmetic import show_rounded

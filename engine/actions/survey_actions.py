@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from engine.actions.context import ActionContext
 from engine.actions.params import PATH, expr, param_value, write
-from engine.actions.registry import ActionContext, ActionFailed, ActionSpec
+from engine.actions.spec import ActionSpec
+from engine.errors import ActionFailed
 from engine.governance import survey
 
 

@@ -32,16 +32,11 @@ from typing import Any
 from engine.audit.canonical import canonical_bytes
 from engine.audit.signing import DOMAIN_CHECKPOINT, Signer, Verifier, short
 from engine.audit.verify import CaseHead
-from engine.errors import AuditError
+from engine.errors import CheckpointInvalid as CheckpointInvalid
 
 CHECKPOINT_VERSION = 1
 _HEAD = re.compile(r"(?P<case>.+):(?P<seq>[1-9][0-9]{0,17}):(?P<hash>[0-9a-f]{64})")
 _MAX_FILE = 64 * 1024 * 1024
-
-
-class CheckpointInvalid(AuditError):
-    """A heads or checkpoint file cannot be used: unreadable, malformed, or its digest
-    or signature does not hold."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,4 @@
-"""The errors the audit layer raises, all under ``engine.errors.AuditError``::
+"""The errors the audit layer raises, kept importable from here; defined in ``engine.errors``::
 
     AuditError
     ├── NotCanonicalizable   a value has no RFC 8785 form we accept (float, huge int, …)
@@ -13,42 +13,22 @@ handing us a bad value already catches that.
 
 from __future__ import annotations
 
-from typing import Literal
+from engine.errors import (
+    AuditError,
+    ChainError,
+    LineError,
+    LineProblem,
+    LogUnreadable,
+    NotCanonicalizable,
+    RecordInvalid,
+)
 
-from engine.errors import AuditError
-
-LineProblem = Literal["invalid-utf8", "invalid-json", "truncated-line", "not-an-object"]
-
-
-class NotCanonicalizable(AuditError, ValueError):
-    """A value cannot be put in canonical form; ``path`` says where (``$.payload.x``)."""
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        super().__init__(f"{path}: {message}")
-
-
-class RecordInvalid(AuditError, ValueError):
-    """A record is malformed; ``kind`` is the verify failure kind (``missing-field``, …)."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        self.kind = kind
-        super().__init__(message)
-
-
-class ChainError(AuditError):
-    """A record does not follow the chain head it is sealed onto (case or seq)."""
-
-
-class LineError(AuditError):
-    """A line of an audit file is not a record; ``line`` is 1-based, ``kind`` says why."""
-
-    def __init__(self, *, line: int, kind: LineProblem, message: str) -> None:
-        self.line = line
-        self.kind: LineProblem = kind
-        self.message = message
-        super().__init__(f"line {line}: {message}")
-
-
-class LogUnreadable(AuditError):
-    """The audit file cannot be opened or read (missing, a directory, no permission)."""
+__all__ = [
+    "AuditError",
+    "ChainError",
+    "LineError",
+    "LineProblem",
+    "LogUnreadable",
+    "NotCanonicalizable",
+    "RecordInvalid",
+]

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from engine.audit.canonical import canonical_bytes
-from engine.errors import AuditError
+from engine.errors import KeyFileError as KeyFileError
 
 DOMAIN_RECORD = b"yishi audit record v1\n"
 """Prefix of the bytes a record signature covers (a record signature is never a checkpoint's)."""
@@ -43,10 +43,6 @@ DOMAIN_CHECKPOINT = b"yishi checkpoint v1\n"
 """Prefix of the bytes a checkpoint signature covers."""
 
 _UNSIGNED = frozenset({"hash", "signature"})
-
-
-class KeyFileError(AuditError):
-    """A key file cannot be read or is not an Ed25519 key of the kind expected."""
 
 
 def fingerprint(public: Ed25519PublicKey) -> str:

@@ -20,24 +20,11 @@ from pathlib import Path
 
 from rich.markup import escape
 
+from engine.bundled import procedures_dir as procedures_dir
 from engine.cli.loading import load_or_report
 from engine.cli.output import console
 from engine.cli.run_cmd import show
 from engine.errors import EngineError
-
-
-def procedures_dir() -> Path | None:
-    """Where the bundled procedures are.
-
-    Returns:
-        The first ``procedures/`` directory holding YAML files, next to the source tree of
-        the ``engine`` package or in the current directory; None when there is none.
-    """
-    source_tree = Path(__file__).resolve().parents[2]
-    for candidate in (source_tree / "procedures", Path.cwd() / "procedures"):
-        if candidate.is_dir() and any(candidate.glob("*.yaml")):
-            return candidate
-    return None
 
 
 def _safe_name(case_id: str) -> str:

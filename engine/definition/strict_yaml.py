@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from engine.errors import Problem, SourceLocation
+from engine.errors import YamlProblems as YamlProblems
 
 MAX_BYTES = 1_000_000
 MAX_NODES = 100_000
@@ -146,14 +147,6 @@ class Document:
             probe = probe[:-1]
         line, column = where or (1, 1)
         return SourceLocation(file=self.file, line=line, column=column, path=format_path(path))
-
-
-class YamlProblems(Exception):
-    """Raised by ``parse_yaml`` with every problem found in the text."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
 
 
 class _TooBig(Exception):

@@ -27,25 +27,11 @@ from engine.documents.check import template_path
 from engine.documents.context import available, build_context
 from engine.documents.sandbox import DocumentSandbox, Limits, render_template
 from engine.documents.text import FILTERS
-from engine.errors import EngineError
+from engine.errors import DocumentError as DocumentError
 
 Format = Literal["html", "pdf"]
 FONT_FAMILIES = '"Noto Serif CJK SC", "Noto Sans CJK SC", serif'
 """Debian's fonts-noto-cjk; WeasyPrint embeds the subset a PDF uses."""
-
-
-class DocumentError(EngineError):
-    """A document cannot be produced: unknown name, not yet available, or a bad template.
-
-    Attributes:
-        reason: ``unknown`` (no such document), ``not-ready`` (the case has not reached
-            it), ``template`` (unreadable, refused or stopped), ``procedure-file`` (not
-            found in the procedure folders) or ``pdf-unavailable`` (WeasyPrint cannot load).
-    """
-
-    def __init__(self, message: str, reason: str = "template") -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -36,35 +36,8 @@ from jinja2.runtime import LoopContext
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
-from engine.errors import EngineError
-
-
-class TemplateRefused(EngineError):
-    """A template uses a construct the sandbox does not allow, or cannot be parsed.
-
-    Attributes:
-        line: the template line (1-based).
-        message: what is wrong and what to do instead.
-    """
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
-        self.line = line
-        self.message = message
-
-
-class RenderStopped(EngineError):
-    """A render broke a sandbox limit or read a field that is not there.
-
-    Attributes:
-        line: the template line when known, else 0.
-        message: which limit, or which field.
-    """
-
-    def __init__(self, message: str, line: int = 0) -> None:
-        super().__init__(f"line {line}: {message}" if line else message)
-        self.line = line
-        self.message = message
+from engine.errors import RenderStopped as RenderStopped
+from engine.errors import TemplateRefused as TemplateRefused
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
 
+from engine.errors import RuleError as RuleError
 from engine.guards.arithmetic import OPERATORS, Operator, parse_fraction
 
 Form = Literal["motion", "approval", "single", "grades"]
@@ -93,15 +94,6 @@ OPERATOR_SIGNS: Mapping[str, str] = {
     "less_than": "<",
     "at_most": "≤",
 }
-
-
-class RuleError(ValueError):
-    """A counting rule that cannot be applied; ``path`` names the key inside the rule."""
-
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,6 +1,6 @@
 """Disclosure periods (公开期) in calendar or working days (docs/rules.md: 四议两公开, rule sets).
 
-A thin layer over ``engine.runtime.deadlines.deadline_after`` so that disclosure
+A thin layer over ``engine.governance.deadlines.deadline_after`` so that disclosure
 windows use the same official working-day calendar as state deadlines.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+
+from engine.governance.deadlines import deadline_after
 
 Days = Literal["calendar", "working"]
 
@@ -41,9 +43,6 @@ def disclosure_window(
         ValueError: for a malformed period.
         CalendarUnavailable: when working days cannot be counted for those dates.
     """
-    # Imported here: the runtime package imports the action registry, which imports us.
-    from engine.runtime.deadlines import deadline_after
-
     return DisclosureWindow(
         start=start, end=deadline_after(start, period, days), period=period, days=days
     )

@@ -1,14 +1,13 @@
-"""The one error the governance library raises.
+"""The one error the governance library raises, kept importable from here.
 
-``GovernanceError`` subclasses both ``EngineError`` (so the runtime turns it into a
-refused attempt with the reason) and ``ValueError`` (what a caller passing bad
-numbers already catches). Its message always says which rule refused and why.
+``GovernanceError`` (defined in ``engine.errors`` with every other error)
+subclasses both ``EngineError`` (so the runtime turns it into a refused attempt
+with the reason) and ``ValueError`` (what a caller passing bad numbers already
+catches). Its message always says which rule refused and why.
 """
 
 from __future__ import annotations
 
-from engine.errors import EngineError
+from engine.errors import GovernanceError
 
-
-class GovernanceError(EngineError, ValueError):
-    """Inputs that a governance rule refuses; the message names the rule and the fix."""
+__all__ = ["GovernanceError"]

@@ -19,6 +19,8 @@ from math import gcd
 from operator import ge, gt, le, lt
 from typing import Any, Literal
 
+from engine.errors import FractionSyntaxError as FractionSyntaxError
+
 Operator = Literal["more_than", "at_least", "less_than", "at_most"]
 OPERATORS: tuple[Operator, ...] = ("more_than", "at_least", "less_than", "at_most")
 
@@ -29,10 +31,6 @@ WORDS: dict[str, str] = {
     "less_than": "less than",
     "at_most": "at most",
 }
-
-
-class FractionSyntaxError(ValueError):
-    """A fraction written in a procedure is not of the form ``p/q``."""
 
 
 # ASCII digits only: int() would also take "1_000" and full-width "１/２".

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from engine.errors import CelCheckError as CelCheckError
+from engine.errors import CelRuntimeError as CelRuntimeError
 from engine.guards.cel_core import load_core
 from engine.guards.cel_dialect import HELPERS, NAMES, call_problem
 from engine.guards.cel_syntax import enclosing, macro_calls
@@ -60,16 +62,6 @@ MAX_EXPRESSION_LENGTH = 2000
 # Several guards and action expressions run per attempt; each is bounded statically
 # (cel_cost.MAX_EXPRESSION_COST), and together they may spend this many units.
 ATTEMPT_BUDGET = 2_000_000  # about 0.2 s at worst (bench/cel_bench.py)
-
-
-class CelCheckError(ValueError):
-    """An expression cannot be used; ``line``/``column`` are 1-based inside the expression."""
-
-    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.column = column
 
 
 def blank_strings(source: str) -> str:
@@ -220,15 +212,6 @@ class CelExpression:
             return program.execute(context)
         except Exception as exc:  # the Rust core raises several builtin types
             raise CelRuntimeError(_first_line(str(exc)), self.source) from exc
-
-
-class CelRuntimeError(Exception):
-    """A compiled expression failed on the values it was given."""
-
-    def __init__(self, message: str, source: str) -> None:
-        super().__init__(f"{message} (in {source!r})")
-        self.message = message
-        self.source = source
 
 
 def _first_line(text: str) -> str:

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.errors import CostProblem as CostProblem
 from engine.guards.cel_syntax import MacroCall, enclosing, macro_calls, matching
 
 MAX_EXPRESSION_COST = 1_000_000
@@ -40,15 +41,6 @@ _PATH = re.compile(r"(?<![\w.])([A-Za-z_]\w*)((?:\s*\.\s*[A-Za-z_]\w*(?!\s*\()|\
 _SEGMENT = re.compile(r"\.\s*([A-Za-z_]\w*)|\[([^\[\]]*)\]")
 _IN_BEFORE = re.compile(r"\bin\s*$")
 _KEYWORDS = frozenset({"in", "true", "false", "null"})
-
-
-class CostProblem(ValueError):
-    """An expression's cost cannot be bounded, or its bound is too high."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.offset = offset
 
 
 @dataclass(frozen=True, slots=True)

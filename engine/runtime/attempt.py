@@ -12,15 +12,17 @@ import copy
 import difflib
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from engine.actions.context import ActionContext
 from engine.audit.canonical import canonical_bytes
 from engine.audit.chain import GENESIS, seal
 from engine.audit.errors import NotCanonicalizable
 from engine.definition.compile import CompiledProcedure, CompiledTransition
-from engine.errors import CaseError, EngineError
+from engine.errors import EngineError
+from engine.errors import InvalidData as InvalidData
 from engine.governance.secrecy import canonical_ballots, secrecy_violations
 from engine.guards.cel import Bindings, CelRuntimeError
 from engine.runtime.clock import DEFAULT_TIME_ZONE, format_time, local_time, parse_time
@@ -48,42 +50,6 @@ if TYPE_CHECKING:
     from engine.audit.signing import Signer
 
 FORMAT_VERSION = 1
-
-
-class InvalidData(CaseError):
-    """A case's initial data does not match the procedure's data schema."""
-
-    def __init__(self, violations: list[dict[str, str]]) -> None:
-        self.violations = violations
-        lines = "; ".join(f"{v['path']}: {v['message']}" for v in violations)
-        super().__init__(f"the case data does not match the procedure's data schema: {lines}")
-
-
-@dataclass(slots=True)
-class _ActionContext:
-    """What an action sees. Actions run in order and each sees the data as the earlier
-    ones left it: after an action has run, expressions read the working copy afresh."""
-
-    data: dict[str, Any]
-    payload: Mapping[str, Any]
-    env: dict[str, Any]
-    compiled: CompiledProcedure
-    stale: bool = False
-
-    def evaluate(self, expression: str) -> Any:
-        if self.stale:
-            # the same attempt: its cost budget carries over to the actions' reads
-            self.env = (
-                self.env.rebind(data=self.data)
-                if isinstance(self.env, Bindings)
-                else Bindings(self.env, data=self.data)
-            )
-            self.stale = False
-        return self.compiled.expressions[expression].evaluate(self.env)
-
-    def counting_rule(self, name: str) -> Any:
-        """The procedure's counting rule ``name`` (checked when the procedure loaded)."""
-        return self.compiled.procedure.counting[name]
 
 
 class Runner:
@@ -427,7 +393,9 @@ def attempt(
                 details=tuple(failing),
             )
         else:
-            reason, new_data, outputs = _run_actions(runner, chosen, data, payload, env)
+            reason, new_data, outputs = _run_actions(
+                runner, chosen, data, payload, env, actor=actor, at=at
+            )
             if reason is None:
                 record["kind"] = "event.applied"
                 record["to"] = state = chosen.transition.target
@@ -496,9 +464,20 @@ def _run_actions(
     data: Mapping[str, Any],
     payload: Mapping[str, Any],
     env: dict[str, Any],
+    *,
+    actor: Actor,
+    at: datetime,
 ) -> tuple[Reason | None, dict[str, Any], list[dict[str, Any]]]:
     working = copy_json(dict(data))
-    ctx = _ActionContext(data=working, payload=payload, env=env, compiled=runner.compiled)
+    ctx = ActionContext(
+        data=working,
+        payload=payload,
+        now=at,
+        actor=actor,
+        expressions=runner.compiled.expressions,
+        counting=runner.procedure.counting,
+        env=env,
+    )
     outputs = []
     registry = runner.compiled.registry
     for call in chosen.transition.actions:

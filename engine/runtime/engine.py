@@ -29,13 +29,14 @@ import structlog
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import check_source, load_source
 from engine.errors import (
-    CaseError,
     Conflict,
     EngineError,
     Problem,
     ProcedureInvalid,
     UnknownCase,
 )
+from engine.errors import IdempotencyMismatch as IdempotencyMismatch
+from engine.errors import TimeWentBackwards as TimeWentBackwards
 from engine.runtime.attempt import (
     InvalidData,
     Runner,
@@ -68,14 +69,6 @@ from engine.storage.memory import MemoryStore
 
 if TYPE_CHECKING:
     from engine.audit.signing import Signer
-
-
-class IdempotencyMismatch(CaseError):
-    """An idempotency key was reused for a different request."""
-
-
-class TimeWentBackwards(CaseError):
-    """An event's ``at`` is before the case's last record: time never runs backwards in a case."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,7 +25,8 @@ from engine.audit.canonical import canonical_bytes
 from engine.audit.chain import seal
 from engine.audit.errors import NotCanonicalizable, RecordInvalid
 from engine.definition.compile import CompiledProcedure
-from engine.errors import CaseError, Conflict
+from engine.errors import Conflict
+from engine.errors import MigrationRefused as MigrationRefused
 from engine.guards.cel import CelCheckError, CelRuntimeError, compile_cel
 from engine.runtime.attempt import FORMAT_VERSION, Runner, copy_json, make_env
 from engine.runtime.clock import format_time, normalise, parse_time
@@ -42,15 +43,6 @@ KIND = "case.migrated"
 EVENT = "case.migrated"
 """The record's ``event``: not an event id any procedure can declare (ids have no dot)."""
 DEADLINE_ACTION = "rearm_deadline"
-
-
-class MigrationRefused(CaseError):
-    """A case cannot be migrated as asked; ``problems`` says every reason."""
-
-    def __init__(self, case: str, problems: list[str]) -> None:
-        self.case = case
-        self.problems = problems
-        super().__init__(f"case {case} cannot be migrated: " + "; ".join(problems))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

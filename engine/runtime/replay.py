@@ -25,6 +25,7 @@ from engine.audit.errors import NotCanonicalizable
 from engine.audit.record import record_problem
 from engine.definition.compile import CompiledProcedure
 from engine.errors import EngineError
+from engine.errors import ProcedureMissing as ProcedureMissing
 from engine.runtime.attempt import Runner, attempt, open_record
 from engine.runtime.clock import parse_time
 from engine.runtime.migration import KIND as MIGRATED
@@ -32,10 +33,6 @@ from engine.runtime.migration import migrate_record, migrated_inputs
 from engine.runtime.provenance import IGNORED_IN_COMPARISON, engine_note, same_outcome
 from engine.runtime.types import Actor
 from engine.storage.base import CaseSnapshot
-
-
-class ProcedureMissing(EngineError):
-    """A case names a procedure version that replay was not given."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,7 +27,8 @@ from jsonschema import Draft202012Validator
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import load_procedure, read_source
 from engine.definition.strict_yaml import Document, YamlProblems, format_path, parse_yaml
-from engine.errors import EngineError, Forbidden, Problem, ProcedureInvalid
+from engine.errors import EngineError, Forbidden, Problem
+from engine.errors import ScenarioInvalid as ScenarioInvalid
 from engine.runtime.clock import FixedClock, parse_time
 from engine.runtime.engine import Engine
 from engine.runtime.types import Actor, Outcome
@@ -36,10 +37,6 @@ from engine.storage.base import Store
 
 if TYPE_CHECKING:
     from engine.audit.signing import Signer
-
-
-class ScenarioInvalid(ProcedureInvalid):
-    """A scenario file has problems (located like a procedure's)."""
 
 
 # What a scenario that starts ``from`` another takes from it unchanged: a different value

@@ -13,14 +13,31 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from engine.definition.compile import CompiledProcedure
 from engine.definition.strict_yaml import Document
 from engine.errors import Problem
-from engine.runtime.scenario import Scenario
 
 Path = tuple[str | int, ...]
+
+
+class Scenario(Protocol):
+    """What the check reads of a loaded scenario (``engine.runtime.scenario.Scenario``).
+
+    A protocol, not that class: the scenario runner calls this check, so this
+    module does not import the runner back.
+    """
+
+    @property
+    def body(self) -> Mapping[str, Any]:
+        """The effective case and the actors."""
+        ...
+
+    @property
+    def docs(self) -> tuple[Document, ...]:
+        """The files read, the base first."""
+        ...
 
 
 def check_scenario(scenario: Scenario, compiled: CompiledProcedure) -> list[Problem]:

@@ -1,9 +1,9 @@
 """The FastAPI application: routes, the engine's exceptions as problems, health and readiness.
 
 ``create_app`` takes an ``Engine`` (and so a store) and a token table; it holds no
-state of its own: compiled procedures are the engine's (one bounded cache). Every engine error maps
-to one problem status and ``code``; anything unexpected is a 500 problem whose
-details go to the log, never to the client.
+state of its own (compiled procedures are the engine's, in one bounded cache). Every engine error is
+answered with the problem status and ``code`` its class declares (``engine.errors``);
+anything unexpected is a 500 problem whose details go to the log, never to the client.
 """
 
 from __future__ import annotations
@@ -16,19 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.errors import (
-    CaseExists,
-    Conflict,
-    EngineError,
-    Forbidden,
-    InvalidCursor,
-    ProcedureInvalid,
-    StoreError,
-    UnknownCase,
-    VersionTaken,
-)
-from engine.runtime.attempt import InvalidData
-from engine.runtime.engine import Engine, IdempotencyMismatch, TimeWentBackwards
+from engine.errors import EngineError, Forbidden, InvalidData, ProcedureInvalid, StoreError
+from engine.runtime.engine import Engine
 from engine.server.access import log_refusal
 from engine.server.auth import TokenTable
 from engine.server.deps import Services, services
@@ -40,9 +29,14 @@ from engine.server.limits import (
     InFlightLimit,
 )
 from engine.server.models import Health
-from engine.server.problems import ProblemError, documented, log_failure, problem_response
+from engine.server.problems import (
+    ProblemError,
+    documented,
+    error_response,
+    log_failure,
+    problem_response,
+)
 from engine.server.routes_procedures import located
-from engine.units import InvalidUnit
 from engine.web import SessionTable, mount_workbench
 
 _log = logging.getLogger("yishi.server")
@@ -132,24 +126,12 @@ def _violations_of(exc: RequestValidationError) -> list[dict[str, str]]:
 
 
 def _add_handlers(app: FastAPI) -> None:
-    def on(kind: type[Exception], status: int, code: str) -> None:
-        async def handle(request: Request, exc: Exception) -> JSONResponse:
-            return problem_response(status, code, str(exc))
-
-        app.add_exception_handler(kind, handle)
-
-    on(UnknownCase, 404, "unknown-case")
-    on(CaseExists, 409, "case-exists")
-    on(Conflict, 409, "conflict")
-    on(IdempotencyMismatch, 422, "idempotency-key-reused")
-    on(TimeWentBackwards, 422, "time-backwards")
-    on(VersionTaken, 409, "procedure-version-taken")
-    on(InvalidUnit, 422, "invalid-unit")
-    on(InvalidCursor, 422, "invalid-request")
-
+    # The status and code of an engine error come from its class; the handlers below
+    # only add what some errors carry besides their message, or log them.
     async def refused_at_door(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Forbidden)
         log_refusal(request, str(exc))
-        return problem_response(403, "forbidden", str(exc))
+        return error_response(exc)
 
     async def problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
@@ -159,7 +141,7 @@ def _add_handlers(app: FastAPI) -> None:
 
     async def invalid_data(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, InvalidData)
-        return problem_response(422, "invalid-data", str(exc), extra={"violations": exc.violations})
+        return error_response(exc, extra={"violations": exc.violations})
 
     async def invalid_procedure(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProcedureInvalid)
@@ -167,7 +149,7 @@ def _add_handlers(app: FastAPI) -> None:
         errors = sum(1 for p in exc.problems if p.severity == "error")
         first = next(str(p) for p in exc.problems if p.severity == "error")
         detail = f"{errors} error(s); the first: {first}"
-        return problem_response(422, "procedure-invalid", detail, extra={"violations": problems})
+        return error_response(exc, detail, extra={"violations": problems})
 
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -189,14 +171,15 @@ def _add_handlers(app: FastAPI) -> None:
         return problem_response(exc.status_code, code, str(exc.detail), headers=headers)
 
     async def store_down(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StoreError)
         _log.error("store error on %s %s: %s", request.method, request.url.path, exc)
-        return problem_response(
-            503, "store-unavailable", "the store cannot be reached; retry later"
-        )
+        return error_response(exc, "the store cannot be reached; retry later")
 
     async def engine_error(request: Request, exc: Exception) -> JSONResponse:
-        log_failure(_log, f"engine error on {request.method} {request.url.path}", exc)
-        return problem_response(500, "internal-error", str(exc))
+        assert isinstance(exc, EngineError)
+        if exc.http_status >= 500:
+            log_failure(_log, f"engine error on {request.method} {request.url.path}", exc)
+        return error_response(exc)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log_failure(_log, f"unexpected error on {request.method} {request.url.path}", exc)

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.definition.model import Procedure
-from engine.errors import EngineError
+from engine.errors import TokenFileError as TokenFileError
 from engine.runtime.door import holds_role_in, may_open
 from engine.runtime.types import Actor
 from engine.units import InvalidUnit, check_unit, covered
@@ -47,10 +47,6 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _ROLE = re.compile(r"^[a-z][a-z0-9_]*$")
 MIN_TOKEN_LENGTH = 16
 """Plain-text tokens shorter than this are refused: they could be guessed."""
-
-
-class TokenFileError(EngineError):
-    """The token file cannot be read or has a mistake (which entry, and what)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,6 +6,10 @@ A problem is ``application/problem+json`` with ``type``, ``title``, ``status``,
 ``violations`` (each with its ``path`` and ``message``), ``guards`` (each guard's
 inputs, result and explanation), and for a refused attempt the ``case``/``seq`` it
 was recorded at. ``docs/embedding.md`` lists the codes.
+
+An engine error is answered with the status and code its class declares
+(``EngineError.http_status`` and ``problem_code`` in ``engine.errors``): this
+module keeps no table of errors of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
+
+from engine.errors import EngineError
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -114,6 +120,23 @@ def problem_response(
         media_type=PROBLEM_TYPE,
         headers=dict(headers or {}),
     )
+
+
+def error_response(
+    exc: EngineError, detail: str | None = None, *, extra: Mapping[str, Any] | None = None
+) -> JSONResponse:
+    """The problem answering an engine error: the status and code its class declares.
+
+    Args:
+        exc: the error.
+        detail: what to tell the client instead of the error's message.
+        extra: further members (``violations``…).
+
+    Returns:
+        An ``application/problem+json`` response.
+    """
+    said = str(exc) if detail is None else detail
+    return problem_response(exc.http_status, exc.problem_code, said, extra=extra)
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, object]]:

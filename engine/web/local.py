@@ -14,16 +14,13 @@ import ipaddress
 from pathlib import Path
 
 from engine.errors import EngineError
+from engine.errors import LocalModeRefused as LocalModeRefused
 from engine.runtime.engine import Engine
 from engine.server.auth import Principal, TokenTable
 from engine.web.sessions import SessionTable
 
 LOCAL_ACTOR = "本机管理员"
 LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
-
-
-class LocalModeRefused(EngineError):
-    """``yishi serve`` without ``--tokens`` on an address other than loopback."""
 
 
 def check_local_host(host: str) -> None:
@@ -48,7 +45,7 @@ def check_local_host(host: str) -> None:
 def _bundled_sources() -> list[tuple[str, str]]:
     from importlib.resources import files
 
-    from engine.cli.demo_cmd import procedures_dir
+    from engine.bundled import procedures_dir
 
     shipped = Path(str(files("engine").joinpath("_procedures")))
     folder = shipped if shipped.is_dir() else procedures_dir()
