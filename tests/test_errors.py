@@ -25,6 +25,8 @@ INTERFACE_SIGNALS = {
     "engine.web.context.SignInNeeded",  # the workbench's redirect to sign in
     "engine.web.context.BadForm",  # a workbench form sent back with its mistakes
     "engine.cli.case_support.UsageProblem",  # a CLI usage line and exit status 2
+    # a guard's count could not be read: caught inside the guard, recorded as a failed guard
+    "engine.guards.checks.InputError",
 }
 
 TITLED_ELSEWHERE = {"invalid-unit"}

@@ -51,8 +51,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("definition", ("engine.definition", "engine.reference")),
     ("audit", ("engine.audit",)),
     ("storage", ("engine.storage",)),
-    ("runtime", ("engine.runtime",)),
+    # Documents are read from a store at a case's head; the Engine offers them as one
+    # of its reads, so they sit below the runtime.
     ("documents", ("engine.documents",)),
+    ("runtime", ("engine.runtime",)),
     ("http", ("engine.server",)),
     ("workbench", ("engine.web",)),
     # The application assembles the API and the workbench, and serves them.

@@ -42,14 +42,17 @@ def test_one_selector_per_procedure_version_reused_across_cases() -> None:
     """Selector: every case of a procedure version is fired through the same Selector object."""
     engine, _ = new_engine()
     open_four(engine, "a", state="reviewed")
-    selector = engine._runners[four().procedure.sha256].selector
+    runner = engine._runners.get(four().procedure.sha256)
+    assert runner is not None
+    selector = runner.selector
 
     for case_id in ("b", "c", "d"):
         open_four(engine, case_id, state="resolution_disclosed")
     engine.tick(T0 + timedelta(days=30))
 
     assert len(engine._runners) == 1
-    assert engine._runners[four().procedure.sha256].selector is selector
+    again = engine._runners.get(four().procedure.sha256)
+    assert again is not None and again.selector is selector
 
 
 def test_each_procedure_version_gets_its_own_selector() -> None:
@@ -62,7 +65,9 @@ def test_each_procedure_version_gets_its_own_selector() -> None:
     engine.open_case(changed, "t2", TOY_DATA, actor=CLERK, at=T0)
     engine.open_case(four(), "f", FOUR_DATA, actor=SECRETARY, at=T0)
 
-    selectors = [r.selector for r in engine._runners.values()]
+    versions = (toy(), changed, four())
+    runners = [engine._runners.get(c.procedure.sha256) for c in versions]
+    selectors = [r.selector for r in runners if r is not None]
 
     assert len({id(s) for s in selectors}) == 3
 
@@ -135,7 +140,8 @@ def test_fire_records_exactly_what_the_selector_judged(payload: dict[str, Any]) 
     engine, _ = new_engine()
     when = open_four(engine)
     case = engine.case("c1", history=False)
-    runner = engine._runners[four().procedure.sha256]
+    runner = engine._runners.get(four().procedure.sha256)
+    assert runner is not None
     selection = runner.selector.select(
         "propose", "drafting", {**_env(payload), "data": dict(case.data)}
     )
