@@ -2,8 +2,11 @@
 
 Each script in bench/ measures one goal of the design as ratios taken in one run (never
 wall-clock limits). ``python bench/run.py`` runs every script; ``python bench/run.py
-engine_bench verify_bench`` runs the named ones; ``--list`` names them. A script that
-fails is reported and the rest still run; the exit status says whether any failed.
+engine_bench verify_bench`` runs the named ones; ``--list`` names them; ``--goals`` runs
+the scripts that print the performance goals of the design (the event, opening a case,
+the peers, durable SQLite and group commit, HTTP with 8 clients, verify), in one run.
+A script that fails is reported and the rest still run; the exit status says whether
+any failed.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+GOALS = ("engine_bench", "peers", "store_bench", "http_bench", "verify_bench")
+"""The scripts whose figures the design's performance goals name, in the order they print."""
 
 
 def scripts() -> list[Path]:
@@ -25,6 +30,8 @@ def main(argv: list[str]) -> int:
     if "--list" in argv:
         print("\n".join(known))
         return 0
+    if "--goals" in argv:
+        argv = [name for name in argv if name != "--goals"] + list(GOALS)
     unknown = [name for name in argv if name not in known]
     if unknown:
         print(f"run.py: no such benchmark: {', '.join(unknown)} (--list names them)")
