@@ -98,19 +98,30 @@ class Engine:
 
     # -- procedures -------------------------------------------------------------------------
 
-    def register(self, compiled: CompiledProcedure) -> None:
+    def register(
+        self, compiled: CompiledProcedure, *, by: str | None = None, at: datetime | None = None
+    ) -> None:
         """Make a procedure version available and keep its source in the store.
+
+        The store keeps who registered a text and when from its first registration;
+        registering the same text again changes neither.
+
+        Args:
+            by: who registers it (an actor id); None records it as unknown.
+            at: when (the engine's clock when omitted).
 
         Raises:
             VersionTaken: another text is registered under the same id and version.
         """
         procedure = compiled.procedure
+        if procedure.sha256 in self._runners:
+            return  # a runner exists only for a version the store already holds
         self.store.save_procedure(
             id=procedure.id, version=procedure.version, sha256=procedure.sha256,
-            source=procedure.source,
+            source=procedure.source, registered_by=by,
+            registered_at=format_time(normalise(at or self.clock.now())),
         )  # fmt: skip
-        if procedure.sha256 not in self._runners:
-            self._runners[procedure.sha256] = Runner(compiled)
+        self._runners[procedure.sha256] = Runner(compiled)
 
     def _runner(self, sha256: str) -> Runner:
         runner = self._runners.get(sha256)
@@ -153,7 +164,7 @@ class Engine:
         undeclared = undeclared_fields(procedure.procedure.data_schema, data)
         if undeclared:
             raise InvalidData(undeclared)
-        self.register(procedure)
+        self.register(procedure, by=who.id)  # a new version is registered by its first opener
         runner = self._runners[procedure.procedure.sha256]
         record, snapshot = open_record(
             runner,

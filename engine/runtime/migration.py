@@ -335,7 +335,7 @@ def migrate_cases(
             continue
         if not registered:
             # stored only once a case is to enter it: a refused migration leaves no trace
-            engine.register(compiled)
+            engine.register(compiled, by=actor.id)
             registered = True
         try:
             record, new = migrate_record(

@@ -64,8 +64,11 @@ class Catalog:
         """Check a text without storing it (``check_source``)."""
         return check_source(source, file)
 
-    def register(self, source: str, file: str) -> Registration:
+    def register(self, source: str, file: str, *, by: str | None = None) -> Registration:
         """Check a text and, when it has no errors, store it (idempotent by sha256).
+
+        Args:
+            by: who registers it (kept with a text stored for the first time).
 
         Raises:
             ProcedureInvalid: with every problem, located, when it has errors.
@@ -75,7 +78,7 @@ class Catalog:
             raise ProcedureInvalid(list(report.problems))
         compiled = report.compiled
         known = self.engine.store.procedure_source(compiled.procedure.sha256) is not None
-        self.engine.register(compiled)
+        self.engine.register(compiled, by=by)
         self.remember(compiled)
         return Registration(compiled=compiled, warnings=report.warnings, registered=not known)
 

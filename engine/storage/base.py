@@ -40,11 +40,18 @@ class CaseSnapshot:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcedureRef:
-    """A stored procedure version: its id, version and the sha256 of its source."""
+    """A stored procedure version: its id, version, the sha256 of its source, its registration.
+
+    ``registered_at`` (RFC 3339) and ``registered_by`` (an actor id) are those of the
+    first registration of this text; None when it was stored before yishi recorded
+    them, or registered without naming who.
+    """
 
     id: str
     version: str
     sha256: str
+    registered_at: str | None = None
+    registered_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,8 +98,28 @@ class CaseImport:
 class Store(Protocol):
     """Durable (or in-memory) home of procedures, cases, records, keys and timers."""
 
-    def save_procedure(self, *, id: str, version: str, sha256: str, source: str) -> None:
-        """Keep a procedure's exact source, addressed by its sha256 (idempotent)."""
+    def save_procedure(
+        self,
+        *,
+        id: str,
+        version: str,
+        sha256: str,
+        source: str,
+        registered_at: str | None = None,
+        registered_by: str | None = None,
+    ) -> None:
+        """Keep a procedure's exact source, addressed by its sha256 (idempotent).
+
+        Saving a stored text again changes nothing: its first registration's time
+        and actor stay.
+
+        Args:
+            registered_at: when it is registered (RFC 3339), or None when unknown.
+            registered_by: who registers it (an actor id), or None when unknown.
+
+        Raises:
+            VersionTaken: another text is stored under the same id and version.
+        """
         ...
 
     def procedure_source(self, sha256: str) -> str | None:

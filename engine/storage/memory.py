@@ -43,7 +43,16 @@ class MemoryStore:
         self._keys: dict[tuple[str, str], IdempotencyEntry] = {}
         self._leases: dict[str, float] = {}
 
-    def save_procedure(self, *, id: str, version: str, sha256: str, source: str) -> None:
+    def save_procedure(
+        self,
+        *,
+        id: str,
+        version: str,
+        sha256: str,
+        source: str,
+        registered_at: str | None = None,
+        registered_by: str | None = None,
+    ) -> None:
         with self._lock:
             if sha256 not in self._procedures:
                 for ref in self._procedure_refs.values():
@@ -53,7 +62,14 @@ class MemoryStore:
                         )
             self._procedures.setdefault(sha256, source)
             self._procedure_refs.setdefault(
-                sha256, ProcedureRef(id=id, version=version, sha256=sha256)
+                sha256,
+                ProcedureRef(
+                    id=id,
+                    version=version,
+                    sha256=sha256,
+                    registered_at=registered_at,
+                    registered_by=registered_by,
+                ),
             )
 
     def procedure_source(self, sha256: str) -> str | None:

@@ -51,7 +51,14 @@ _V2 = (
     "CREATE INDEX cases_unit ON cases (unit, updated_us, id)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+_V3 = (
+    # Who registered each version and when (RFC 3339 text, the registering clock's time).
+    # Versions stored before this migration keep NULL in both: nobody recorded them.
+    "ALTER TABLE procedures ADD COLUMN registered_at TEXT",
+    "ALTER TABLE procedures ADD COLUMN registered_by TEXT",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 """``MIGRATIONS[n - 1]`` takes a database from version n - 1 to version n."""
 
 LATEST = len(MIGRATIONS)

@@ -41,6 +41,7 @@ from engine.storage.base import (
 from engine.storage.migrations import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, pending
 from engine.storage.rows import (
     CASE_COLUMNS,
+    REF_COLUMNS,
     case_filter,
     case_row,
     check_import,
@@ -49,6 +50,7 @@ from engine.storage.rows import (
     encode_cursor,
     micros,
     parse_line_text,
+    procedure_ref,
     record_line,
     snapshot_of,
 )
@@ -64,6 +66,7 @@ _UPDATE_CASE = (
     + ", lease_until = NULL WHERE id = %s AND seq = %s AND head = %s"
 )
 _SELECT_CASE = f"SELECT {_COLUMNS} FROM cases"
+_REF_COLUMNS = ", ".join(REF_COLUMNS)
 _MIGRATION_LOCK = 0x796973686900  # pg_advisory_xact_lock key: "yishi\0"
 
 
@@ -177,7 +180,16 @@ class PostgresStore:
 
     # -- procedures ---------------------------------------------------------------------------
 
-    def save_procedure(self, *, id: str, version: str, sha256: str, source: str) -> None:
+    def save_procedure(
+        self,
+        *,
+        id: str,
+        version: str,
+        sha256: str,
+        source: str,
+        registered_at: str | None = None,
+        registered_by: str | None = None,
+    ) -> None:
         """Keep a procedure's exact source, addressed by its sha256 (idempotent)."""
         if sha256 in self._known_procedures:
             return
@@ -193,9 +205,10 @@ class PostgresStore:
             if taken is not None:
                 raise VersionTaken(id=id, version=version, stored=taken[0], offered=sha256)
             conn.execute(
-                "INSERT INTO procedures (sha256, id, version, source) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (sha256) DO NOTHING",
-                (sha256, id, version, source),
+                "INSERT INTO procedures "
+                "(sha256, id, version, source, registered_at, registered_by) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING",
+                (sha256, id, version, source, registered_at, registered_by),
             )
         self._known_procedures.add(sha256)
 
@@ -210,9 +223,9 @@ class PostgresStore:
     def procedures(self) -> list[ProcedureRef]:
         """Every stored procedure version, sorted by id, version and sha256."""
         with self._connection() as conn:
-            rows = conn.execute("SELECT id, version, sha256 FROM procedures").fetchall()
+            rows = conn.execute(f"SELECT {_REF_COLUMNS} FROM procedures").fetchall()
         # Sorted here, not by the database's collation, so every backend orders alike.
-        refs = [ProcedureRef(id=str(r[0]), version=str(r[1]), sha256=str(r[2])) for r in rows]
+        refs = [procedure_ref(dict(zip(REF_COLUMNS, row, strict=True))) for row in rows]
         return sorted(refs, key=lambda r: (r.id, r.version, r.sha256))
 
     # -- cases --------------------------------------------------------------------------------

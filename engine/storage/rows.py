@@ -14,7 +14,7 @@ from typing import Any
 from engine.audit.jsonl import line_of
 from engine.audit.verify import verify_lines
 from engine.errors import AuditError, Conflict, EngineError, StoreError
-from engine.storage.base import CaseFilter, CaseSnapshot
+from engine.storage.base import CaseFilter, CaseSnapshot, ProcedureRef
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -38,6 +38,20 @@ CASE_COLUMNS = (
     "unit",
 )
 """The columns of ``cases`` that a snapshot fills, in this order (the lease is extra)."""
+
+
+REF_COLUMNS = ("id", "version", "sha256", "registered_at", "registered_by")
+"""The columns of ``procedures`` that a ``ProcedureRef`` holds (the source is read alone)."""
+
+
+def procedure_ref(row: Mapping[str, Any]) -> ProcedureRef:
+    """The ``ProcedureRef`` a ``procedures`` row holds, read by column name."""
+    at, by = row["registered_at"], row["registered_by"]
+    return ProcedureRef(
+        id=str(row["id"]), version=str(row["version"]), sha256=str(row["sha256"]),
+        registered_at=None if at is None else str(at),
+        registered_by=None if by is None else str(by),
+    )  # fmt: skip
 
 
 def micros(at: datetime) -> int:

@@ -44,6 +44,7 @@ from engine.storage.base import (
 from engine.storage.migrations import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, pending
 from engine.storage.rows import (
     CASE_COLUMNS,
+    REF_COLUMNS,
     case_filter,
     case_row,
     check_import,
@@ -52,6 +53,7 @@ from engine.storage.rows import (
     encode_cursor,
     micros,
     parse_line_text,
+    procedure_ref,
     record_line,
     snapshot_of,
 )
@@ -66,6 +68,7 @@ _UPDATE_CASE = (
     + ", lease_until = NULL WHERE id = ? AND seq = ? AND head = ?"
 )
 _SELECT_CASE = f"SELECT {_COLUMNS} FROM cases"
+_REF_COLUMNS = ", ".join(REF_COLUMNS)
 
 
 @dataclass(slots=True, eq=False)
@@ -254,7 +257,16 @@ class SqliteStore:
 
     # -- procedures ---------------------------------------------------------------------------
 
-    def save_procedure(self, *, id: str, version: str, sha256: str, source: str) -> None:
+    def save_procedure(
+        self,
+        *,
+        id: str,
+        version: str,
+        sha256: str,
+        source: str,
+        registered_at: str | None = None,
+        registered_by: str | None = None,
+    ) -> None:
         """Keep a procedure's exact source, addressed by its sha256 (idempotent)."""
         if sha256 in self._known_procedures:
             return
@@ -267,9 +279,10 @@ class SqliteStore:
                 if taken is not None:
                     raise VersionTaken(id=id, version=version, stored=taken[0], offered=sha256)
                 conn.execute(
-                    "INSERT INTO procedures (sha256, id, version, source) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (sha256) DO NOTHING",
-                    (sha256, id, version, source),
+                    "INSERT INTO procedures "
+                    "(sha256, id, version, source, registered_at, registered_by) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+                    (sha256, id, version, source, registered_at, registered_by),
                 )
         self._known_procedures.add(sha256)
 
@@ -284,9 +297,9 @@ class SqliteStore:
         """Every stored procedure version, sorted by id, version and sha256."""
         with self._reading() as conn:
             rows = conn.execute(
-                "SELECT id, version, sha256 FROM procedures ORDER BY id, version, sha256"
+                f"SELECT {_REF_COLUMNS} FROM procedures ORDER BY id, version, sha256"
             ).fetchall()
-        return [ProcedureRef(id=row[0], version=row[1], sha256=row[2]) for row in rows]
+        return [procedure_ref(dict(zip(REF_COLUMNS, row, strict=True))) for row in rows]
 
     # -- cases --------------------------------------------------------------------------------
 
