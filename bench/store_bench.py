@@ -39,8 +39,8 @@ from store_support import DATA, RECONVENE, SECRETARY, T0, procedure  # noqa: E40
 
 from engine.audit.canonical import canonical_bytes  # noqa: E402
 from engine.runtime.engine import Engine  # noqa: E402
+from engine.runtime.snapshot import CaseSnapshot  # noqa: E402
 from engine.storage import MemoryStore, open_store  # noqa: E402
-from engine.storage.base import CaseSnapshot  # noqa: E402
 from engine.storage.rows import case_row  # noqa: E402
 from engine.storage.sqlite import SqliteStore  # noqa: E402
 

@@ -44,6 +44,7 @@ from engine.runtime.attempt import (
 )
 from engine.runtime.clock import Clock, SystemClock, format_time, normalise, parse_time
 from engine.runtime.door import check_member, check_opener
+from engine.runtime.snapshot import CaseSnapshot
 from engine.runtime.types import (
     SYSTEM,
     Actor,
@@ -52,7 +53,7 @@ from engine.runtime.types import (
     Outcome,
     TransitionExplanation,
 )
-from engine.storage.base import CaseSnapshot, Store
+from engine.storage.base import Store
 from engine.storage.memory import MemoryStore
 
 if TYPE_CHECKING:

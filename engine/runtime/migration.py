@@ -32,8 +32,8 @@ from engine.runtime.clock import format_time, normalise, parse_time
 from engine.runtime.deadlines import deadline_after
 from engine.runtime.engine import Engine
 from engine.runtime.provenance import record_provenance
+from engine.runtime.snapshot import CaseSnapshot
 from engine.runtime.types import Actor
-from engine.storage.base import CaseSnapshot
 
 if TYPE_CHECKING:
     from engine.audit.signing import Signer

@@ -16,10 +16,10 @@ from fastapi import Request
 
 from engine.definition.model import Procedure
 from engine.errors import UnknownCase
+from engine.runtime.snapshot import CaseSnapshot
 from engine.server.auth import Principal
 from engine.server.deps import Services
 from engine.server.problems import ProblemError
-from engine.storage.base import CaseSnapshot
 
 _log = logging.getLogger("yishi.server")
 

@@ -1,8 +1,10 @@
 """The store protocol every backend implements.
 
+A store is a recorder: it keeps what the runtime computed and reads it back.
 A commit appends one audit record and replaces the case snapshot in one atomic
 step, and only if the case's seq is still the one the writer read: a
-concurrent writer gets ``Conflict`` and the chain never forks.
+concurrent writer gets ``Conflict`` and the chain never forks. Those rules are
+written once, in ``engine.storage.invariants``, for every backend.
 
 Records are kept as their exact audit-log line (``engine.audit.jsonl``: the hash
 first, then the canonical bytes that were hashed), so exporting a case gives the
@@ -16,26 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CaseSnapshot:
-    """A case's current state as stored beside its audit records."""
-
-    id: str
-    procedure_id: str
-    procedure_version: str
-    procedure_sha256: str
-    state: str
-    data: Mapping[str, Any]
-    seq: int
-    head: str
-    final: bool
-    state_entered_at: str
-    deadline_at: datetime | None = None
-    deadline_event: str | None = None
-    updated_at: str
-    unit: str = ""
-    """The organisational unit the case belongs to (a path such as 县/镇/村; "" for none)."""
+# The snapshot is the runtime's; it is named here too so that code written
+# against ``engine.storage.base.CaseSnapshot`` keeps working.
+from engine.runtime.snapshot import CaseSnapshot as CaseSnapshot  # noqa: PLC0414 - re-export
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

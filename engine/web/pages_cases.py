@@ -23,9 +23,10 @@ from engine.audit.verify import verify_lines
 from engine.definition.model import Procedure
 from engine.errors import CaseExists, Conflict, EngineError, UnknownCase
 from engine.runtime.attempt import InvalidData
+from engine.runtime.snapshot import CaseSnapshot
 from engine.server.models import CASE_ID, EVENT_ID
 from engine.server.routes_cases import actor_of
-from engine.storage.base import CaseFilter, CaseSnapshot
+from engine.storage.base import CaseFilter
 from engine.storage.rows import decode_cursor, encode_cursor, text_micros
 from engine.units import InvalidUnit, check_unit
 from engine.web.context import check_csrf, deps_of, session_of

@@ -12,9 +12,9 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from engine.definition.model import Procedure
+from engine.runtime.snapshot import CaseSnapshot
 from engine.server.access import log_refusal
 from engine.server.auth import Principal
-from engine.storage.base import CaseSnapshot
 from engine.web.context import deps_of
 from engine.web.sessions import Session
 
