@@ -209,3 +209,28 @@ def test_versions_stored_before_schema_3_are_listed_honestly_as_unknown(
     finally:
         for _ in urls:  # drops the PostgreSQL schema
             pass
+
+
+def test_the_cli_says_unknown_for_a_registration_nobody_recorded(tmp_path: Path) -> None:
+    """Rule: ``yishi procedures list`` shows a version stored without who/when as
+    "unknown" in text and null in JSON, never a made-up value."""
+    import json
+
+    from cli_support import invoke
+
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    opened = open_store(db)
+    opened.save_procedure(id="old", version="1", sha256="a" * 64, source="x")
+    opened.close()
+
+    text = invoke("procedures", "list", "--db", db)
+    as_json = invoke("procedures", "list", "--json", "--db", db)
+
+    assert (text.code, as_json.code) == (0, 0)
+    assert text.stdout.strip() == (
+        f"old  1  sha256 {'a' * 64}  cases 0  registered unknown time by unknown"
+    )
+    assert json.loads(as_json.stdout) == [
+        {"id": "old", "version": "1", "sha256": "a" * 64, "registered_at": None,
+         "registered_by": None, "cases": 0}
+    ]  # fmt: skip
