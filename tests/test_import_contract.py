@@ -50,6 +50,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("definition", ("engine.definition", "engine.reference")),
     ("audit", ("engine.audit",)),
+    # A case's state is the runtime's own type; the stores record and return it, so
+    # that one leaf module (it imports nothing of yishi) sits below them.
+    ("snapshot", ("engine.runtime.snapshot",)),
     ("storage", ("engine.storage",)),
     # Documents are read from a store at a case's head; the Engine offers them as one
     # of its reads, so they sit below the runtime.

@@ -217,21 +217,29 @@ def test_the_worker_signs_timer_records_so_a_signed_case_stays_signed(tmp_path: 
 
 
 def test_procedures_list_and_show_name_each_version_and_its_cases(tmp_path: Path) -> None:
-    """Rule: ``procedures list`` prints every version with id, version, sha256 and the
-    number of cases pinning it; ``show`` takes an id or a sha256 prefix; an unknown one
-    is one line, exit 1."""
+    """Rule: ``procedures list`` prints every version with id, version, sha256, the
+    number of cases pinning it, and when and by whom it was registered (``case open``
+    registers a new version as its ``--actor``, at the clock's time, not ``--at``);
+    ``show`` takes an id or a sha256 prefix; an unknown one is one line, exit 1."""
     import hashlib
+    from datetime import UTC, datetime
 
+    before = datetime.now(UTC)
     db, _key = _signed_store(tmp_path)
     sha = hashlib.sha256(FOUR_PATH.read_bytes()).hexdigest()
     listed = yishi("procedures", "list", "--json", "--db", db, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    assert json.loads(listed.stdout) == [
-        {"id": "four-deliberations-two-disclosures", "version": "1.0.0", "sha256": sha, "cases": 1}
-    ]
+    [row] = json.loads(listed.stdout)
+    at = row.pop("registered_at")
+    assert row == {
+        "id": "four-deliberations-two-disclosures", "version": "1.0.0", "sha256": sha,
+        "registered_by": "张书记", "cases": 1,
+    }  # fmt: skip
+    assert before <= datetime.fromisoformat(at) <= datetime.now(UTC)
     shown = yishi("procedures", "show", sha[:12], "--db", db, cwd=tmp_path)
-    assert (
-        shown.stdout.strip() == f"four-deliberations-two-disclosures  1.0.0  sha256 {sha}  cases 1"
+    assert shown.stdout.strip() == (
+        f"four-deliberations-two-disclosures  1.0.0  sha256 {sha}  cases 1  "
+        f"registered {at} by 张书记"
     )
     assert "no procedure id" in _one_line_failure(
         yishi("procedures", "show", "nope", "--db", db, cwd=tmp_path)

@@ -72,7 +72,11 @@ def problem(answer: Any, status: int, code: str) -> dict[str, Any]:
 
 
 def test_registering_is_content_addressed_and_idempotent(http: TestClient) -> None:
-    """The first registration is 201 with the sha256 of the text; the same text again is 200."""
+    """The first registration is 201 with the sha256 of the text; the same text again is 200.
+    The listing names who registered it (the token's actor) and when, from the first time."""
+    from datetime import UTC, datetime
+
+    before = datetime.now(UTC)
     text = procedure_text()
     headers = {**auth(ADMIN_TOKEN), "Content-Type": "application/yaml"}
     first = http.post("/procedures", content=text.encode(), headers=headers)
@@ -83,10 +87,13 @@ def test_registering_is_content_addressed_and_idempotent(http: TestClient) -> No
     assert (first.json()["registered"], again.json()["registered"]) == (True, False)
     assert first.headers["location"] == f"/procedures/{expected.sha256}"
     listed = http.get("/procedures", headers=auth(NOBODY_TOKEN)).json()["procedures"]
+    at = listed[0].pop("registered_at")
     # The listing also says how many cases pin each version (none yet).
     assert listed == [
-        {"id": expected.id, "version": expected.version, "sha256": expected.sha256, "cases": 0}
-    ]
+        {"id": expected.id, "version": expected.version, "sha256": expected.sha256, "cases": 0,
+         "registered_by": "ops"}
+    ]  # fmt: skip
+    assert before <= datetime.fromisoformat(at) <= datetime.now(UTC)
 
 
 def test_an_invalid_procedure_is_a_422_problem_with_every_located_problem(

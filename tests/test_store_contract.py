@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from store_support import (
@@ -267,3 +268,136 @@ def test_data_with_chinese_text_round_trips(engine: Engine, store: Store) -> Non
     snapshot = store.get_case("案-1")
 
     assert snapshot is not None and snapshot.data["matter"] == "修建村文化广场（一期）"
+
+
+# -- the commit rules, alike in every backend (engine.storage.invariants) ----------------------
+
+
+def _next(engine: Engine, store: Store, case_id: str, hours: int = 1) -> tuple[Any, Any]:
+    """The record and snapshot of the next propose on a case, not yet committed."""
+    current = store.get_case(case_id)
+    assert current is not None
+    return attempt(
+        engine._runner(current.procedure_sha256), current, "propose", actor=SECRETARY,
+        payload=RECONVENE, at=T0 + timedelta(hours=hours),
+    )  # fmt: skip
+
+
+def test_a_record_that_would_fork_the_chain_is_refused_in_every_backend(
+    engine: Engine, store: Store
+) -> None:
+    """Rule: at the expected seq, a record whose prev is not the stored head would fork the
+    chain: refused with a StoreError naming it, nothing written, the chain intact."""
+    open_case(engine, "c-1")
+    elsewhere = Engine(store=MemoryStore())
+    elsewhere.open_case(procedure(), "c-1", {**DATA, "matter": "另一条路"}, actor=SECRETARY,
+                        at=T0)  # fmt: skip
+    record, snapshot = _next(elsewhere, elsewhere.store, "c-1")  # sealed, on another head
+
+    with pytest.raises(StoreError) as caught:
+        store.commit(snapshot, record, expected_seq=1)
+
+    assert "refusing to fork it" in str(caught.value)
+    assert f"prev {record['prev'][:12]}…" in str(caught.value)
+    assert verify_store(store) == {"c-1": 1}
+
+
+def test_a_commit_must_hold_the_next_seq_in_every_backend(engine: Engine, store: Store) -> None:
+    """Rule: a commit after seq n holds seq n + 1 in both snapshot and record; anything
+    else is refused before it reaches the data, the same way in every backend."""
+    open_case(engine, "c-1")
+    record, snapshot = _next(engine, store, "c-1")
+
+    with pytest.raises(StoreError) as caught:
+        store.commit(snapshot, record, expected_seq=2)
+
+    assert str(caught.value) == (
+        "case 'c-1': a commit after seq 2 must hold seq 3 (snapshot 2, record 2)"
+    )
+    assert verify_store(store) == {"c-1": 1}
+
+
+def test_the_commit_refusals_say_the_same_words_in_every_backend(
+    engine: Engine, store: Store
+) -> None:
+    """Rule: a missing case, a moved case and a taken key are Conflicts, an opened id is
+    CaseExists, each with one message whatever the backend."""
+    open_case(engine, "c-1")
+    record, snapshot = _next(engine, store, "c-1")
+    ghost = replace(snapshot, id="ghost")
+
+    with pytest.raises(Conflict) as missing:
+        store.commit(ghost, record, expected_seq=1)
+    store.commit(snapshot, record, expected_seq=1, idempotency_key="k", fingerprint="f1")
+    later, after = _next(engine, store, "c-1", hours=2)
+    with pytest.raises(Conflict) as moved:
+        store.commit(snapshot, record, expected_seq=1)
+    with pytest.raises(Conflict) as key:
+        store.commit(after, later, expected_seq=2, idempotency_key="k", fingerprint="f2")
+    opened = store.records("c-1")[0]
+    first = store.get_case("c-1")
+    assert first is not None
+    with pytest.raises(CaseExists) as exists:
+        store.commit(replace(first, seq=1), opened, expected_seq=0)
+
+    assert str(missing.value) == "case 'ghost' does not exist (expected seq 1)"
+    assert str(moved.value) == (
+        "case 'c-1' is at seq 2, not 1: another writer moved it; read it again and retry"
+    )
+    assert str(key.value) == (
+        "idempotency key 'k' on case 'c-1' was used by a concurrent request; "
+        "retry to get its outcome"
+    )
+    assert str(exists.value) == "case 'c-1' is already open"
+    assert verify_store(store) == {"c-1": 2}
+    entry = store.idempotency("c-1", "k")
+    assert entry is not None and (entry.fingerprint, entry.seq) == ("f1", 2)
+
+
+def test_records_come_back_in_seq_order_whatever_the_commit_order_of_cases(
+    engine: Engine, store: Store
+) -> None:
+    """Rule: each case's records read back in seq order, interleaved commits of several
+    cases included; case ids list sorted by code point."""
+    for case_id in ("b", "a", "案", "B"):
+        open_case(engine, case_id)
+    for hour in range(1, 4):
+        for case_id in ("案", "a", "B", "b"):
+            engine.fire(case_id, "propose", actor=SECRETARY, payload=RECONVENE,
+                        at=T0 + timedelta(hours=hour))  # fmt: skip
+
+    assert store.case_ids() == ["B", "a", "b", "案"]
+    for case_id in store.case_ids():
+        assert [r["seq"] for r in store.records(case_id)] == [1, 2, 3, 4]
+    assert verify_store(store) == {"B": 4, "a": 4, "b": 4, "案": 4}
+
+
+def test_cases_updated_at_the_same_instant_page_by_id_descending(
+    engine: Engine, store: Store
+) -> None:
+    """Rule: ties in update time are broken by id, descending, and pages never repeat
+    or skip a case."""
+    for case_id in ("c-3", "c-1", "c-2", "c-0"):
+        open_case(engine, case_id)  # all at T0
+
+    seen: list[str] = []
+    after = None
+    for _ in range(5):
+        page = store.list_cases(after=after, limit=1)
+        seen.extend(c.id for c in page.cases)
+        after = page.next
+        if after is None:
+            break
+
+    assert seen == ["c-3", "c-2", "c-1", "c-0"]
+
+
+def test_due_timers_come_earliest_first_then_by_id(engine: Engine, store: Store) -> None:
+    """Rule: due timers are ordered by deadline instant, then case id, in every backend."""
+    due_b = to_disclosure(engine, "b")
+    due_a = to_disclosure(engine, "a")
+    due_c = to_disclosure(engine, "c", at=T0 - timedelta(hours=1))
+
+    assert due_a == due_b and due_c < due_a
+    assert [c.id for c in store.due_timers(due_a)] == ["c", "a", "b"]
+    assert [c.id for c in store.claim_due_timers(due_a, limit=2)] == ["c", "a"]

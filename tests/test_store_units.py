@@ -32,6 +32,7 @@ from engine.runtime.engine import Engine
 from engine.runtime.transfer import export_case, import_log
 from engine.runtime.types import Actor
 from engine.storage import CaseFilter, Store, open_store
+from engine.storage.migrations import LATEST
 
 TOWN = "柳河县/城关镇"
 VILLAGE = "柳河县/城关镇/柳树村"
@@ -210,6 +211,8 @@ def _sqlite_to_v1(path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("DROP INDEX cases_unit")
         conn.execute("ALTER TABLE cases DROP COLUMN unit")
+        conn.execute("ALTER TABLE procedures DROP COLUMN registered_at")  # schema 3's
+        conn.execute("ALTER TABLE procedures DROP COLUMN registered_by")
         conn.execute("UPDATE yishi_schema SET version = 1")
     conn.close()
 
@@ -223,6 +226,12 @@ def _pg_to_v1(url: str) -> None:
         name = sql.Identifier(schema)
         conn.execute(sql.SQL("DROP INDEX {}.cases_unit").format(name))
         conn.execute(sql.SQL("ALTER TABLE {}.cases DROP COLUMN unit").format(name))
+        for column in ("registered_at", "registered_by"):  # schema 3's
+            conn.execute(
+                sql.SQL("ALTER TABLE {}.procedures DROP COLUMN {}").format(
+                    name, sql.Identifier(column)
+                )
+            )
         conn.execute(sql.SQL("UPDATE {}.yishi_schema SET version = 1").format(name))
 
 
@@ -246,7 +255,7 @@ def _version(url: str, path: Path | None) -> Any:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_database_from_before_units_is_migrated_in_place(backend: str, tmp_path: Path) -> None:
-    """Schema 1 → 2: existing cases keep their chains and belong to no unit; new ones get one."""
+    """Schema 1 → latest: old cases keep their chains and belong to no unit; new ones get one."""
     urls = iter([f"sqlite:///{tmp_path / 'old.db'}"]) if backend == "sqlite" else pg_schema_url()
     url = next(urls)
     path = tmp_path / "old.db" if backend == "sqlite" else None
@@ -265,7 +274,7 @@ def test_a_database_from_before_units_is_migrated_in_place(backend: str, tmp_pat
         _open(engine, "new", VILLAGE)
         old = store.get_case("old")
 
-        assert _version(url, path) == 2
+        assert _version(url, path) == LATEST
         assert old is not None and old.unit == ""
         assert _ids(store, None) == ["new", "old"]
         assert _ids(store, (VILLAGE,)) == ["new"]

@@ -1,5 +1,8 @@
 """``yishi procedures list|show``: the procedure versions a store keeps, and what pins them.
 
+Each version shows when and by whom it was first registered ("unknown" for a
+version stored before yishi recorded that; ``null`` in ``--json``).
+
 A version is one exact text, addressed by its sha256; a store refuses a second
 text under an id and version it already holds. An auditor asks which texts a
 store holds and how many cases each governs: ``list`` answers for all, ``show``
@@ -18,7 +21,10 @@ from engine.cli.case_support import UsageProblem, engine_on, guarded
 
 procedures_app = typer.Typer(
     name="procedures",
-    help="The procedure versions a store keeps: id, version, sha256, cases pinning each.",
+    help=(
+        "The procedure versions a store keeps: id, version, sha256, cases pinning each, "
+        "when and by whom each was registered."
+    ),
     no_args_is_help=True,
 )
 
@@ -27,8 +33,15 @@ def _rows(db: str | None, wanted: str | None) -> list[dict[str, object]]:
     with engine_on(db) as engine:
         refs = engine.procedures()
         counts = engine.cases_per_procedure()
-    rows = [
-        {"id": r.id, "version": r.version, "sha256": r.sha256, "cases": counts.get(r.sha256, 0)}
+    rows: list[dict[str, object]] = [
+        {
+            "id": r.id,
+            "version": r.version,
+            "sha256": r.sha256,
+            "registered_at": r.registered_at,
+            "registered_by": r.registered_by,
+            "cases": counts.get(r.sha256, 0),
+        }
         for r in refs
     ]
     if wanted is None:
@@ -47,7 +60,13 @@ def _print(rows: list[dict[str, object]], as_json: bool) -> None:
         print("no procedure versions in the store")
         return
     for row in rows:
-        print(f"{row['id']}  {row['version']}  sha256 {row['sha256']}  cases {row['cases']}")
+        # None is a version stored before yishi recorded registrations: said, not hidden.
+        at = row["registered_at"] or "unknown time"
+        by = row["registered_by"] or "unknown"
+        print(
+            f"{row['id']}  {row['version']}  sha256 {row['sha256']}  cases {row['cases']}  "
+            f"registered {at} by {by}"
+        )
 
 
 @procedures_app.command("list")

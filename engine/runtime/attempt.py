@@ -38,12 +38,12 @@ from engine.runtime.refusal import (
     withheld_reason,
 )
 from engine.runtime.selector import Selector
+from engine.runtime.snapshot import CaseSnapshot
 from engine.runtime.types import (
     Actor,
     Outcome,
     Reason,
 )
-from engine.storage.base import CaseSnapshot
 from engine.units import check_unit
 
 if TYPE_CHECKING:

@@ -54,8 +54,8 @@ from engine.runtime.attempt import (
 from engine.runtime.clock import Clock, SystemClock, format_time, normalise, parse_time
 from engine.runtime.door import check_member, check_opener
 from engine.runtime.procedure_cache import DEFAULT_SIZE, ProcedureCache
-from engine.runtime.queries import CaseSnapshot
 from engine.runtime.reads import StoreReads
+from engine.runtime.snapshot import CaseSnapshot
 from engine.runtime.types import (
     SYSTEM,
     Actor,
@@ -116,6 +116,7 @@ class Engine(StoreReads):
         self.clock: Clock = clock or SystemClock()
         self.signer = signer
         self._runners = ProcedureCache(cache_size)
+        self._saved: set[str] = set()  # versions this engine has saved (one save each)
 
     @classmethod
     def from_url(
@@ -141,6 +142,7 @@ class Engine(StoreReads):
         """An engine on the same store, signer and compiled procedures, reading ``clock``."""
         twin = Engine(self.store, clock, signer=self.signer)
         twin._runners = self._runners
+        twin._saved = self._saved
         return twin
 
     def close(self) -> None:
@@ -155,17 +157,30 @@ class Engine(StoreReads):
 
     # -- procedures -------------------------------------------------------------------------
 
-    def register(self, compiled: CompiledProcedure) -> None:
+    def register(
+        self, compiled: CompiledProcedure, *, by: str | None = None, at: datetime | None = None
+    ) -> None:
         """Make a procedure version available and keep its source in the store.
+
+        The store keeps who registered a text and when from its first registration;
+        registering the same text again changes neither.
+
+        Args:
+            by: who registers it (an actor id); None records it as unknown.
+            at: when (the engine's clock when omitted).
 
         Raises:
             VersionTaken: another text is registered under the same id and version.
         """
         procedure = compiled.procedure
+        if procedure.sha256 in self._saved:
+            return  # this engine stored it already: the first registration stands
         self.store.save_procedure(
             id=procedure.id, version=procedure.version, sha256=procedure.sha256,
-            source=procedure.source,
+            source=procedure.source, registered_by=by,
+            registered_at=format_time(normalise(at or self.clock.now())),
         )  # fmt: skip
+        self._saved.add(procedure.sha256)
         if self._runners.get(procedure.sha256) is None:
             self._runners.put(Runner(compiled))
 
@@ -177,7 +192,7 @@ class Engine(StoreReads):
         if self._runners.get(compiled.procedure.sha256) is None:
             self._runners.put(Runner(compiled))
 
-    def register_source(self, source: str, file: str) -> Registration:
+    def register_source(self, source: str, file: str, *, by: str | None = None) -> Registration:
         """Check a procedure text and, when it has no errors, register it (idempotent by sha256).
 
         The check is ``yishi validate``'s (``check_source``); warnings are returned.
@@ -185,13 +200,16 @@ class Engine(StoreReads):
         Raises:
             ProcedureInvalid: with every problem, located, when the text has errors.
             VersionTaken: another text is registered under the same id and version.
+
+        Args:
+            by: who registers it (kept with a text stored for the first time).
         """
         report = check_source(source, file)
         if report.compiled is None:
             raise ProcedureInvalid(list(report.problems))
         compiled = report.compiled
         known = self.store.procedure_source(compiled.procedure.sha256) is not None
-        self.register(compiled)
+        self.register(compiled, by=by)
         return Registration(compiled=compiled, warnings=report.warnings, registered=not known)
 
     def procedure(self, sha256: str) -> CompiledProcedure | None:
@@ -252,7 +270,7 @@ class Engine(StoreReads):
         undeclared = undeclared_fields(procedure.procedure.data_schema, data)
         if undeclared:
             raise InvalidData(undeclared)
-        self.register(procedure)
+        self.register(procedure, by=who.id)  # a new version is registered by its first opener
         runner = self._runner(procedure.procedure.sha256)
         record, snapshot = open_record(
             runner,

@@ -33,8 +33,8 @@ from engine.runtime.clock import format_time, normalise, parse_time
 from engine.runtime.deadlines import deadline_after
 from engine.runtime.engine import Engine
 from engine.runtime.provenance import record_provenance
+from engine.runtime.snapshot import CaseSnapshot
 from engine.runtime.types import Actor
-from engine.storage.base import CaseSnapshot
 
 if TYPE_CHECKING:
     from engine.audit.signing import Signer
@@ -327,7 +327,7 @@ def migrate_cases(
             continue
         if not registered:
             # stored only once a case is to enter it: a refused migration leaves no trace
-            engine.register(compiled)
+            engine.register(compiled, by=actor.id)
             registered = True
         try:
             record, new = migrate_record(

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.errors import InvalidCursor, StoreError
-from engine.storage.base import CaseFilter, CasePage, CaseSnapshot, ProcedureRef, Store
+from engine.runtime.snapshot import CaseSnapshot
+from engine.storage.base import CaseFilter, CasePage, ProcedureRef, Store
 from engine.storage.rows import decode_cursor, encode_cursor, text_micros
 
 __all__ = [

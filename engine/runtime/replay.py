@@ -31,8 +31,8 @@ from engine.runtime.clock import parse_time
 from engine.runtime.migration import KIND as MIGRATED
 from engine.runtime.migration import migrate_record, migrated_inputs
 from engine.runtime.provenance import IGNORED_IN_COMPARISON, engine_note, same_outcome
+from engine.runtime.snapshot import CaseSnapshot
 from engine.runtime.types import Actor
-from engine.storage.base import CaseSnapshot
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,8 +23,9 @@ from engine.runtime.engine import Engine
 from engine.runtime.migration import KIND as MIGRATED
 from engine.runtime.migration import migrate_record, migrated_inputs
 from engine.runtime.provenance import differing, engine_note, same_outcome
+from engine.runtime.snapshot import CaseSnapshot
 from engine.runtime.types import Actor
-from engine.storage.base import CaseImport, CaseSnapshot, IdempotencyEntry
+from engine.storage.base import CaseImport, IdempotencyEntry
 
 if TYPE_CHECKING:
     from engine.audit.signing import Verifier

@@ -23,8 +23,8 @@ from typing import Any
 from engine.errors import EngineError
 from engine.runtime.attempt import Runner, attempt, open_record
 from engine.runtime.clock import parse_time
+from engine.runtime.snapshot import CaseSnapshot
 from engine.runtime.types import Actor
-from engine.storage.base import CaseSnapshot
 
 MIGRATED = "case.migrated"
 

@@ -15,7 +15,7 @@ import logging
 from fastapi import Request
 
 from engine.definition.model import Procedure
-from engine.runtime.queries import CaseSnapshot
+from engine.runtime.snapshot import CaseSnapshot
 from engine.server.auth import Principal
 from engine.server.deps import Services
 from engine.server.problems import ProblemError

@@ -80,6 +80,13 @@ class ProcedureVersion(ProcedureRef):
     """A stored procedure version in the listing, with how many cases pin it."""
 
     cases: int = Field(description="How many cases in the store pin this exact text.")
+    registered_at: str | None = Field(
+        description="When this text was first registered (RFC 3339); null when unknown "
+        "(stored before yishi recorded it)."
+    )
+    registered_by: str | None = Field(
+        description="Who first registered this text (an actor id); null when unknown."
+    )
 
 
 class ProcedureReport(BaseModel):

@@ -117,7 +117,7 @@ def register_procedure(
             raise ProcedureInvalid(list(report.problems))
         response.status_code = 200
         return _report(report.compiled, report.warnings, registered=False)
-    done = deps.engine.register_source(source, file)
+    done = deps.engine.register_source(source, file, by=caller.actor)
     response.status_code = 201 if done.registered else 200
     response.headers["Location"] = f"/procedures/{done.compiled.procedure.sha256}"
     return _report(done.compiled, done.warnings, registered=done.registered)
@@ -145,7 +145,12 @@ def list_procedures(deps: Deps, caller: Caller) -> ProcedureList:
     return ProcedureList(
         procedures=[
             ProcedureVersion(
-                id=r.id, version=r.version, sha256=r.sha256, cases=counts.get(r.sha256, 0)
+                id=r.id,
+                version=r.version,
+                sha256=r.sha256,
+                cases=counts.get(r.sha256, 0),
+                registered_at=r.registered_at,
+                registered_by=r.registered_by,
             )
             for r in refs
         ]

@@ -1,10 +1,10 @@
 """Case stores: where snapshots, audit records, idempotency keys and timers live."""
 
+from engine.runtime.snapshot import CaseSnapshot
 from engine.storage.base import (
     CaseFilter,
     CaseImport,
     CasePage,
-    CaseSnapshot,
     IdempotencyEntry,
     ProcedureRef,
     Store,

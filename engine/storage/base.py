@@ -1,8 +1,10 @@
 """The store protocol every backend implements.
 
+A store is a recorder: it keeps what the runtime computed and reads it back.
 A commit appends one audit record and replaces the case snapshot in one atomic
 step, and only if the case's seq is still the one the writer read: a
-concurrent writer gets ``Conflict`` and the chain never forks.
+concurrent writer gets ``Conflict`` and the chain never forks. Those rules are
+written once, in ``engine.storage.invariants``, for every backend.
 
 Records are kept as their exact audit-log line (``engine.audit.jsonl``: the hash
 first, then the canonical bytes that were hashed), so exporting a case gives the
@@ -16,35 +18,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CaseSnapshot:
-    """A case's current state as stored beside its audit records."""
-
-    id: str
-    procedure_id: str
-    procedure_version: str
-    procedure_sha256: str
-    state: str
-    data: Mapping[str, Any]
-    seq: int
-    head: str
-    final: bool
-    state_entered_at: str
-    deadline_at: datetime | None = None
-    deadline_event: str | None = None
-    updated_at: str
-    unit: str = ""
-    """The organisational unit the case belongs to (a path such as 县/镇/村; "" for none)."""
+# The snapshot is the runtime's; it is named here too so that code written
+# against ``engine.storage.base.CaseSnapshot`` keeps working.
+from engine.runtime.snapshot import CaseSnapshot as CaseSnapshot
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcedureRef:
-    """A stored procedure version: its id, version and the sha256 of its source."""
+    """A stored procedure version: its id, version, the sha256 of its source, its registration.
+
+    ``registered_at`` (RFC 3339) and ``registered_by`` (an actor id) are those of the
+    first registration of this text; None when it was stored before yishi recorded
+    them, or registered without naming who.
+    """
 
     id: str
     version: str
     sha256: str
+    registered_at: str | None = None
+    registered_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,8 +83,28 @@ class CaseImport:
 class Store(Protocol):
     """Durable (or in-memory) home of procedures, cases, records, keys and timers."""
 
-    def save_procedure(self, *, id: str, version: str, sha256: str, source: str) -> None:
-        """Keep a procedure's exact source, addressed by its sha256 (idempotent)."""
+    def save_procedure(
+        self,
+        *,
+        id: str,
+        version: str,
+        sha256: str,
+        source: str,
+        registered_at: str | None = None,
+        registered_by: str | None = None,
+    ) -> None:
+        """Keep a procedure's exact source, addressed by its sha256 (idempotent).
+
+        Saving a stored text again changes nothing: its first registration's time
+        and actor stay.
+
+        Args:
+            registered_at: when it is registered (RFC 3339), or None when unknown.
+            registered_by: who registers it (an actor id), or None when unknown.
+
+        Raises:
+            VersionTaken: another text is stored under the same id and version.
+        """
         ...
 
     def procedure_source(self, sha256: str) -> str | None:

@@ -1,4 +1,8 @@
-"""An in-memory store (``memory://``): for tests, scenarios and embedding without disk."""
+"""An in-memory store (``memory://``): for tests, scenarios and embedding without disk.
+
+It keeps the same commit rules as the SQL store (``engine.storage.invariants``),
+checked under one lock, and refuses with the same messages.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from engine.audit.jsonl import encode_line
-from engine.errors import CaseExists, Conflict, StoreError, VersionTaken
-from engine.storage.base import (
-    CaseFilter,
-    CaseImport,
-    CasePage,
-    CaseSnapshot,
-    IdempotencyEntry,
-    ProcedureRef,
-)
+from engine.errors import VersionTaken
+from engine.runtime.snapshot import CaseSnapshot
+from engine.storage.base import CaseFilter, CaseImport, CasePage, IdempotencyEntry, ProcedureRef
+from engine.storage.invariants import already_stored, check_head, check_shape, key_taken
 from engine.storage.rows import (
     check_import,
     decode_cursor,
@@ -26,6 +25,7 @@ from engine.storage.rows import (
     encode_cursor,
     filter_bounds,
     parse_line_text,
+    record_line,
     text_micros,
 )
 from engine.units import covered
@@ -43,7 +43,16 @@ class MemoryStore:
         self._keys: dict[tuple[str, str], IdempotencyEntry] = {}
         self._leases: dict[str, float] = {}
 
-    def save_procedure(self, *, id: str, version: str, sha256: str, source: str) -> None:
+    def save_procedure(
+        self,
+        *,
+        id: str,
+        version: str,
+        sha256: str,
+        source: str,
+        registered_at: str | None = None,
+        registered_by: str | None = None,
+    ) -> None:
         with self._lock:
             if sha256 not in self._procedures:
                 for ref in self._procedure_refs.values():
@@ -53,7 +62,14 @@ class MemoryStore:
                         )
             self._procedures.setdefault(sha256, source)
             self._procedure_refs.setdefault(
-                sha256, ProcedureRef(id=id, version=version, sha256=sha256)
+                sha256,
+                ProcedureRef(
+                    id=id,
+                    version=version,
+                    sha256=sha256,
+                    registered_at=registered_at,
+                    registered_by=registered_by,
+                ),
             )
 
     def procedure_source(self, sha256: str) -> str | None:
@@ -76,28 +92,15 @@ class MemoryStore:
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
     ) -> None:
+        check_shape(snapshot, record, expected_seq)
+        record_line(record)  # refuses a record that is not sealed, as the SQL store does
         with self._lock:
             current = self._cases.get(snapshot.id)
-            if current is None and expected_seq != 0:
-                raise Conflict(f"case {snapshot.id!r} does not exist (expected seq {expected_seq})")
-            if current is not None and expected_seq == 0:
-                raise CaseExists(f"case {snapshot.id!r} is already open")
-            if current is not None and current.seq != expected_seq:
-                raise Conflict(
-                    f"case {snapshot.id!r} is at seq {current.seq}, not {expected_seq}: "
-                    "another writer moved it; read it again and retry"
-                )
-            if current is not None and record.get("prev") != current.head:
-                raise StoreError(
-                    f"case {snapshot.id!r}: the record does not continue the stored chain at "
-                    f"seq {current.seq}; refusing to fork it"
-                )
+            found = None if current is None else (current.seq, current.head)
+            check_head(snapshot.id, expected_seq, str(record.get("prev")), found)
             keyed = idempotency_key is not None and fingerprint is not None
             if keyed and (snapshot.id, str(idempotency_key)) in self._keys:
-                raise Conflict(
-                    f"idempotency key {idempotency_key!r} on case {snapshot.id!r} was used by a "
-                    "concurrent request; retry to get its outcome"
-                )
+                raise key_taken(snapshot.id, str(idempotency_key))
             self._cases[snapshot.id] = snapshot
             self._leases.pop(snapshot.id, None)
             self._records.setdefault(snapshot.id, []).append(dict(record))
@@ -130,7 +133,7 @@ class MemoryStore:
             seen: set[str] = set()
             for case, _ in checked:
                 if case.snapshot.id in self._cases or case.snapshot.id in seen:
-                    raise CaseExists(f"case {case.snapshot.id!r} is already in the store")
+                    raise already_stored(case.snapshot.id)
                 seen.add(case.snapshot.id)
             for case, texts in checked:
                 snapshot = case.snapshot

@@ -14,6 +14,7 @@ backends (and Python) order ids by code point, which keyset paging relies on.
 from __future__ import annotations
 
 from engine.errors import StoreError
+from engine.storage.dialect import Session
 
 SCHEMA_TABLE = "yishi_schema"
 
@@ -51,7 +52,14 @@ _V2 = (
     "CREATE INDEX cases_unit ON cases (unit, updated_us, id)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+_V3 = (
+    # Who registered each version and when (RFC 3339 text, the registering clock's time).
+    # Versions stored before this migration keep NULL in both: nobody recorded them.
+    "ALTER TABLE procedures ADD COLUMN registered_at TEXT",
+    "ALTER TABLE procedures ADD COLUMN registered_by TEXT",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 """``MIGRATIONS[n - 1]`` takes a database from version n - 1 to version n."""
 
 LATEST = len(MIGRATIONS)
@@ -88,3 +96,27 @@ def pending(found: int, where: str, dialect: str = "sqlite") -> list[tuple[int, 
         (version, tuple(s.replace("ID_TEXT", id_type) for s in MIGRATIONS[version - 1]))
         for version in range(found + 1, LATEST + 1)
     ]
+
+
+def migrate(session: Session, where: str, dialect: str = "sqlite") -> None:
+    """Bring a database to ``LATEST`` in the caller's write transaction (which serialises it).
+
+    Args:
+        session: a session in a write transaction that no other migrator can share.
+        where: how to name the database in a message.
+        dialect: ``sqlite`` or ``postgresql``.
+
+    Raises:
+        StoreError: when the database is at a newer version than this yishi knows.
+    """
+    session.run(CREATE_SCHEMA_TABLE)
+    row = session.one(f"SELECT version FROM {SCHEMA_TABLE}")
+    found = 0 if row is None else int(row["version"])
+    for version, statements in pending(found, where, dialect):
+        for statement in statements:
+            session.run(statement)
+        session.run(
+            f"INSERT INTO {SCHEMA_TABLE} (one, version) VALUES (1, ?) "
+            "ON CONFLICT (one) DO UPDATE SET version = excluded.version",
+            (version,),
+        )

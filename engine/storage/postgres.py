@@ -12,6 +12,8 @@ many machines share due timers without waiting for each other or taking the
 same one; the expected seq of the commit that fires a timer still guarantees
 it fires at most once.
 
+This module is the PostgreSQL ``Dialect``; the statements are ``engine.storage.sql``'s.
+
 A yishi-only query parameter ``schema=NAME`` keeps the tables in that schema
 (created if missing): the tests give each test its own.
 """
@@ -19,52 +21,56 @@ A yishi-only query parameter ``schema=NAME`` keeps the tables in that schema
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 
-from engine.errors import CaseExists, Conflict, StoreError, VersionTaken
-from engine.storage.base import (
-    CaseFilter,
-    CaseImport,
-    CasePage,
-    CaseSnapshot,
-    IdempotencyEntry,
-    ProcedureRef,
-)
-from engine.storage.migrations import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, pending
-from engine.storage.rows import (
-    CASE_COLUMNS,
-    case_filter,
-    case_row,
-    check_import,
-    conflict_error,
-    due_order,
-    encode_cursor,
-    micros,
-    parse_line_text,
-    record_line,
-    snapshot_of,
-)
+from engine.errors import StoreError
+from engine.storage.dialect import Apply, CaseWrite, Row, Session
+from engine.storage.migrations import migrate
+from engine.storage.sql import SqlStore
 
-_COLUMNS = ", ".join(CASE_COLUMNS)
-_INSERT_CASE = (
-    f"INSERT INTO cases ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(CASE_COLUMNS))}) "
-    "ON CONFLICT (id) DO NOTHING"
-)
-_UPDATE_CASE = (
-    "UPDATE cases SET "
-    + ", ".join(f"{c} = %s" for c in CASE_COLUMNS[1:])
-    + ", lease_until = NULL WHERE id = %s AND seq = %s AND head = %s"
-)
-_SELECT_CASE = f"SELECT {_COLUMNS} FROM cases"
 _MIGRATION_LOCK = 0x796973686900  # pg_advisory_xact_lock key: "yishi\0"
+
+
+class _Session:
+    """A psycopg connection as a ``Session``: ``?`` becomes ``%s``, rows are dicts."""
+
+    __slots__ = ("conn",)
+
+    _translated: dict[str, str] = {}  # noqa: RUF012 - a shared cache of statement texts
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    @classmethod
+    def _sql(cls, text: str) -> Any:
+        found = cls._translated.get(text)
+        if found is None:
+            # No statement of the SQL store has a literal ? or %: a plain swap is exact.
+            found = cls._translated[text] = text.replace("?", "%s")
+        return found
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        with self.conn.cursor(row_factory=dict_row) as cursor:
+            return cursor.execute(self._sql(sql), params).fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self.conn.cursor(row_factory=dict_row) as cursor:
+            return list(cursor.execute(self._sql(sql), params).fetchall())
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self.conn.cursor() as cursor:
+            return cursor.execute(self._sql(sql), params).rowcount
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.executemany(self._sql(sql), rows)
 
 
 def split_url(url: str) -> tuple[str, str | None]:
@@ -96,8 +102,8 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class PostgresStore:
-    """Cases in PostgreSQL, one connection per thread.
+class PostgresDialect:
+    """A PostgreSQL database, one connection per thread.
 
     Args:
         url: a libpq URL (``postgresql://user@host:port/db``), optionally with ``schema=``.
@@ -108,23 +114,26 @@ class PostgresStore:
             database has a newer schema than this yishi knows.
     """
 
+    claim_lock = " FOR UPDATE SKIP LOCKED"
+    no_limit: int | None = None
+
     def __init__(self, url: str, *, connect_timeout: int = 5) -> None:
-        self.url = redact(url)
+        self.where = self.url = redact(url)
         self._conninfo, self._schema = split_url(url)
         self._connect_timeout = connect_timeout
         self._local = threading.local()
         self._conns: list[psycopg.Connection[Any]] = []
         self._conns_lock = threading.Lock()
         self._closed = False
-        self._known_procedures: set[str] = set()
         try:
-            with self._connection() as conn:
-                self._migrate(conn)
+            with self.writing() as session:
+                session.one("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+                migrate(session, self.url, "postgresql")
         except BaseException:
             self.close()
             raise
 
-    # -- connections --------------------------------------------------------------------------
+    # -- connections ----------------------------------------------------------------------------
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
@@ -132,8 +141,7 @@ class PostgresStore:
                 self._conninfo, autocommit=True, connect_timeout=self._connect_timeout
             )
         except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"cannot connect to PostgreSQL at {self.url}: {reason}") from exc
+            raise StoreError(f"cannot connect to PostgreSQL at {self.url}: {_reason(exc)}") from exc
         try:
             if self._schema is not None:
                 name = sql.Identifier(self._schema)
@@ -157,252 +165,33 @@ class PostgresStore:
         try:
             yield conn
         except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"{self.url}: {reason}") from exc
+            raise StoreError(f"{self.url}: {_reason(exc)}") from exc
 
-    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            conn.execute(CREATE_SCHEMA_TABLE)
-            row = conn.execute(f"SELECT version FROM {SCHEMA_TABLE}").fetchone()
-            found = 0 if row is None else int(row[0])
-            for version, statements in pending(found, self.url, "postgresql"):
-                for statement in statements:
-                    conn.execute(statement)
-                conn.execute(
-                    f"INSERT INTO {SCHEMA_TABLE} (one, version) VALUES (1, %s) "
-                    "ON CONFLICT (one) DO UPDATE SET version = excluded.version",
-                    (version,),
-                )
+    @contextmanager
+    def reading(self) -> Iterator[_Session]:
+        """A session on this thread's connection (autocommit: each read on its own)."""
+        with self._connection() as conn:
+            yield _Session(conn)
 
-    # -- procedures ---------------------------------------------------------------------------
-
-    def save_procedure(self, *, id: str, version: str, sha256: str, source: str) -> None:
-        """Keep a procedure's exact source, addressed by its sha256 (idempotent)."""
-        if sha256 in self._known_procedures:
-            return
+    @contextmanager
+    def writing(self) -> Iterator[_Session]:
+        """One transaction on this thread's connection."""
         with self._connection() as conn, conn.transaction():
-            # Serialise registrations of one id+version so two texts cannot both get in.
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"procedure:{id}:{version}",)
-            )
-            taken = conn.execute(
-                "SELECT sha256 FROM procedures WHERE id = %s AND version = %s AND sha256 <> %s",
-                (id, version, sha256),
-            ).fetchone()
-            if taken is not None:
-                raise VersionTaken(id=id, version=version, stored=taken[0], offered=sha256)
-            conn.execute(
-                "INSERT INTO procedures (sha256, id, version, source) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (sha256) DO NOTHING",
-                (sha256, id, version, source),
-            )
-        self._known_procedures.add(sha256)
+            yield _Session(conn)
 
-    def procedure_source(self, sha256: str) -> str | None:
-        """The source of a stored procedure version, or None."""
-        with self._connection() as conn:
-            row = conn.execute(
-                "SELECT source FROM procedures WHERE sha256 = %s", (sha256,)
-            ).fetchone()
-        return None if row is None else str(row[0])
-
-    def procedures(self) -> list[ProcedureRef]:
-        """Every stored procedure version, sorted by id, version and sha256."""
-        with self._connection() as conn:
-            rows = conn.execute("SELECT id, version, sha256 FROM procedures").fetchall()
-        # Sorted here, not by the database's collation, so every backend orders alike.
-        refs = [ProcedureRef(id=str(r[0]), version=str(r[1]), sha256=str(r[2])) for r in rows]
-        return sorted(refs, key=lambda r: (r.id, r.version, r.sha256))
-
-    # -- cases --------------------------------------------------------------------------------
-
-    def get_case(self, case_id: str) -> CaseSnapshot | None:
-        """The case's snapshot, or None when there is no such case."""
-        with self._connection() as conn:
-            row = conn.execute(f"{_SELECT_CASE} WHERE id = %s", (case_id,)).fetchone()
-        return None if row is None else snapshot_of(row)
-
-    def commit(
-        self,
-        snapshot: CaseSnapshot,
-        record: Mapping[str, Any],
-        *,
-        expected_seq: int,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-    ) -> None:
-        """Append ``record`` and replace the snapshot in one transaction.
+    def commit(self, write: CaseWrite, apply: Apply) -> None:
+        """One transaction per commit; the server batches the WAL flushes of concurrent ones.
 
         Raises:
-            Conflict: when the stored seq is not ``expected_seq`` or the key was taken.
-            CaseExists: when ``expected_seq`` is 0 and the case exists.
+            EngineError: what ``apply`` raised (the transaction is rolled back).
             StoreError: when PostgreSQL cannot be reached or written.
         """
-        if snapshot.seq != expected_seq + 1 or record.get("seq") != snapshot.seq:
-            raise StoreError(
-                f"case {snapshot.id!r}: a commit after seq {expected_seq} must hold seq "
-                f"{expected_seq + 1} (snapshot {snapshot.seq}, record {record.get('seq')})"
-            )
-        row = case_row(snapshot)
-        line = record_line(record)
-        case_id = snapshot.id
-        with self._connection() as conn, conn.transaction():
-            if expected_seq == 0:
-                if conn.execute(_INSERT_CASE, row).rowcount != 1:
-                    raise CaseExists(f"case {case_id!r} is already open")
-            else:
-                prev = str(record.get("prev"))
-                cursor = conn.execute(_UPDATE_CASE, (*row[1:], case_id, expected_seq, prev))
-                if cursor.rowcount != 1:
-                    found = conn.execute(
-                        "SELECT seq, head FROM cases WHERE id = %s", (case_id,)
-                    ).fetchone()
-                    raise conflict_error(case_id, expected_seq, prev, found)
-            conn.execute(
-                "INSERT INTO events (case_id, seq, record) VALUES (%s, %s, %s)",
-                (case_id, snapshot.seq, line),
-            )
-            if idempotency_key is not None and fingerprint is not None:
-                inserted = conn.execute(
-                    "INSERT INTO idempotency_keys (case_id, key, fingerprint, seq) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    (case_id, idempotency_key, fingerprint, snapshot.seq),
-                ).rowcount
-                if inserted != 1:
-                    raise Conflict(
-                        f"idempotency key {idempotency_key!r} on case {case_id!r} was used by "
-                        "a concurrent request; retry to get its outcome"
-                    )
+        with self.writing() as session:
+            apply(session, write)
 
-    def records(self, case_id: str, *, upto: int | None = None) -> list[dict[str, Any]]:
-        """The case's audit records in seq order (up to ``upto`` when given)."""
-        limit = upto if upto is not None else (1 << 62)
-        with self._connection() as conn:
-            rows = conn.execute(
-                "SELECT record FROM events WHERE case_id = %s AND seq <= %s ORDER BY seq",
-                (case_id, limit),
-            ).fetchall()
-        return [parse_line_text(row[0]) for row in rows]
-
-    def export_lines(self, case_id: str) -> list[bytes]:
-        """The case's audit-log lines in seq order, exactly as stored, with newlines."""
-        with self._connection() as conn:
-            rows = conn.execute(
-                "SELECT record FROM events WHERE case_id = %s ORDER BY seq", (case_id,)
-            ).fetchall()
-        return [str(row[0]).encode("utf-8") + b"\n" for row in rows]
-
-    def import_case(
-        self,
-        snapshot: CaseSnapshot,
-        lines: Sequence[bytes],
-        *,
-        keys: Mapping[str, IdempotencyEntry] | None = None,
-    ) -> None:
-        """Store a verified case (see ``Store.import_case``).
-
-        Raises:
-            AuditError: when the lines do not verify or do not match the snapshot.
-            CaseExists: when the case is already here.
-            StoreError: when PostgreSQL cannot be reached or written.
-        """
-        self.import_cases([CaseImport(snapshot=snapshot, lines=lines, keys=keys or {})])
-
-    def import_cases(self, cases: Sequence[CaseImport]) -> None:
-        """Store several verified cases in one transaction (see ``Store.import_cases``).
-
-        Raises:
-            AuditError: when one case's lines do not verify or do not match its snapshot.
-            CaseExists: when one of the cases is already here (nothing is stored).
-            StoreError: when PostgreSQL cannot be reached or written (nothing is stored).
-        """
-        checked = [(case, check_import(case.snapshot, case.lines)) for case in cases]
-        with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
-            for case, texts in checked:
-                snapshot = case.snapshot
-                if cursor.execute(_INSERT_CASE, case_row(snapshot)).rowcount != 1:
-                    raise CaseExists(f"case {snapshot.id!r} is already in {self.url}")
-                cursor.executemany(
-                    "INSERT INTO events (case_id, seq, record) VALUES (%s, %s, %s)",
-                    [(snapshot.id, seq, text) for seq, text in enumerate(texts, 1)],
-                )
-                cursor.executemany(
-                    "INSERT INTO idempotency_keys (case_id, key, fingerprint, seq) "
-                    "VALUES (%s, %s, %s, %s)",
-                    [(snapshot.id, k, e.fingerprint, e.seq) for k, e in case.keys.items()],
-                )
-
-    def idempotency(self, case_id: str, key: str) -> IdempotencyEntry | None:
-        """What ``key`` was first used for on this case, if anything."""
-        with self._connection() as conn:
-            row = conn.execute(
-                "SELECT fingerprint, seq FROM idempotency_keys WHERE case_id = %s AND key = %s",
-                (case_id, key),
-            ).fetchone()
-        return None if row is None else IdempotencyEntry(fingerprint=row[0], seq=int(row[1]))
-
-    # -- timers -------------------------------------------------------------------------------
-
-    def due_timers(self, now: datetime) -> list[CaseSnapshot]:
-        """Open cases whose deadline is at or before ``now``, earliest first."""
-        with self._connection() as conn:
-            rows = conn.execute(
-                f"{_SELECT_CASE} WHERE deadline_us IS NOT NULL AND deadline_us <= %s "
-                "ORDER BY deadline_us, id",
-                (micros(now),),
-            ).fetchall()
-        return [snapshot_of(row) for row in rows]
-
-    def claim_due_timers(
-        self, now: datetime, *, limit: int | None = None, lease_seconds: float = 60.0
-    ) -> list[CaseSnapshot]:
-        """Lease due timers to the caller with ``FOR UPDATE SKIP LOCKED``."""
-        wall = time.time()
-        with self._connection() as conn, conn.transaction():
-            rows = conn.execute(
-                "UPDATE cases SET lease_until = %s WHERE id IN (SELECT id FROM cases "
-                "WHERE deadline_us IS NOT NULL AND deadline_us <= %s "
-                "AND (lease_until IS NULL OR lease_until < %s) "
-                "ORDER BY deadline_us, id LIMIT %s FOR UPDATE SKIP LOCKED) "
-                f"RETURNING {_COLUMNS}",
-                (wall + lease_seconds, micros(now), wall, limit),
-            ).fetchall()
-        return sorted((snapshot_of(row) for row in rows), key=due_order)
-
-    # -- listing ------------------------------------------------------------------------------
-
-    def case_ids(self) -> list[str]:
-        """Every case id, sorted."""
-        with self._connection() as conn:
-            return [row[0] for row in conn.execute("SELECT id FROM cases ORDER BY id")]
-
-    def cases_per_procedure(self) -> dict[str, int]:
-        """How many cases pin each procedure version, by sha256."""
-        query = "SELECT procedure_sha256, COUNT(*) FROM cases GROUP BY procedure_sha256"
-        with self._connection() as conn:
-            return {str(row[0]): int(row[1]) for row in conn.execute(query)}
-
-    def list_cases(
-        self, where: CaseFilter | None = None, *, after: str | None = None, limit: int = 50
-    ) -> CasePage:
-        """Cases matching ``where``, most recently updated first (keyset paging).
-
-        Raises:
-            StoreError: when ``after`` is not a cursor from this store.
-        """
-        clause, params = case_filter(where, after, "%s")
-        size = max(1, limit)
-        with self._connection() as conn:
-            rows = conn.execute(
-                f"{_SELECT_CASE}{clause} ORDER BY updated_us DESC, id DESC LIMIT %s",
-                (*params, size + 1),
-            ).fetchall()
-        page = rows[:size]
-        cursor = encode_cursor(page[-1][14], page[-1][0]) if len(rows) > size else None
-        return CasePage(cases=tuple(snapshot_of(row) for row in page), next=cursor)
-
-    # -- closing ------------------------------------------------------------------------------
+    def lock_version(self, session: Session, id: str, version: str) -> None:
+        """Serialise registrations of one id and version so two texts cannot both get in."""
+        session.one("SELECT pg_advisory_xact_lock(hashtext(?))", (f"procedure:{id}:{version}",))
 
     def close(self) -> None:
         """Close every connection; later calls raise ``StoreError``."""
@@ -411,6 +200,29 @@ class PostgresStore:
             for conn in self._conns:
                 conn.close()
             self._conns.clear()
+
+
+def _reason(exc: psycopg.Error) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class PostgresStore(SqlStore):
+    """Cases in PostgreSQL (the SQL store on ``PostgresDialect``).
+
+    Args:
+        url: a libpq URL (``postgresql://user@host:port/db``), optionally with ``schema=``.
+        connect_timeout: seconds to wait for the server.
+
+    Raises:
+        StoreError: when the server cannot be reached, the URL is refused, or the
+            database has a newer schema than this yishi knows.
+    """
+
+    def __init__(self, url: str, *, connect_timeout: int = 5) -> None:
+        self.postgres = PostgresDialect(url, connect_timeout=connect_timeout)
+        super().__init__(self.postgres)
+        self.url = self.postgres.url
 
     def __enter__(self) -> PostgresStore:
         return self

@@ -1,7 +1,8 @@
-"""What the SQL backends share: snapshot rows, record lines, cursors, import checks.
+"""How values become rows and back: snapshot rows, record lines, cursors, import checks.
 
-SQLite and PostgreSQL keep the same columns; the only differences between them
-(placeholders, upserts, locking) live in their own modules.
+Rows are read by column name (``CASE_COLUMNS``, ``REF_COLUMNS``), never by position.
+The memory store shares the cursors and import checks, so paging and importing
+behave alike in every backend.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 
 from engine.audit.jsonl import line_of
 from engine.audit.verify import verify_lines
-from engine.errors import AuditError, Conflict, EngineError, StoreError
-from engine.storage.base import CaseFilter, CaseSnapshot
+from engine.errors import AuditError, StoreError
+from engine.runtime.snapshot import CaseSnapshot
+from engine.storage.base import CaseFilter, ProcedureRef
+from engine.storage.dialect import Row
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -38,6 +41,20 @@ CASE_COLUMNS = (
     "unit",
 )
 """The columns of ``cases`` that a snapshot fills, in this order (the lease is extra)."""
+
+
+REF_COLUMNS = ("id", "version", "sha256", "registered_at", "registered_by")
+"""The columns of ``procedures`` that a ``ProcedureRef`` holds (the source is read alone)."""
+
+
+def procedure_ref(row: Row) -> ProcedureRef:
+    """The ``ProcedureRef`` a ``procedures`` row holds, read by column name."""
+    at, by = row["registered_at"], row["registered_by"]
+    return ProcedureRef(
+        id=str(row["id"]), version=str(row["version"]), sha256=str(row["sha256"]),
+        registered_at=None if at is None else str(at),
+        registered_by=None if by is None else str(by),
+    )  # fmt: skip
 
 
 def micros(at: datetime) -> int:
@@ -88,24 +105,24 @@ def case_row(snapshot: CaseSnapshot) -> tuple[Any, ...]:
     )
 
 
-def snapshot_of(row: Sequence[Any]) -> CaseSnapshot:
+def snapshot_of(row: Row) -> CaseSnapshot:
     """The snapshot a ``CASE_COLUMNS`` row holds (the deadline keeps its own offset)."""
-    due = row[10]
+    due = row["deadline_at"]
     return CaseSnapshot(
-        id=row[0],
-        procedure_id=row[1],
-        procedure_version=row[2],
-        procedure_sha256=row[3],
-        state=row[4],
-        data=json.loads(row[5]),
-        seq=int(row[6]),
-        head=row[7],
-        final=bool(row[8]),
-        state_entered_at=row[9],
+        id=str(row["id"]),
+        procedure_id=str(row["procedure_id"]),
+        procedure_version=str(row["procedure_version"]),
+        procedure_sha256=str(row["procedure_sha256"]),
+        state=str(row["state"]),
+        data=json.loads(row["data"]),
+        seq=int(row["seq"]),
+        head=str(row["head"]),
+        final=bool(row["final"]),
+        state_entered_at=str(row["state_entered_at"]),
         deadline_at=datetime.fromisoformat(due) if due is not None else None,
-        deadline_event=row[12],
-        updated_at=row[13],
-        unit=row[15],
+        deadline_event=row["deadline_event"],
+        updated_at=str(row["updated_at"]),
+        unit=str(row["unit"]),
     )
 
 
@@ -240,32 +257,3 @@ def check_import(snapshot: CaseSnapshot, lines: Sequence[bytes]) -> list[str]:
             f"(head {snapshot.head[:12]}…)"
         )
     return [line[:-1].decode("utf-8") for line in normalised]
-
-
-def conflict_error(
-    case_id: str, expected: int, prev: str, found: Sequence[Any] | None
-) -> EngineError:
-    """Why a conditional snapshot update matched no row.
-
-    Args:
-        case_id: the case.
-        expected: the seq the writer read.
-        prev: the head the writer's record links to.
-        found: the stored ``(seq, head)``, or None when the case does not exist.
-
-    Returns:
-        ``Conflict`` when the case moved on (or is missing); ``StoreError`` when the
-        seq matches but the head does not (the record would fork the chain).
-    """
-    if found is None:
-        return Conflict(f"case {case_id!r} does not exist (expected seq {expected})")
-    seq, head = int(found[0]), str(found[1])
-    if seq == expected and head != prev:
-        return StoreError(
-            f"case {case_id!r}: the record does not continue the stored chain at seq {seq} "
-            f"(prev {prev[:12]}…, head {head[:12]}…); refusing to fork it"
-        )
-    return Conflict(
-        f"case {case_id!r} is at seq {seq}, not {expected}: "
-        "another writer moved it; read it again and retry"
-    )

@@ -77,7 +77,7 @@ def prepare_local(engine: Engine) -> tuple[TokenTable, SessionTable, str, list[s
     if not engine.procedures():
         for name, text in _bundled_sources():
             try:
-                engine.register(load_source(text, name))
+                engine.register(load_source(text, name), by=LOCAL_ACTOR)
             except EngineError:
                 continue
             registered.append(name)

@@ -64,7 +64,10 @@ def procedures_page(request: Request) -> Response:
         except EngineError:
             compiled = None
         title = compiled.procedure.title if compiled is not None else ""
-        rows.append({"id": ref.id, "version": ref.version, "sha256": ref.sha256, "title": title})
+        rows.append({
+            "id": ref.id, "version": ref.version, "sha256": ref.sha256, "title": title,
+            "registered_at": ref.registered_at, "registered_by": ref.registered_by,
+        })  # fmt: skip
     return page("procedures.html", title="规程 Procedures", user=session, rows=rows)
 
 
@@ -298,8 +301,9 @@ async def playground_run(request: Request) -> Response:
             )  # fmt: skip
         try:
             done = await run_in_threadpool(
-                deps_of(request).engine.register_source, source, "procedure.yaml"
-            )
+                deps_of(request).engine.register_source, source, "procedure.yaml",
+                by=session.principal.actor,
+            )  # fmt: skip
         except ProcedureInvalid:
             pass
         else:

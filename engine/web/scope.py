@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from engine.definition.model import Procedure
 from engine.errors import UnknownCase
-from engine.runtime.queries import CaseSnapshot
+from engine.runtime.snapshot import CaseSnapshot
 from engine.server.access import log_refusal
 from engine.server.auth import Principal
 from engine.web.context import deps_of
