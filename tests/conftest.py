@@ -15,7 +15,8 @@ a deadline only turns a busy machine into a flaky test. Each property keeps the
 Markers (registered in pyproject.toml) let a developer leave out a kind of test while
 working, e.g. ``-m "not slow and not browser"``; the README's ``make test`` runs them
 all. ``browser`` and ``postgres`` are given here from what a test uses, so a new test
-of either kind is marked without remembering to; ``slow`` and ``subprocess`` are
+of either kind is marked without remembering to; so is ``subprocess`` for the modules
+built around a spawned server or interpreter. Elsewhere ``slow`` and ``subprocess`` are
 written on the tests themselves.
 """
 
@@ -46,12 +47,27 @@ settings.load_profile(
 BROWSER_MODULES = frozenset({"test_web_browser.py"})
 """Modules whose tests drive Chromium (through web_support.chromium)."""
 
+SUBPROCESS_MODULES = frozenset(
+    {
+        "test_embedding_docs.py",  # the documented snippets, run as a user would
+        "test_layering.py",  # imports measured in a fresh interpreter
+        "test_lazy_imports.py",  # same
+        "test_serve_tokens_units.py",  # `yishi serve` started and stopped
+        "test_server_connections.py",  # a live `yishi serve` shared by the module
+        "test_server_hostile.py",  # same
+        "test_server_live.py",  # same
+    }
+)
+"""Modules whose tests start the installed script or another interpreter."""
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark browser tests by their module and PostgreSQL tests by their backend."""
+    """Mark browser and subprocess tests by their module, PostgreSQL ones by their backend."""
     for item in items:
         if item.path.name in BROWSER_MODULES:
             item.add_marker(pytest.mark.browser)
+        if item.path.name in SUBPROCESS_MODULES:
+            item.add_marker(pytest.mark.subprocess)
         if _uses_postgres(item):
             item.add_marker(pytest.mark.postgres)
 

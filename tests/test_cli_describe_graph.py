@@ -166,6 +166,7 @@ def test_an_invalid_file_prints_its_located_problems_with_exit_1(
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_demo_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
     """``demo`` validates every bundled procedure, runs every happy-path scenario on a
     SQLite store, and exports an audit log per case that ``yishi verify`` accepts."""

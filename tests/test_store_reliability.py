@@ -102,6 +102,7 @@ def _fire_forever(url: str, fd: int, cases: list[str], round_: int) -> None:
         thread.join()
 
 
+@pytest.mark.slow
 def test_sigkill_never_loses_an_acknowledged_event_or_leaves_half_of_one(tmp_path: Path) -> None:
     """20+ SIGKILLs at random moments: chains verify and every acknowledged event is there."""
     url = f"sqlite:///{tmp_path / 'crash.db'}"
