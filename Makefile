@@ -51,8 +51,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# -n auto: one pytest-xdist worker per core; --dist worksteal lets an idle worker take
+# tests queued on a busy one, so a few long tests do not leave a core waiting.
 test: system-deps lint typecheck
-	cd tests && ../$(BIN)/python -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml
+	cd tests && ../$(BIN)/python -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml \
+	  -n auto --dist worksteal
 
 # docs/actions.md, docs/guards.md and docs/counting.md are generated; a test compares them.
 reference: install

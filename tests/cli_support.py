@@ -16,7 +16,9 @@ import contextlib
 import io
 import os
 import re
+import subprocess
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,18 +66,63 @@ def invoke(*args: str | Path, cwd: Path | None = None) -> Ran:
     for timer in timers:
         timer.daemon = True
         timer.start()
+    _as_a_new_process()
     out, err = _stream(), _stream()
     previous = Path.cwd()
     try:
         if cwd is not None:
             os.chdir(cwd)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = run_main(argv)
+            try:
+                code = run_main(argv)
+            except SystemExit as exit_:
+                # a command that calls sys.exit itself, as the console script would end
+                code = 0 if exit_.code is None else exit_.code if isinstance(exit_.code, int) else 1
     finally:
         os.chdir(previous)
         for timer in timers:
             timer.cancel()
     return Ran(code=code, stdout=_text(out), stderr=_text(err))
+
+
+def completed(
+    *args: str | Path, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``yishi ARGS`` in process; answer as ``subprocess.run(..., text=True)`` would.
+
+    The specifications that once spawned the installed script keep their assertions
+    on ``returncode``, ``stdout`` and ``stderr`` unchanged. ``env`` holds variables to
+    set for the run only (``COLUMNS`` for rich's width, say), restored afterwards.
+    """
+    with _environment(env or {}):
+        ran = invoke(*args, cwd=cwd)
+    argv = ["yishi", *(str(a) for a in args)]
+    return subprocess.CompletedProcess(argv, ran.code, ran.stdout, ran.stderr)
+
+
+@contextlib.contextmanager
+def _environment(changes: Mapping[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _as_a_new_process() -> None:
+    """Forget what the CLI keeps for a process's lifetime, as a new process starts without it.
+
+    The console reads the terminal width (``COLUMNS``) once; a run with another width
+    must not print at the width of the run before it.
+    """
+    from engine.cli import output
+
+    output.console.cache_clear()
 
 
 def _is_fifo(path: Path) -> bool:
@@ -123,6 +170,7 @@ __all__ = [
     "FIFO_PATIENCE",
     "Ran",
     "assert_no_traceback",
+    "completed",
     "invoke",
     "located_lines",
     "one_error_line",

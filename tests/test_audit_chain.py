@@ -48,6 +48,7 @@ _JSON = st.recursive(
 )
 
 
+@pytest.mark.slow
 @given(_JSON)
 @settings(max_examples=300)
 def test_canonical_bytes_equal_the_reference(value: Any) -> None:

@@ -71,6 +71,7 @@ def test_an_empty_log_is_an_error() -> None:
     assert (report.failure.kind, report.failure.line, report.records) == ("empty-log", 0, 0)
 
 
+@pytest.mark.slow
 def test_every_single_byte_change_in_a_small_file_is_caught_at_its_line() -> None:
     """Rule: each of the 255 other values at every byte of a one-record file fails verify."""
     line = encode_line(single())
@@ -84,6 +85,7 @@ def test_every_single_byte_change_in_a_small_file_is_caught_at_its_line() -> Non
             assert report.failure is not None and report.failure.line == 1
 
 
+@pytest.mark.slow
 def test_every_position_of_a_multi_case_file_is_guarded() -> None:
     """Rule: a changed byte anywhere is reported at the line holding it, naming its record."""
     starts = [sum(len(x) for x in LINES[:i]) for i in range(len(LINES))]

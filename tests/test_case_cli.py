@@ -1,30 +1,27 @@
 """Specification: ``yishi case …``, ``yishi worker`` and ``yishi run --db`` on a SQLite store.
 
-Run as the installed command in a subprocess: real exit codes, JSON for
-machines, and a stored case that moves through the CLI exactly as through the API.
+Run in process as the installed command runs (``cli_support.completed``): real exit
+codes, JSON for machines, and a stored case that moves through the CLI exactly as
+through the API.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
+from cli_support import completed
 from store_support import PROCEDURE_PATH, ROOT, SECRETARY, to_disclosure
 
 from engine.runtime.engine import Engine
 from engine.storage import open_store
 
-YISHI = Path(sys.executable).with_name("yishi")
-
 
 def yishi(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``yishi`` command."""
-    return subprocess.run(
-        [str(YISHI), *args], capture_output=True, text=True, cwd=cwd, timeout=60, check=False
-    )
+    """Run the ``yishi`` command line in process."""
+    return completed(*args, cwd=cwd)
 
 
 def test_a_stored_case_moves_through_the_cli(tmp_path: Path) -> None:

@@ -8,18 +8,16 @@ none is refused, one line, nothing stored), and ``--unit`` sets the case's unit.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
-from server_support import DATA, PROCEDURE_PATH, YISHI
+from cli_support import completed
+from server_support import DATA, PROCEDURE_PATH
 
 
 def yishi(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``yishi`` with ``args``."""
-    return subprocess.run(
-        [str(YISHI), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
+    """Run the ``yishi`` command line in process with ``args``."""
+    return completed(*args, cwd=cwd)
 
 
 def test_case_open_takes_a_unit_and_shows_it(tmp_path: Path) -> None:
@@ -64,10 +62,7 @@ def test_case_open_with_a_malformed_unit_is_one_line(tmp_path: Path) -> None:
 
 def test_describe_names_who_may_open_a_case(tmp_path: Path) -> None:
     """describe: the header says which roles may open a case (all, when opened_by is absent)."""
-    shown = subprocess.run(
-        [str(YISHI), "describe", str(PROCEDURE_PATH)], cwd=tmp_path, capture_output=True,
-        text=True, timeout=120, check=False, env={**os.environ, "COLUMNS": "400"},
-    )  # fmt: skip
+    shown = completed("describe", PROCEDURE_PATH, cwd=tmp_path, env={"COLUMNS": "400"})
 
     assert shown.returncode == 0, shown.stderr
     (line,) = [text for text in shown.stdout.splitlines() if "opened by 可立案:" in text]

@@ -1,7 +1,9 @@
 """Specification of ``yishi describe``, ``yishi graph`` and ``yishi demo``, run as a user does.
 
-Each test runs the installed ``yishi`` script (next to the interpreter) in a
-subprocess: real exit codes, real stdout and stderr, and never a traceback.
+Each test runs the command line in process (``cli_support.completed``): real exit
+codes, real stdout and stderr, and never a traceback. The installed ``yishi`` script
+(next to the interpreter) is spawned by the smoke test of ``describe``, which checks
+that its Chinese output reaches a pipe as UTF-8.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import completed
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "procedures" / "four-deliberations-two-disclosures.yaml"
@@ -48,7 +51,12 @@ events:
 
 
 def yishi(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """Run the ``yishi`` script with a wide terminal so rich does not wrap lines."""
+    """Run the command line in process with a wide terminal so rich does not wrap lines."""
+    return completed(*args, cwd=cwd, env={"COLUMNS": "200", "PYTHONIOENCODING": "utf-8"})
+
+
+def yishi_script(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``yishi`` script with a wide terminal so rich does not wrap lines."""
     env = {**os.environ, "COLUMNS": "200", "PYTHONIOENCODING": "utf-8"}
     return subprocess.run(
         [str(YISHI), *map(str, args)],
@@ -70,14 +78,17 @@ def invalid_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.subprocess
 def test_the_yishi_script_is_installed_next_to_the_interpreter() -> None:
     """The console script the other tests run exists."""
     assert YISHI.exists(), f"{YISHI} is missing: install the package (make install)"
 
 
+@pytest.mark.subprocess
 def test_describe_prints_states_roles_events_and_guards_in_words() -> None:
-    """``describe`` exits 0 and shows Chinese labels, deadlines, roles and guard wording."""
-    result = yishi("describe", BUNDLED)
+    """``describe`` exits 0 and shows Chinese labels, deadlines, roles and guard wording
+    (from the installed script: its UTF-8 output through a pipe)."""
+    result = yishi_script("describe", BUNDLED)
 
     assert result.returncode == 0, result.stderr
     for text in (
@@ -155,6 +166,7 @@ def test_an_invalid_file_prints_its_located_problems_with_exit_1(
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_demo_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
     """``demo`` validates every bundled procedure, runs every happy-path scenario on a
     SQLite store, and exports an audit log per case that ``yishi verify`` accepts."""

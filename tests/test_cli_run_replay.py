@@ -1,35 +1,27 @@
-"""``yishi run`` and ``yishi replay`` as a user runs them: the installed script, in a subprocess."""
+"""``yishi run`` and ``yishi replay`` as a user runs them: the command line, run in process.
+
+``cli_support.completed`` gives the same exit status, stdout and stderr as the installed
+script without starting an interpreter per command (the subprocess smoke tests live in
+test_cli_describe_graph.py, test_cli_sweep.py and test_case_cli.py).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from cli_support import completed
 from runtime_support import BUNDLED_PATH, FOUR_PATH, FROZEN_HAPPY_PATH, HAPPY_PATH, ROOT
 
 from engine.audit.chain import seal
 from engine.audit.jsonl import read_file, write_file
 
-YISHI = Path(sys.executable).with_name("yishi")
-
 
 def _yishi(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"}
-    return subprocess.run(
-        [str(YISHI), *map(str, args)],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        cwd=cwd,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return completed(*args, cwd=cwd, env={"COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"})
 
 
 def _wrong_scenario(tmp_path: Path) -> Path:

@@ -1,4 +1,8 @@
-"""``yishi verify`` run as the installed script: ok, tampered, missing file."""
+"""``yishi verify`` as a user runs it: ok, tampered, missing file.
+
+The command line runs in process (``cli_support.completed``); the tampered log is
+given to the installed script, whose exit status 1 a shell script relies on.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from audit_samples import sample_log
+from cli_support import completed
 
 from engine.audit import write_records
 
@@ -14,6 +20,10 @@ YISHI = Path(sys.executable).with_name("yishi")
 
 
 def _verify(path: Path) -> subprocess.CompletedProcess[str]:
+    return completed("verify", path)
+
+
+def _verify_script(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(YISHI), "verify", str(path)], check=False, capture_output=True, text=True, timeout=60
     )
@@ -36,12 +46,13 @@ def test_an_intact_log_prints_ok_what_it_proves_and_each_head(tmp_path: Path) ->
     assert (0, expected) == (ran.returncode, ran.stdout.splitlines())
 
 
+@pytest.mark.subprocess
 def test_a_tampered_log_names_file_line_case_and_seq(tmp_path: Path) -> None:
-    """Rule: exit 1 with FILE:LINE: case C seq S: what is wrong."""
+    """Rule: exit 1 with FILE:LINE: case C seq S: what is wrong (from the installed script)."""
     path = tmp_path / "audit.jsonl"
     write_records(path, sample_log())
     path.write_bytes(path.read_bytes().replace(b"41/58", b"40/58", 1))
-    ran = _verify(path)
+    ran = _verify_script(path)
     assert ran.returncode == 1
     assert ran.stdout.startswith(f"{path}:4: case c-2024-001 seq 2: hash mismatch")
     assert "Traceback" not in ran.stderr

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import completed
 
 from engine.definition.loader import check_source, read_source
 from engine.documents.library import CaseDocuments, case_documents
@@ -58,16 +59,9 @@ def trail(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[dict[str,
     text = SCENARIO.read_text(encoding="utf-8")
     text = text.replace("case: 2021-高新区-社区党委换届", f"case: {CASE}")
     scenario.write_text(text.replace("procedure: ../", f"procedure: {PROCEDURES}/"), "utf-8")
-    subprocess.run(
-        [YISHI, "run", scenario, "--audit", log], check=True, capture_output=True, timeout=300
-    )
+    completed("run", scenario, "--audit", log).check_returncode()
     url = f"sqlite:///{work / 'd.db'}"
-    subprocess.run(
-        [YISHI, "case", "import", log, "--db", url, "--procedure", THREE],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    completed("case", "import", log, "--db", url, "--procedure", THREE).check_returncode()
     records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     return url, records
 
@@ -195,16 +189,9 @@ def test_each_bundled_happy_path_produces_each_of_its_documents(
     procedure = PROCEDURES / text.split("\nprocedure: ../", 1)[1].split("\n", 1)[0]
     case_id = text.split("\ncase: ", 1)[1].split("\n", 1)[0].strip()
     log = tmp_path / "log.jsonl"
-    subprocess.run(
-        [YISHI, "run", scenario, "--audit", log], check=True, capture_output=True, timeout=300
-    )
+    completed("run", scenario, "--audit", log).check_returncode()
     url = f"sqlite:///{tmp_path / 'd.db'}"
-    subprocess.run(
-        [YISHI, "case", "import", log, "--db", url, "--procedure", procedure],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    completed("case", "import", log, "--db", url, "--procedure", procedure).check_returncode()
     head = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])
     store = open_store(url)
     try:
@@ -247,6 +234,7 @@ def test_an_unknown_document_names_the_declared_ones(trail: Any) -> None:
     assert "results-report" in str(caught.value)
 
 
+@pytest.mark.subprocess
 def test_cli_lists_and_writes_a_document(trail: Any, tmp_path: Path) -> None:
     """`yishi document --list` shows readiness; `--name --format pdf --out` writes the PDF."""
     url = trail[0]

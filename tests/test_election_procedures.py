@@ -8,13 +8,11 @@ round and its explanation, and that ``yishi run`` prints every round's counts.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import completed
 
 from engine.runtime.scenario import load_scenario, run_scenario
 
@@ -136,14 +134,9 @@ def test_failure_branches_are_explained(scenario: str, needle: str) -> None:
 
 def test_yishi_run_prints_every_rounds_counts_and_explanations(tmp_path: Path) -> None:
     """yishi run (三票制): from registration to the elected secretary, each round's counts shown."""
-    yishi = Path(sys.executable).with_name("yishi")
     audit = tmp_path / "audit.jsonl"
 
-    done = subprocess.run(
-        [str(yishi), "run", str(THREE_BALLOT), "--audit", str(audit)],
-        capture_output=True, text=True, check=False,
-        env={**os.environ, "COLUMNS": "240"},
-    )  # fmt: skip
+    done = completed("run", THREE_BALLOT, "--audit", audit, env={"COLUMNS": "240"})
 
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout

@@ -1,4 +1,4 @@
-"""Specification: the integrity commands as the installed ``yishi`` runs them.
+"""Specification: the integrity commands as the installed ``yishi`` runs them (in process).
 
 ``keygen`` makes the writer's key; ``case … --signing-key`` signs; ``checkpoint``
 publishes a store's heads; ``verify`` says what it checked and prints heads to
@@ -11,26 +11,17 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
+from cli_support import completed
 from runtime_support import FOUR_PATH, FROZEN_HAPPY_PATH
 
 from engine.audit.signing import load_signer
 
-YISHI = Path(sys.executable).with_name("yishi")
-
 
 def yishi(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``yishi`` command."""
-    return subprocess.run(
-        [str(YISHI), *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
+    """Run the ``yishi`` command line in process."""
+    return completed(*args, cwd=cwd)
 
 
 def _one_line_failure(ran: subprocess.CompletedProcess[str]) -> str:

@@ -15,17 +15,15 @@ create if anything in it were ever executed.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_support import completed
 
 from engine.definition.loader import check_source, read_source
 
 CORPUS = Path(__file__).resolve().parent / "procedures" / "invalid"
 FILES = sorted(CORPUS.glob("*.yaml"))
-YISHI = Path(sys.executable).with_name("yishi")
 
 
 def _header(path: Path, tag: str) -> set[str]:
@@ -97,13 +95,7 @@ def test_cli_validate_prints_the_same_lines_and_exits_1(name: str) -> None:
     for marker in markers:
         marker.unlink(missing_ok=True)
 
-    result = subprocess.run(
-        [str(YISHI), "validate", str(path)],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        check=False,
-    )
+    result = completed("validate", path)
 
     assert result.returncode == 1
     printed = {line.removeprefix(f"{path}:") for line in result.stdout.splitlines()}
@@ -118,13 +110,7 @@ def test_cli_validate_reports_every_file_and_fails_if_any_fails(procedures_dir: 
     good = sorted(procedures_dir.glob("*.yaml"))[0]
     bad = CORPUS / "lint-unknown-role.yaml"
 
-    result = subprocess.run(
-        [str(YISHI), "validate", str(good), str(bad)],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        check=False,
-    )
+    result = completed("validate", good, bad)
 
     assert result.returncode == 1
     assert f"{good}: ok" in result.stderr

@@ -117,6 +117,7 @@ def test_a_missing_peer_is_reported_with_how_to_install_it(
     assert 'pip install ".[bench]"' in out
 
 
+@pytest.mark.subprocess
 def test_the_script_runs_and_prints_yishi_beside_whatever_peers_are_installed() -> None:
     """One small run from the command line prints the table; a peer missing is no failure."""
     result = subprocess.run(
@@ -131,6 +132,7 @@ def test_the_script_runs_and_prints_yishi_beside_whatever_peers_are_installed() 
     assert any(line.startswith("yishi ") for line in result.stdout.splitlines())
 
 
+@pytest.mark.subprocess
 def test_a_whole_year_of_events_per_case_is_refused() -> None:
     """12 moves per case would end where the cases began, so the check could not see a move."""
     result = subprocess.run(

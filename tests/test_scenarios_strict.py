@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import completed
 from runtime_support import FOUR_PATH, FROZEN_HAPPY_PATH, ROOT
 
 from engine.definition.strict_yaml import parse_yaml
 from engine.runtime.scenario import ScenarioInvalid, load_scenario, run_scenario
 
-YISHI = Path(sys.executable).with_name("yishi")
 EXAMPLES = ROOT / "procedures" / "examples"
 
 
@@ -38,16 +36,7 @@ def _write(path: Path, body: dict[str, Any]) -> Path:
 
 
 def _yishi(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    return subprocess.run(
-        [str(YISHI), *map(str, args)],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return completed(*args, env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
 
 
 # --- a step without expect expects applied ------------------------------------------------

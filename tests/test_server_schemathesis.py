@@ -8,6 +8,7 @@ the engine as well as the validators. The run takes seconds.
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -18,6 +19,7 @@ open_case(_http, seed(_http), "2024-001")
 schema = schemathesis.openapi.from_asgi("/openapi.json", _http.app)
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(
     max_examples=30,

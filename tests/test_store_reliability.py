@@ -25,7 +25,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import completed
 from store_support import (
     RECONVENE,
     SECRETARY,
@@ -49,7 +49,6 @@ from engine.errors import Conflict, StoreError
 from engine.runtime.engine import Engine
 from engine.storage import open_store
 
-YISHI = Path(sys.executable).with_name("yishi")
 FORK = multiprocessing.get_context("fork")
 
 
@@ -103,6 +102,7 @@ def _fire_forever(url: str, fd: int, cases: list[str], round_: int) -> None:
         thread.join()
 
 
+@pytest.mark.slow
 def test_sigkill_never_loses_an_acknowledged_event_or_leaves_half_of_one(tmp_path: Path) -> None:
     """20+ SIGKILLs at random moments: chains verify and every acknowledged event is there."""
     url = f"sqlite:///{tmp_path / 'crash.db'}"
@@ -275,10 +275,8 @@ def test_workers_share_due_timers_and_fire_each_once(shared_url: str, tmp_path: 
 
 
 def yishi(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``yishi`` command."""
-    return subprocess.run(
-        [str(YISHI), *args], capture_output=True, text=True, cwd=cwd, timeout=60, check=False
-    )
+    """Run the ``yishi`` command line in process."""
+    return completed(*args, cwd=cwd)
 
 
 def assert_one_clear_line(result: subprocess.CompletedProcess[str], *expected: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from fractions import Fraction
 from functools import cache
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import completed
 
 from engine.definition.loader import load_procedure
 from engine.guards.kinds.threshold import ThresholdGuard
@@ -27,7 +27,6 @@ from engine.runtime.scenario import ScenarioResult, load_scenario, run_scenario
 ROOT = Path(__file__).resolve().parent.parent
 PROCEDURES = ROOT / "procedures"
 EXAMPLES = PROCEDURES / "examples"
-YISHI = Path(sys.executable).with_name("yishi")
 VILLAGE_PROCEDURES = (
     "four-deliberations-two-disclosures",
     "two-villages-two-meetings",
@@ -379,17 +378,8 @@ def test_every_meeting_guard_applies_the_rule_its_rule_set_states(procedure_id: 
 
 
 def yishi(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """The installed ``yishi`` command, run from the repository root."""
-    return subprocess.run(
-        [str(YISHI), *map(str, args)],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        cwd=ROOT,
-        check=False,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    """The ``yishi`` command line, run in process from the repository root."""
+    return completed(*args, cwd=ROOT, env={"COLUMNS": "200"})
 
 
 @pytest.mark.parametrize("procedure_id", VILLAGE_PROCEDURES)

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
+from cli_support import completed
 from fastapi.testclient import TestClient
 from server_support import ADMIN_TOKEN, auth, client
 
@@ -33,7 +32,6 @@ from engine.web.sessions import SESSION_COOKIE, SessionTable
 ROOT = Path(__file__).resolve().parent.parent
 PROCEDURES = ROOT / "procedures"
 EXAMPLES = PROCEDURES / "examples"
-YISHI = Path(sys.executable).with_name("yishi")
 THREE = "three-nominations-one-review"
 FOUR = "four-deliberations-two-disclosures"
 THREE_CASE = "2021-gaoxin-election"
@@ -49,28 +47,14 @@ def _import(work: Path, scenario: Path, procedure: str, case: str, keep: int | N
     moved = work / scenario.name
     moved.write_text(text.replace("procedure: ../", f"procedure: {PROCEDURES}/"), "utf-8")
     log = work / f"{scenario.stem}.jsonl"
-    subprocess.run(
-        [YISHI, "run", moved, "--audit", log], check=True, capture_output=True, timeout=300
-    )
+    completed("run", moved, "--audit", log).check_returncode()
     if keep is not None:
         lines = log.read_bytes().splitlines(keepends=True)[:keep]
         log.write_bytes(b"".join(lines))
     url = f"sqlite:///{work / (scenario.stem + '.db')}"
-    subprocess.run(
-        [
-            YISHI,
-            "case",
-            "import",
-            log,
-            "--db",
-            url,
-            "--procedure",
-            PROCEDURES / f"{procedure}.yaml",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    imported = completed("case", "import", log, "--db", url, "--procedure",
+                         PROCEDURES / f"{procedure}.yaml")  # fmt: skip
+    imported.check_returncode()
     return url
 
 
@@ -183,11 +167,9 @@ def test_the_pdf_from_the_page_is_byte_for_byte_the_apis_and_the_clis(
     assert api.status_code == 200 and page.content == api.content
     assert page.headers["x-yishi-head"] == api.headers["x-yishi-head"]
     written = tmp_path / "report.pdf"
-    subprocess.run(
-        [YISHI, "document", THREE_CASE, "--name", "results-report", "--db", three,
-         "--format", "pdf", "--procedures", PROCEDURES, "--out", written],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+    completed("document", THREE_CASE, "--name", "results-report", "--db", three,
+              "--format", "pdf", "--procedures", PROCEDURES, "--out", written,
+              ).check_returncode()  # fmt: skip
     assert written.read_bytes() == page.content
 
 

@@ -516,6 +516,7 @@ def test_hostile_requests_to_the_pages_are_answered_without_a_500() -> None:
             assert answer.status_code < 500, (path, data, answer.text[:300])
 
 
+@pytest.mark.subprocess
 def test_yishi_serve_without_tokens_prints_a_link_that_signs_in_once(tmp_path: Any) -> None:
     """The real command on 127.0.0.1: the printed link gives a session once, then 401."""
     import os

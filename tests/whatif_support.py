@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ def amended_election(tmp_path: Path, version: str = "2.0.0") -> Path:
     text = ELECTION.read_text(encoding="utf-8")
     assert text.count("base: present") == 4, "the bundled election changed; revisit this test"
     text = text.replace("base: present", "base: expected")
-    current = load_procedure(ELECTION).procedure.version
+    current = election().procedure.version
     text = text.replace(f'version: "{current}"', f'version: "{version}"', 1)
     path = tmp_path / f"three-ballot-system-{version}.yaml"
     path.write_text(text, encoding="utf-8")
@@ -104,8 +105,10 @@ def renumbered(version: str) -> CompiledProcedure:
     return load_source(text, f"<{version}>")
 
 
+@cache
 def election() -> CompiledProcedure:
-    """The bundled election, compiled."""
+    """The bundled election, compiled once per test process (compiling it, its CEL and its
+    document templates costs a second; a compiled procedure is frozen, so sharing is safe)."""
     return load_procedure(ELECTION)
 
 
