@@ -199,6 +199,22 @@ def _check(value: object) -> None:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+def check_exact(value: object) -> None:
+    """Raise unless ``value`` has a canonical form: ``canonical_bytes`` without the bytes.
+
+    Raises:
+        NotCanonicalizable: as ``canonical_bytes``.
+    """
+    _check(value)
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        where = _find_surrogate(value, "$")
+        if where is None:
+            raise NotCanonicalizable("$", str(exc)) from exc
+        raise NotCanonicalizable(where, "a string holds a lone surrogate (not UTF-8)") from exc
+
+
 def exact_copy(value: Any) -> Any:
     """A deep copy of ``value`` that is also its check: one walk instead of two.
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from engine.audit.canonical import canonical_bytes, exact_copy
+from engine.audit.canonical import canonical_bytes, check_exact, exact_copy
 from engine.audit.chain import GENESIS, Sealed, seal_record
 from engine.audit.entry import AuditRecord, ProcedureStamp
 from engine.audit.errors import NotCanonicalizable
@@ -588,7 +588,13 @@ def _unsealable(outputs: list[dict[str, Any]], working: dict[str, Any]) -> Reaso
     integer beyond ±(2**53 - 1), say, from a count times a large factor). Sealing
     the record would then fail after the guards had passed; checked here, the
     attempt is a recorded refusal instead and the case data stays as it was.
+    This is the one check of what actions leave: sealing does not walk it again.
     """
+    try:
+        check_exact((working, outputs))  # one walk for both; apart only to name the place
+        return None
+    except (NotCanonicalizable, RecursionError):
+        pass
     for where, value in (("data", working), ("actions", outputs)):
         try:
             canonical_bytes(value)
