@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from math import ceil
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -302,3 +303,24 @@ def test_property_terminating_decimals_are_shown_exactly(
     """A fraction whose denominator is 2^a·5^b is shown as a decimal equal to it exactly."""
     value = Fraction(numerator, 2**twos * 5**fives)
     assert Fraction(show_number(value)) == value
+
+
+fractions = st.builds(
+    Fraction, st.integers(min_value=-(10**6), max_value=10**6), st.integers(1, 10**6)
+)
+operators = st.sampled_from(["more_than", "at_least", "less_than", "at_most"])
+
+
+@given(k=big, n=big, fraction=fractions, operator=operators)
+def test_property_integer_threshold_agrees_with_fraction_arithmetic(
+    k: int, n: int, fraction: Fraction, operator: Any
+) -> None:
+    """Rule: ``threshold`` on integers (done in integers for speed) gives the verdict and
+    the reduced bound that ``Fraction`` arithmetic gives, so explanations are unchanged."""
+    outcome = threshold(k, operator, fraction, n)
+    bound = fraction * n
+    assert outcome.met == compare(k, operator, bound)
+    assert (outcome.bound.numerator, outcome.bound.denominator) == (
+        bound.numerator,
+        bound.denominator,
+    )

@@ -1,15 +1,18 @@
-"""The audit log: canonical JSON, per-case hash chains, JSON Lines, and verify.
+"""The audit log: typed records, canonical JSON, per-case hash chains, JSON Lines, verify.
 
-Records are plain dicts built by the runtime (the format is in
-``docs/audit-log.md`` and ``schemas/audit-record.schema.json``). ``seal`` links a
-record to its case's previous one; ``append_records``/``write_records`` write
-them; ``verify_file`` checks every chain in a file.
+The runtime builds each record as an ``AuditRecord`` and ``seal_record`` links it
+to its case's previous one, giving the plain dict that stores and files keep (the
+format is in ``docs/audit-log.md`` and ``schemas/audit-record.schema.json``);
+``seal`` does the same for a record given as a dict, checking every field.
+``append_records``/``write_records`` write them; ``verify_file`` checks every
+chain in a file.
 """
 
 from __future__ import annotations
 
 from engine.audit.canonical import MAX_SAFE_INT, canonical_bytes, record_hash
-from engine.audit.chain import GENESIS, ChainHead, Sealed, seal
+from engine.audit.chain import GENESIS, ChainHead, Sealed, seal, seal_record
+from engine.audit.entry import AuditRecord, ProcedureStamp, Reason
 from engine.audit.errors import (
     ChainError,
     LineError,
@@ -44,6 +47,7 @@ __all__ = [
     "GENESIS",
     "KINDS",
     "MAX_SAFE_INT",
+    "AuditRecord",
     "CaseHead",
     "ChainError",
     "ChainHead",
@@ -51,6 +55,8 @@ __all__ = [
     "LineError",
     "LogUnreadable",
     "NotCanonicalizable",
+    "ProcedureStamp",
+    "Reason",
     "RecordInvalid",
     "Sealed",
     "VerifyFailure",
@@ -65,6 +71,7 @@ __all__ = [
     "record_hash",
     "record_problem",
     "seal",
+    "seal_record",
     "verify_bytes",
     "verify_file",
     "verify_lines",

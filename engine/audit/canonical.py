@@ -13,13 +13,21 @@ two corners we detect and hand to ``rfc8785``:
 * integers beyond ±(2**53 - 1) have no JCS form (``rfc8785`` refuses them).
 
 ``tests/test_audit_chain.py`` checks the equivalence with Hypothesis.
+
+``canonical_bytes`` walks its value first, to refuse floats (orjson would write
+them) and name the path of anything without a JSON form. ``assembled_bytes`` is for
+records the engine assembled from values it has already checked
+(``engine.audit.entry``): it skips the walk and lets orjson's strict options refuse
+what they can see (integers beyond ±(2**53 - 1), lone surrogates, non-string keys,
+datetimes, dataclasses), handing any failure to ``canonical_bytes`` for the message.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import orjson
 import rfc8785
@@ -28,6 +36,16 @@ from engine.audit.errors import NotCanonicalizable
 
 MAX_SAFE_INT = 2**53 - 1
 """The largest integer with a JCS form (and the smallest is its negation)."""
+
+
+_STRICT: Final = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_STRICT_INTEGER
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+"""Sorted keys; integers within ±(2**53 - 1); datetimes and dataclasses refused, not
+written (orjson writes them by default)."""
 
 
 def _encode(value: object) -> bytes:
@@ -66,6 +84,29 @@ def canonical_bytes(value: object) -> bytes:
         if where is None:
             raise NotCanonicalizable("$", str(exc)) from exc
         raise NotCanonicalizable(where, "a string holds a lone surrogate (not UTF-8)") from exc
+    if has_astral(data):
+        return _reference(value)
+    return data
+
+
+def assembled_bytes(value: object) -> bytes:
+    """The canonical bytes of a value assembled from checked parts, without walking it.
+
+    Args:
+        value: plain JSON whose parts were checked where they entered (so it holds
+            no float: orjson would write one, and NaN as ``null``).
+
+    Returns:
+        The same bytes as ``canonical_bytes(value)``.
+
+    Raises:
+        NotCanonicalizable: as ``canonical_bytes``, for whatever the strict encoding
+            refuses.
+    """
+    try:
+        data = orjson.dumps(value, option=_STRICT)
+    except orjson.JSONEncodeError:
+        return canonical_bytes(value)  # names the path, or agrees after all
     if has_astral(data):
         return _reference(value)
     return data
@@ -156,6 +197,82 @@ def _check(value: object) -> None:
             continue
         _locate(value, "$")
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def check_exact(value: object) -> None:
+    """Raise unless ``value`` has a canonical form: ``canonical_bytes`` without the bytes.
+
+    Raises:
+        NotCanonicalizable: as ``canonical_bytes``.
+    """
+    _check(value)
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        where = _find_surrogate(value, "$")
+        if where is None:
+            raise NotCanonicalizable("$", str(exc)) from exc
+        raise NotCanonicalizable(where, "a string holds a lone surrogate (not UTF-8)") from exc
+
+
+def exact_copy(value: Any) -> Any:
+    """A deep copy of ``value`` that is also its check: one walk instead of two.
+
+    Values that come from outside (a payload, a case's data, what actions leave)
+    are copied into the record that keeps them and must be exact JSON; this does
+    both at once and then encodes the copy (in C) to find lone surrogates.
+
+    Args:
+        value: what ``canonical_bytes`` accepts.
+
+    Returns:
+        A copy that shares nothing mutable with ``value`` (tuples stay tuples).
+
+    Raises:
+        NotCanonicalizable: as ``canonical_bytes`` (the path starts at ``$``).
+        RecursionError: nested too deeply to copy.
+    """
+    try:
+        copied = _copy(value)
+    except _Inexact:
+        _locate(value, "$")
+        raise AssertionError("unreachable") from None  # pragma: no cover
+    try:
+        orjson.dumps(copied)
+    except orjson.JSONEncodeError as exc:
+        where = _find_surrogate(copied, "$")
+        if where is None:  # pragma: no cover - the walk refused every other cause
+            raise NotCanonicalizable("$", str(exc)) from exc
+        raise NotCanonicalizable(where, "a string holds a lone surrogate (not UTF-8)") from exc
+    return copied
+
+
+class _Inexact(Exception):
+    """Raised inside ``_copy``; ``_locate`` then finds the path for the message."""
+
+
+def _copy(item: Any) -> Any:
+    kind = type(item)
+    if kind is str or kind is bool or item is None:
+        return item
+    if kind is int:
+        if -MAX_SAFE_INT <= item <= MAX_SAFE_INT:
+            return item
+        raise _Inexact
+    if kind is dict:
+        out = {}
+        for key, child in item.items():
+            if type(key) is not str:
+                raise _Inexact
+            out[key] = _copy(child)
+        return out
+    if kind is list:
+        return [_copy(child) for child in item]
+    if kind is tuple:
+        return tuple(_copy(child) for child in item)
+    if _plain_subclass(item):
+        return copy.deepcopy(item)
+    raise _Inexact
 
 
 def _plain_subclass(item: object) -> bool:

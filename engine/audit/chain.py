@@ -4,6 +4,12 @@ Each record names the ``hash`` of the case's previous record in ``prev`` (64
 zeros for seq 1, ``GENESIS``) and carries its own ``hash``, the sha256 of its
 canonical bytes without ``hash``. Changing any earlier record changes its hash
 and breaks every later link.
+
+Two doors lead in: ``seal`` takes any mapping and checks every field and value
+first (it seals what a migration or a test assembled by hand); ``seal_record``
+takes the engine's typed ``AuditRecord``, whose values were checked where they
+entered, and only encodes it (``engine.audit.entry`` says why that is enough).
+Both give the same sealed record for the same fields.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine.audit.canonical import canonical_bytes
+from engine.audit.canonical import assembled_bytes, canonical_bytes
+from engine.audit.entry import AuditRecord
 from engine.audit.errors import ChainError, RecordInvalid
 from engine.audit.record import HEX64, record_problem
 
@@ -33,12 +40,19 @@ class Sealed(dict[str, Any]):
 
     Sealing already produces the canonical bytes the line is made of, so the line
     is kept beside the record and writers (the JSONL files, the stores) need not
-    encode it again. Like any sealed record, it must not be changed afterwards.
+    encode it again. A record sealed by ``seal_record`` keeps its typed form too
+    (``entry``), so the outcome is read from it rather than parsed back from the
+    dict. Like any sealed record, it must not be changed afterwards.
     """
 
-    __slots__ = ("line",)
+    __slots__ = ("entry", "line")
 
     line: bytes
+    entry: AuditRecord | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.entry = None
 
 
 def seal(record: Mapping[str, Any], prev: str, signer: Signer | None = None) -> dict[str, Any]:
@@ -74,9 +88,42 @@ def seal(record: Mapping[str, Any], prev: str, signer: Signer | None = None) -> 
             f"seq {sealed['seq']} with prev {prev[:12]}…: seq 1 and only seq 1 "
             "follows the genesis (64 zeros)",
         )
-    body = canonical_bytes(sealed)
+    return _finish(sealed, canonical_bytes(sealed))
+
+
+def seal_record(record: AuditRecord, prev: str, signer: Signer | None = None) -> Sealed:
+    """The sealed form of the engine's typed ``record`` after ``prev``, signed when ``signer``.
+
+    The same dict, hash and line as ``seal(record.to_wire(prev), prev, signer)``, without
+    walking values that were checked where they entered (``engine.audit.entry``).
+
+    Raises:
+        RecordInvalid: a field a caller supplied (case id, actor, idempotency key) is
+            of the wrong type, or ``prev`` does not suit the seq.
+        NotCanonicalizable: a value has no canonical form (the message names its path).
+    """
+    wire = record.to_wire(prev)
+    if not record.supplied_ok():
+        problem = record_problem(wire, sealed=False)
+        raise RecordInvalid(*(problem or ("bad-field-type", "a field has the wrong type")))
+    if (record.seq == 1) != (prev == GENESIS):
+        raise RecordInvalid(
+            "bad-first-record",
+            f"seq {record.seq} with prev {prev[:12]}…: seq 1 and only seq 1 "
+            "follows the genesis (64 zeros)",
+        )
+    if signer is not None:
+        body = assembled_bytes(wire)
+        wire["signature"] = signer.sign_body(body)
+    sealed = _finish(wire, assembled_bytes(wire))
+    sealed.entry = record
+    return sealed
+
+
+def _finish(fields: dict[str, Any], body: bytes) -> Sealed:
+    """``fields`` with the ``hash`` of their canonical ``body``, and the line they make."""
     digest = hashlib.sha256(body).hexdigest()
-    result = Sealed(sealed)
+    result = Sealed(fields)
     result["hash"] = digest
     result.line = b"".join((HASH_PREFIX, digest.encode("ascii"), b'",', body[1:], b"\n"))
     return result

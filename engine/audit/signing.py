@@ -87,6 +87,11 @@ class Signer:
         """The ``signature`` field for ``record`` (its other fields, ``prev`` included)."""
         return self.sign(record_body(record))
 
+    def sign_body(self, body: bytes) -> dict[str, str]:
+        """The ``signature`` field for a record whose canonical bytes without ``hash``
+        and ``signature`` are ``body`` (what ``sign_record`` signs, already encoded)."""
+        return self.sign(DOMAIN_RECORD + body)
+
     def private_pem(self) -> bytes:
         """The private key as unencrypted PKCS#8 PEM (what ``yishi keygen`` writes)."""
         return self._private.private_bytes(

@@ -188,15 +188,29 @@ class Bound:
 
 
 def threshold(count: int, operator: Operator, fraction: Fraction, base: int) -> ThresholdOutcome:
-    """Test ``count <operator> fraction × base``."""
-    bound = fraction * base
+    """Test ``count <operator> fraction × base``.
+
+    With integer counts (every caller's) the test is ``count × q <operator> p × base``
+    for ``fraction = p/q`` (``q > 0``): the same verdict and the same reduced bound as
+    ``Fraction`` arithmetic, at a fraction of its cost on every guard of every event.
+    """
+    if type(count) is not int or type(base) is not int:
+        bound = fraction * base
+        met = compare(count, operator, bound)
+    else:
+        scaled, denominator = fraction.numerator * base, fraction.denominator
+        bound = Fraction(scaled, denominator)
+        scaled_count = count * denominator
+        if operator == "more_than":
+            met = scaled_count > scaled
+        elif operator == "at_least":
+            met = scaled_count >= scaled
+        elif operator == "less_than":
+            met = scaled_count < scaled
+        else:
+            met = scaled_count <= scaled
     return ThresholdOutcome(
-        count=count,
-        base=base,
-        operator=operator,
-        fraction=fraction,
-        bound=bound,
-        met=compare(count, operator, bound),
+        count=count, base=base, operator=operator, fraction=fraction, bound=bound, met=met
     )
 
 

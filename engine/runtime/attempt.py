@@ -12,14 +12,17 @@ import copy
 import difflib
 import hashlib
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from engine.actions.context import ActionContext
-from engine.audit.canonical import canonical_bytes
-from engine.audit.chain import GENESIS, seal
+from engine.audit.canonical import canonical_bytes, check_exact, exact_copy
+from engine.audit.chain import GENESIS, Sealed, seal_record
+from engine.audit.entry import AuditRecord, ProcedureStamp
 from engine.audit.errors import NotCanonicalizable
+from engine.audit.record import Kind
 from engine.definition.compile import CompiledProcedure, CompiledTransition
 from engine.errors import EngineError
 from engine.errors import InvalidData as InvalidData
@@ -28,7 +31,7 @@ from engine.guards.cel import Bindings, CelRuntimeError
 from engine.runtime.clock import DEFAULT_TIME_ZONE, format_time, local_time, parse_time
 from engine.runtime.deadlines import deadline_after
 from engine.runtime.payloads import SchemaCheck
-from engine.runtime.provenance import record_provenance
+from engine.runtime.provenance import provenance
 from engine.runtime.refusal import (
     WITHHELD,
     kept_payload,
@@ -49,8 +52,6 @@ from engine.units import check_unit
 if TYPE_CHECKING:
     from engine.audit.signing import Signer
 
-FORMAT_VERSION = 1
-
 
 class Runner:
     """What attempts need per procedure version: compiled form, selector, schemas."""
@@ -68,11 +69,37 @@ class Runner:
             "version": self.procedure.version,
             "sha256": self.procedure.sha256,
         }
+        self.stamp = ProcedureStamp(
+            id=self.procedure.id, version=self.procedure.version, sha256=self.procedure.sha256
+        )
         # Built once: converting the frozen choices on every open cost more than the rest.
         self.rule_set = {
             "name": self.procedure.rule_set.name,
             "choices": _plain(self.procedure.rule_set.choices),
         }
+        # Checked once, kept encoded: each case.opened record decodes its own copy (in C).
+        try:
+            self._rule_set_json: bytes | None = orjson.dumps(exact_copy(self.rule_set))
+        except (NotCanonicalizable, RecursionError):
+            self._rule_set_json = None
+        # The JSON form of each action call's params, built once and copied per record.
+        self.params = {
+            id(call): _plain(call.params)
+            for transitions in compiled.transitions.values()
+            for item in transitions
+            for call in item.transition.actions
+        }
+
+    def rule_set_copy(self) -> dict[str, Any]:
+        """A fresh copy of the rule set for a ``case.opened`` record.
+
+        Raises:
+            NotCanonicalizable: the procedure's choices hold a value no record can hold.
+        """
+        if self._rule_set_json is None:
+            return dict(_checked(self.rule_set, "rule_set"))
+        copied: dict[str, Any] = orjson.loads(self._rule_set_json)
+        return copied
 
 
 def scoped_key(actor: Actor, key: str) -> str:
@@ -197,29 +224,25 @@ def open_record(
     if violations:
         raise InvalidData(violations)
     at_text = format_time(at)
-    record: dict[str, Any] = {
-        "v": FORMAT_VERSION,
-        "case": case_id,
-        "seq": 1,
-        "at": at_text,
-        "kind": "case.opened",
-        "actor": actor.record(),
-        "event": None,
-        "payload": {},
-        "from": None,
-        "to": procedure.initial,
-        "guards": [],
-        "actions": [],
-        "procedure": dict(runner.identity),
-        "rule_set": copy_json(runner.rule_set),
-        "data": initial_data,
-        "engine": record_provenance(),
-    }
-    if idempotency_key is not None:
-        record["idempotency_key"] = idempotency_key
-    if unit:
-        record["unit"] = unit
-    sealed = seal(record, GENESIS, signer)
+    record = AuditRecord(
+        case=case_id,
+        seq=1,
+        at=at_text,
+        kind="case.opened",
+        actor_id=actor.id,
+        roles=actor.roles,
+        event=None,
+        payload={},
+        from_state=None,
+        to_state=procedure.initial,
+        procedure=runner.stamp,
+        rule_set=runner.rule_set_copy(),
+        data=_checked(initial_data, "data"),
+        engine=provenance(),
+        idempotency_key=idempotency_key,
+        unit=unit,
+    )
+    sealed = seal_record(record, GENESIS, signer)
     due, timer_event = _deadline(runner, procedure.initial, at)
     snapshot = CaseSnapshot(
         id=case_id,
@@ -227,7 +250,7 @@ def open_record(
         procedure_version=procedure.version,
         procedure_sha256=procedure.sha256,
         state=procedure.initial,
-        data=copy_json(initial_data),
+        data=initial_data,
         seq=1,
         head=sealed["hash"],
         final=procedure.states[procedure.initial].final,
@@ -238,6 +261,15 @@ def open_record(
         unit=unit,
     )
     return sealed, snapshot
+
+
+def _checked(value: Any, field: str) -> Any:
+    """``exact_copy(value)``, its error's path placed under the record's ``field``."""
+    try:
+        return exact_copy(value)
+    except NotCanonicalizable as exc:
+        message = str(exc).removeprefix(f"{exc.path}: ")
+        raise NotCanonicalizable(f"$.{field}{exc.path[1:]}", message) from exc
 
 
 _ATOMS = frozenset({str, int, bool, float, type(None)})
@@ -278,6 +310,21 @@ def precheck(
     timer: bool = False,
 ) -> Reason | None:
     """Steps 1–3: is the event allowed here, is the actor authorised, is the payload valid."""
+    reason = admission(runner, snapshot, event, actor, timer=timer)
+    if reason is None and payload is not None:
+        reason = _inexact(event, payload) or payload_reason(runner, event, payload)
+    return reason
+
+
+def admission(
+    runner: Runner,
+    snapshot: CaseSnapshot,
+    event: str,
+    actor: Actor | None,
+    *,
+    timer: bool = False,
+) -> Reason | None:
+    """Steps 1–2: is the event allowed in the case's state, and may the actor fire it."""
     procedure = runner.procedure
     state = procedure.states[snapshot.state]
     spec = procedure.events.get(event)
@@ -293,25 +340,26 @@ def precheck(
             message=f"{event} ({spec.label}) is not allowed in state {state.id} ({state.label}); "
             f"allowed here: {allowed}",
         )
-    if actor is not None and not timer and not set(actor.roles) & set(spec.roles):
+    if actor is not None and not timer and set(actor.roles).isdisjoint(spec.roles):
         who = ", ".join(f"{r} ({procedure.roles[r].label})" for r in spec.roles) or "no role"
         held = ", ".join(actor.roles) or "no roles"
         return Reason(
             code="not-authorised",
             message=f"{actor.id} holds {held}; {event} ({spec.label}) may be fired by: {who}",
         )
-    if payload is not None:
-        inexact = _inexact(event, payload)
-        if inexact is not None:
-            return inexact
-        violations = runner.payloads[event].violations(payload)
-        if violations:
-            return Reason(
-                code="invalid-payload",
-                message=f"the payload of {event} does not match its schema: "
-                + "; ".join(f"{v['path']}: {v['message']}" for v in violations),
-                details=tuple(violations),
-            )
+    return None
+
+
+def payload_reason(runner: Runner, event: str, payload: Mapping[str, Any]) -> Reason | None:
+    """Step 3 after the exactness check: the payload against the event's schema."""
+    violations = runner.payloads[event].violations(payload)
+    if violations:
+        return Reason(
+            code="invalid-payload",
+            message=f"the payload of {event} does not match its schema: "
+            + "; ".join(f"{v['path']}: {v['message']}" for v in violations),
+            details=tuple(violations),
+        )
     return None
 
 
@@ -325,22 +373,27 @@ def _inexact(event: str, payload: Mapping[str, Any]) -> Reason | None:
     """
     try:
         canonical_bytes(dict(payload))
-    except RecursionError:
+    except (NotCanonicalizable, RecursionError) as exc:
+        return _inexact_reason(event, exc)
+    return None
+
+
+def _inexact_reason(event: str, exc: NotCanonicalizable | RecursionError) -> Reason:
+    """The ``invalid-payload`` reason for a payload that failed the exactness check."""
+    if isinstance(exc, RecursionError):
         message = "nested too deeply for a record"
         return Reason(
             code="invalid-payload",
             message=f"the payload of {event} is {message}",
             details=({"path": "(root)", "message": message},),
         )
-    except NotCanonicalizable as exc:
-        path = exc.path.removeprefix("$").lstrip(".") or "(root)"
-        message = str(exc).removeprefix(f"{exc.path}: ")
-        return Reason(
-            code="invalid-payload",
-            message=f"the payload of {event} holds a value no record can hold: {path}: {message}",
-            details=({"path": path, "message": message},),
-        )
-    return None
+    path = exc.path.removeprefix("$").lstrip(".") or "(root)"
+    message = str(exc).removeprefix(f"{exc.path}: ")
+    return Reason(
+        code="invalid-payload",
+        message=f"the payload of {event} holds a value no record can hold: {path}: {message}",
+        details=({"path": path, "message": message},),
+    )
 
 
 def attempt(
@@ -359,31 +412,18 @@ def attempt(
     and the snapshot after it."""
     at_text = format_time(at)
     payload, reason = _screen_payload(runner, event, payload)
-    record: dict[str, Any] = {
-        "v": FORMAT_VERSION,
-        "case": snapshot.id,
-        "seq": snapshot.seq + 1,
-        "at": at_text,
-        "kind": "event.refused",
-        "actor": actor.record(),
-        "event": event,
-        "payload": copy_json(dict(payload)),
-        "from": snapshot.state,
-        "to": snapshot.state,
-        "guards": [],
-        "actions": [],
-        "procedure": dict(runner.identity),
-        "engine": record_provenance(),
-    }
-    if idempotency_key is not None:
-        record["idempotency_key"] = idempotency_key
+    kept, inexact = _exact_payload(event, payload)
     state, data = snapshot.state, snapshot.data
+    guards: tuple[Mapping[str, Any], ...] = ()
+    outputs: tuple[Mapping[str, Any], ...] = ()
     if reason is None:
-        reason = precheck(runner, snapshot, event, actor, payload, timer=timer)
+        reason = admission(runner, snapshot, event, actor, timer=timer)
+    if reason is None:
+        reason = inexact or payload_reason(runner, event, payload)
     if reason is None:
         env = make_env(data, payload, actor, at, runner.procedure.time_zone)
         selection = runner.selector.select(event, snapshot.state, env)
-        record["guards"] = selection.guard_records()
+        guards = tuple(selection.guard_records())
         chosen = selection.chosen
         if chosen is None:
             failing = selection.failing()
@@ -393,23 +433,41 @@ def attempt(
                 details=tuple(failing),
             )
         else:
-            reason, new_data, outputs = _run_actions(
+            reason, new_data, done = _run_actions(
                 runner, chosen, data, payload, env, actor=actor, at=at
             )
             if reason is None:
-                record["kind"] = "event.applied"
-                record["to"] = state = chosen.transition.target
-                record["actions"] = outputs
+                state = chosen.transition.target
+                outputs = tuple(done)
                 data = new_data
     if reason is not None:
-        record["payload"], reason = kept_payload(event, record["payload"], reason)
-        if read_withheld(record["payload"]) is not None:
+        kept, reason = kept_payload(event, kept, reason)
+        if read_withheld(kept) is not None:
             # Guard inputs quote the payload; replay rebuilds this refusal without them.
-            record["guards"] = []
-        record["reason"] = reason.record()
+            guards = ()
     if timer:
-        record["kind"] = "timer.fired"  # applied or not: the reason says which
-    sealed = seal(record, snapshot.head, signer)
+        kind: Kind = "timer.fired"  # applied or not: the reason says which
+    else:
+        kind = "event.refused" if reason is not None else "event.applied"
+    record = AuditRecord(
+        case=snapshot.id,
+        seq=snapshot.seq + 1,
+        at=at_text,
+        kind=kind,
+        actor_id=actor.id,
+        roles=actor.roles,
+        event=event,
+        payload=kept,
+        from_state=snapshot.state,
+        to_state=state,
+        guards=guards,
+        actions=outputs,
+        procedure=runner.stamp,
+        engine=provenance(),
+        idempotency_key=idempotency_key,
+        reason=reason,
+    )
+    sealed = seal_record(record, snapshot.head, signer)
     due, timer_event = snapshot.deadline_at, snapshot.deadline_event
     entered = snapshot.state_entered_at
     if state != snapshot.state or (timer and reason is None):
@@ -419,8 +477,13 @@ def attempt(
         entered = at_text
     elif timer:
         due, timer_event = None, None  # a refused timer is recorded, not retried
-    new = replace(
-        snapshot,
+    # Every field named (``replace`` costs several times more); a test holds this
+    # list to CaseSnapshot's fields.
+    new = CaseSnapshot(
+        id=snapshot.id,
+        procedure_id=snapshot.procedure_id,
+        procedure_version=snapshot.procedure_version,
+        procedure_sha256=snapshot.procedure_sha256,
         state=state,
         data=data,
         seq=snapshot.seq + 1,
@@ -430,8 +493,21 @@ def attempt(
         deadline_at=due,
         deadline_event=timer_event,
         updated_at=at_text,
+        unit=snapshot.unit,
     )
     return sealed, new
+
+
+def _exact_payload(event: str, payload: Mapping[str, Any]) -> tuple[dict[str, Any], Reason | None]:
+    """The record's own copy of ``payload`` and, when no record can hold it, the reason.
+
+    Copying and checking are one walk (``exact_copy``); a payload that fails the
+    check is still copied for the record, which then keeps only its withheld form.
+    """
+    try:
+        return exact_copy(dict(payload)), None
+    except (NotCanonicalizable, RecursionError) as exc:
+        return copy_json(dict(payload)), _inexact_reason(event, exc)
 
 
 def _screen_payload(
@@ -486,7 +562,9 @@ def _run_actions(
         except (EngineError, CelRuntimeError) as exc:
             message = f"action {call.name} failed: {exc}"
             return Reason(code="action-failed", message=message), dict(data), []
-        outputs.append({"name": call.name, "params": _plain(call.params), "output": output})
+        params = runner.params.get(id(call))
+        plain = copy_json(params) if params is not None else _plain(call.params)
+        outputs.append({"name": call.name, "params": plain, "output": output})
         ctx.stale = True
     unsealable = _unsealable(outputs, working)
     if unsealable is not None:
@@ -511,7 +589,13 @@ def _unsealable(outputs: list[dict[str, Any]], working: dict[str, Any]) -> Reaso
     integer beyond ±(2**53 - 1), say, from a count times a large factor). Sealing
     the record would then fail after the guards had passed; checked here, the
     attempt is a recorded refusal instead and the case data stays as it was.
+    This is the one check of what actions leave: sealing does not walk it again.
     """
+    try:
+        check_exact((working, outputs))  # one walk for both; apart only to name the place
+        return None
+    except (NotCanonicalizable, RecursionError):
+        pass
     for where, value in (("data", working), ("actions", outputs)):
         try:
             canonical_bytes(value)
@@ -536,7 +620,24 @@ def _unsealable(outputs: list[dict[str, Any]], working: dict[str, Any]) -> Reaso
 
 
 def outcome_of(record: Mapping[str, Any]) -> Outcome:
-    """The outcome an audit record stands for."""
+    """The outcome an audit record stands for.
+
+    A record this process just sealed is read from its typed form (its ``Reason``
+    as the attempt made it); one read back from a store or a file, from its fields.
+    """
+    entry = record.entry if isinstance(record, Sealed) else None
+    if entry is not None:
+        return Outcome(
+            case=entry.case,
+            seq=entry.seq,
+            status="refused" if entry.reason is not None else "applied",
+            event=entry.event,
+            from_state=entry.from_state,
+            to_state=entry.to_state,
+            reason=entry.reason,
+            guards=entry.guards,
+            record=record,
+        )
     reason = record.get("reason")
     return Outcome(
         case=record["case"],

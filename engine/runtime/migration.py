@@ -24,11 +24,12 @@ from engine.actions.registry import split_path
 from engine.audit.canonical import canonical_bytes
 from engine.audit.chain import seal
 from engine.audit.errors import NotCanonicalizable, RecordInvalid
+from engine.audit.record import FORMAT_VERSION
 from engine.definition.compile import CompiledProcedure
 from engine.errors import Conflict
 from engine.errors import MigrationRefused as MigrationRefused
 from engine.guards.cel import CelCheckError, CelRuntimeError, compile_cel
-from engine.runtime.attempt import FORMAT_VERSION, Runner, copy_json, make_env
+from engine.runtime.attempt import Runner, copy_json, make_env
 from engine.runtime.clock import format_time, normalise, parse_time
 from engine.runtime.deadlines import deadline_after
 from engine.runtime.engine import Engine

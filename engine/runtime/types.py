@@ -1,10 +1,16 @@
-"""The values the engine's API takes and returns."""
+"""The values the engine's API takes and returns.
+
+``Reason`` is the audit record's own type (``engine.audit.entry``), named here too
+because every refusal the API returns carries one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from engine.audit.entry import Reason
 
 Status = Literal["applied", "refused"]
 
@@ -31,27 +37,6 @@ class Actor:
 
 
 SYSTEM = Actor(id=SYSTEM_ACTOR_ID, roles=())
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reason:
-    """Why an attempt was refused.
-
-    ``code`` is one of: ``not-allowed`` (event unknown or not valid in this state),
-    ``not-authorised`` (the actor holds none of the event's roles), ``invalid-payload``
-    (``details`` lists each violation with its path), ``guards-failed`` (no candidate
-    transition's guards all held; ``details`` has each failing guard's explanation),
-    ``action-failed``, ``secret-ballot`` (a secret ballot holds more than marks;
-    ``details`` has the ballots' paths). When a refused payload is withheld (see
-    ``engine.runtime.refusal``) ``details`` holds the violation paths only.
-    """
-
-    code: str
-    message: str
-    details: tuple[Any, ...] = ()
-
-    def record(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "details": list(self.details)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,3 +120,16 @@ class Explanation:
     allowed: bool
     reason: Reason | None
     transitions: tuple[TransitionExplanation, ...] = ()
+
+
+__all__ = [
+    "SYSTEM",
+    "SYSTEM_ACTOR_ID",
+    "Actor",
+    "CaseView",
+    "Explanation",
+    "Outcome",
+    "Reason",
+    "Status",
+    "TransitionExplanation",
+]
