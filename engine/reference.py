@@ -22,7 +22,9 @@ from typing import Any
 import yaml
 
 from engine.actions.registry import BUILTINS, ActionSpec
+from engine.definition.strict_yaml import parse_yaml
 from engine.governance.counting import STATUSES
+from engine.governance.counting_presets import MERGED_KEYS, PRESETS
 from engine.schemas import load_schema
 
 _SHAPES: Mapping[str, tuple[str, tuple[str, ...]]] = {
@@ -263,6 +265,7 @@ def counting_page(procedures: Path) -> str:
         "## A rule",
         "",
         *_keys_table(schema, defs["counting_rule"]),
+        "A rule names its `label` and `form`, or a `preset` (see Presets) that gives them.",
         "`decide` holds `threshold` (a share of a base) or `most_votes` (with an optional",
         "`floor`, a share of a base), never both.",
         "",
@@ -278,6 +281,8 @@ def counting_page(procedures: Path) -> str:
         ("turnout_share", "Turnout (`turnout`)"),
         ("decide_share", "A bound on votes (`threshold`, `floor`)"),
         ("finding", "A finding of a grades vote (`findings`)"),
+        ("counting_decide", "How an election is decided (`decide`, `further_round.decide`)"),
+        ("reduction_share", "Adopting a seat reduction (`seat_reduction.adopt`)"),
     ):
         lines += [
             f"## {title}",
@@ -286,8 +291,10 @@ def counting_page(procedures: Path) -> str:
             "",
             *_keys_table(schema, defs[name]),
         ]
+    lines += _preset_lines()
     for path in sorted(procedures.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # The strict loader, as yishi reads the file: ``yes:`` stays a word, not true.
+        doc = parse_yaml(path.read_text(encoding="utf-8"), path.name).value
         for rule_name, rule in doc.get("counting", {}).items():
             lines += [
                 f"## Example: `{rule_name}` (from `procedures/{path.name}`)",
@@ -298,6 +305,27 @@ def counting_page(procedures: Path) -> str:
                 "",
             ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _preset_lines() -> list[str]:
+    """The presets, each in full, so a procedure author sees what a preset says."""
+    lines = [
+        "## Presets",
+        "",
+        "A rule may start from a preset: `preset: <name>` and any key beside it replaces",
+        "the preset's key, except " + " and ".join(f"`{k}`" for k in MERGED_KEYS) + ", which",
+        "are merged word by word. The party-election presets state the election of a party",
+        "organisation's committee, secretary and deputy (see rules.md, party elections):",
+        "approvals more than half of those present (1990) or of those expected (2020), a",
+        "tie at the last seat re-voted among the tied (`count_vote` with `stage: revote`),",
+        "a further round for the unfilled seats with a margin of ⌈shortfall/5⌉",
+        "(`stage: further`), and the meeting's vote to reduce the seats",
+        "(`decide_seat_reduction`).",
+        "",
+    ]
+    for name, preset in PRESETS.items():
+        lines += [f"### `{name}`", "", "```yaml", _yaml({name: dict(preset)}), "```", ""]
+    return lines
 
 
 def pages(procedures: Path) -> dict[str, str]:
