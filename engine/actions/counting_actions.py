@@ -86,6 +86,7 @@ def _count_vote(params: Mapping[str, Any], ctx: ActionContext) -> Any:
         proxies=_proxies(params, ctx),
         order=[str(n) for n in _list(params, "order", ctx)],
         stage=str(params.get("stage", "first")),
+        round=param_optional_int(params, "round", ctx),
         seats=param_optional_int(params, "seats", ctx),
         written_in=[str(n) for n in _list(params, "written_in", ctx)],
     )
@@ -132,6 +133,7 @@ COUNT_VOTE: ActionSpec = ActionSpec(
                 "round, by the rule's further_round.decide or else its own); names written in "
                 "count only in a first count.",
             },
+            "round": count_param("the count's number in the election, recorded as round"),
             "seats": count_param(
                 "the places this count fills, when not the rule's seats (a post, the tied "
                 "places of a re-vote, the shortfall of a further round)"
@@ -155,6 +157,7 @@ COUNT_VOTE: ActionSpec = ActionSpec(
         "returned",
         "proxies",
         "order",
+        "round",
         "seats",
         "written_in",
     ),
@@ -166,8 +169,9 @@ COUNT_VOTE: ActionSpec = ActionSpec(
         "bound, bound_display, met}), ballots {issued, returned, valid, invalid, "
         "invalid_by_reason, blank}; a motion adds counts {yes, no, abstain}, decision and "
         "adopted; an election adds seats, rule_applied, most_votes, checks, counts [{name, "
-        "votes, write_in, passed}], elected, tied, tie_places, tie_rule, shortfall, "
-        "further_candidates, needs_review, and stage when not first; a grades vote adds "
+        "votes, disapprove, abstain, write_in, passed}], elected, tied, tie_places, tie_rule, "
+        "shortfall, further_candidates, needs_review, stage when not first and round when "
+        "given; a grades vote adds "
         "members [{name, grades, findings}]; explanation}"
     ),
     statuses=STATUSES,

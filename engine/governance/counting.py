@@ -67,6 +67,7 @@ class VoteInputs:
         proxies: ``(holder, votes)`` pairs of proxy votes cast.
         order: the declared precedence that settles a tie when the rule's ties is ``order``.
         stage: ``first``, ``revote`` or ``further`` (an election; see ``STAGES``).
+        round: the count's number in the election, recorded when given.
         seats: the places this count fills, when not the rule's (a re-vote for the tied
             places, a further round for the shortfall, one post of several).
         written_in: names on this ballot who entered as write-ins in an earlier count:
@@ -84,6 +85,7 @@ class VoteInputs:
     proxies: Sequence[tuple[str, int]] = ()
     order: Sequence[str] = ()
     stage: str = "first"
+    round: int | None = None
     seats: int | None = None
     written_in: Sequence[str] = ()
 
@@ -358,9 +360,11 @@ def _choices(
     if not listed or len(set(listed)) != len(listed):
         raise GovernanceError(f"{rule.label}: 候选人名单不能为空, 也不能重复")
     votes: Counter[str] = Counter()
+    against: Counter[str] = Counter()
     written: set[str] = set()
     for ballot in valid:
         votes.update(ballot.approve)
+        against.update(n for n in ballot.disapprove if n in listed)
         if counter.write_ins != "forbidden":
             extra = [n for n in ballot.write_ins if n not in ballot.approve]
             votes.update(extra)
@@ -370,7 +374,12 @@ def _choices(
         raise GovernanceError(f"{rule.label}: 有选票标记了不在候选人名单上的姓名")
     names = listed + sorted(written)
     written.update(n for n in counter.inputs.written_in if n in listed)
-    return _elect(rule, counter, data, names=names, votes=votes, written=written)
+    # Per listed name, those who neither approved nor disapproved abstained; a name written
+    # in has only the votes that wrote it.
+    marks = {
+        n: (against[n], len(valid) - votes[n] - against[n] if n in listed else 0) for n in names
+    }
+    return _elect(rule, counter, data, names=names, votes=votes, written=written, marks=marks)
 
 
 def _motion(
@@ -399,6 +408,7 @@ def _elect(
     names: list[str],
     votes: Counter[str],
     written: set[str],
+    marks: Mapping[str, tuple[int, int]],
 ) -> VoteResult:
     passing: list[str] = []
     checks: dict[str, Any] = {}
@@ -412,6 +422,11 @@ def _elect(
             f"{seats} 个名额"
         )
     for name in names:
+        note = f" ({rule.word('write_in')})" if name in written else ""
+        counter.lines.append(
+            f"{name}{note}: {rule.word('yes')} {votes[name]}, {rule.word('no')} "
+            f"{marks[name][0]}, {rule.word('abstain')} {marks[name][1]}"
+        )
         if share is None:
             passing.append(name)
             continue
@@ -438,7 +453,14 @@ def _elect(
     status = "tie" if tied else "shortfall" if shortfall else "elected"
     order = sorted(names, key=lambda n: (-votes[n], names.index(n)))
     counts = [
-        {"name": n, "votes": votes[n], "write_in": n in written, "passed": n in passing}
+        {
+            "name": n,
+            "votes": votes[n],
+            "disapprove": marks[n][0],
+            "abstain": marks[n][1],
+            "write_in": n in written,
+            "passed": n in passing,
+        }
         for n in order
     ]
     if elected:
@@ -477,6 +499,8 @@ def _elect(
     )
     if stage != "first":
         data["stage"] = stage
+    if counter.inputs.round is not None:
+        data["round"] = counter.inputs.round
     return VoteResult(rule=rule, status=status, data=data, explanation=tuple(counter.lines))
 
 

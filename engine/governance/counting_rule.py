@@ -86,6 +86,7 @@ DEFAULT_WORDS: Mapping[str, str] = {
     "order": "按事先确定的顺序",
     "admit_all": "得票相同者均当选",
     "further_round": "另行选举候选人",
+    "write_in": "另选他人",
     "seat_reduction": "减少名额",
     "reduction_adopted": "减少名额获得通过",
     "reduction_rejected": "减少名额未获通过",
