@@ -75,6 +75,22 @@ _SHAPES: Mapping[str, tuple[str, tuple[str, ...]]] = {
 does not say (``count_vote`` declares its own)."""
 
 
+_LEGACY: Mapping[str, str] = {
+    "tally_round": (
+        "tally_round: {candidates: data.ballot.candidates, seats: data.ballot.seats, ballots: "
+        "payload.ballots, voters: data.attendance.present, issued: payload.issued, base: "
+        "present, write_ins: review, kind: regular, round: data.ballot.round, into: data.round}"
+    ),
+    "reduce_seats": (
+        "reduce_seats: {round: data.round, proposed_seats: size(data.round.elected), yes: "
+        "payload.yes, present: data.attendance.present, more_than: '1/2', floor: 3, expects: "
+        "adopted, into: data.reduction}"
+    ),
+}
+"""The party-election actions no bundled procedure calls any more, with a call as the
+procedures that used them wrote it."""
+
+
 def guard_kinds() -> tuple[str, ...]:
     """Every guard kind the procedure schema allows (each branch's first required key)."""
     schema = load_schema("procedure.schema.json")
@@ -161,8 +177,16 @@ def _action_section(spec: ActionSpec, example: tuple[Any, str] | None) -> list[s
     if example is not None:
         call, source = example
         lines += [f"Example (from `procedures/{source}`):", "", "```yaml", _yaml([call]), "```", ""]
-    elif spec.example:
-        lines += ["Example:", "", "```yaml", f"- {spec.example}", "```", ""]
+    elif spec.example or spec.name in _LEGACY:
+        lines += ["Example:", "", "```yaml", f"- {spec.example or _LEGACY[spec.name]}", "```", ""]
+    if spec.name in _LEGACY:
+        lines += [
+            "Kept, unchanged, so that trails recorded under older procedure texts still replay; "
+            "it writes rules.md's rule numbers into its record. A new procedure counts with "
+            "`count_vote` (and `decide_seat_reduction`), a counting rule and, for party "
+            "elections, a preset (counting.md).",
+            "",
+        ]
     return lines
 
 

@@ -87,11 +87,33 @@ def test_the_497_member_round_counts_and_explains() -> None:
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("three-ballot-system-*.yaml")), ids=str)
 def test_three_ballot_records_speak_their_own_words(path: Path) -> None:
     """三票制 counts with its own rules and the party-election preset: no record of any of its
-    scenarios carries an internal rule number (R1–R20) or a tally_round/rank/reduce_seats call."""
+    scenarios carries an internal rule number (R1–R20) or a tally_round/reduce_seats call."""
     result = run_scenario(load_scenario(path))
     assert result.ok
     text = json.dumps(result.records, ensure_ascii=False)
     assert re.search(r"\bR\d+\b", text) is None
+    names = {a["name"] for r in result.records for a in r.get("actions", [])}
+    assert not names & {"tally_round", "reduce_seats"}
+
+
+@pytest.mark.parametrize(
+    "path", sorted(EXAMPLES.glob("three-nominations-one-review-*.yaml")), ids=str
+)
+def test_three_nominations_counts_speak_the_rulebooks_words(path: Path) -> None:
+    """三荐一审 counts every round with count_vote (the 1990 preset) and reduces seats with
+    decide_seat_reduction: no count, reduction or guard of its records carries an internal
+    rule number. (check_slate, count_attendance and the recommendation meeting's rank still
+    write rules.md's numbers; they are not counts of a ballot.)"""
+    result = run_scenario(load_scenario(path))
+    assert result.ok
+    counted = [
+        a
+        for r in result.records
+        for a in r.get("actions", [])
+        if a["name"] in {"count_vote", "decide_seat_reduction"}
+    ]
+    guards = [g for r in result.records for g in r.get("guards", [])]
+    assert re.search(r"\bR\d+\b", json.dumps([counted, guards], ensure_ascii=False)) is None
     names = {a["name"] for r in result.records for a in r.get("actions", [])}
     assert not names & {"tally_round", "reduce_seats"}
 
@@ -143,13 +165,14 @@ def test_posts_are_uncontested_then_contested() -> None:
 @pytest.mark.parametrize(
     ("scenario", "needle"),
     [
-        ("write-in-and-further-round", "R19: 另选他人 王国庆 当选"),
-        ("void-round-and-tie-revote", "本轮选举无效"),
+        ("write-in-and-further-round", "另选他人当选，须经审查: 王国庆"),
+        ("void-round-and-tie-revote", "选举收回的选票多于投票人数，选举无效，应当重新选举"),
     ],
 )
 def test_failure_branches_are_explained(scenario: str, needle: str) -> None:
-    """R14, R19: the void round and the elected write-in are said in the round's explanation."""
-    rounds = _outputs(EXAMPLES / f"three-nominations-one-review-{scenario}.yaml", "tally_round")
+    """The void round and the elected write-in are said in the count's explanation, in the
+    party-election preset's words."""
+    rounds = _outputs(EXAMPLES / f"three-nominations-one-review-{scenario}.yaml", "count_vote")
 
     assert any(needle in line for r in rounds for line in r["explanation"])
 

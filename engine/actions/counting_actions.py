@@ -170,7 +170,8 @@ COUNT_VOTE: ActionSpec = ActionSpec(
         "invalid_by_reason, blank}; a motion adds counts {yes, no, abstain}, decision and "
         "adopted; an election adds seats, rule_applied, most_votes, checks, counts [{name, "
         "votes, disapprove, abstain, write_in, passed}], elected, tied, tie_places, tie_rule, "
-        "shortfall, further_candidates, needs_review, stage when not first and round when "
+        "shortfall, further_candidates, needs_review, written_in (the names that entered as "
+        "write-ins, here or earlier), stage when not first and round when "
         "given; a grades vote adds "
         "members [{name, grades, findings}]; explanation}"
     ),

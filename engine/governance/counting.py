@@ -400,27 +400,19 @@ def _motion(
     return VoteResult(rule=rule, status=status, data=data, explanation=tuple(counter.lines))
 
 
-def _elect(
-    rule: CountingRule,
+def _each_name(
     counter: CountSheet,
-    data: dict[str, Any],
+    share: Share | None,
     *,
     names: list[str],
     votes: Counter[str],
     written: set[str],
     marks: Mapping[str, tuple[int, int]],
-) -> VoteResult:
+) -> tuple[list[str], dict[str, Any]]:
+    """Each name's marks and, where the decision has a bound, its check: (passing, checks)."""
+    rule = counter.rule
     passing: list[str] = []
     checks: dict[str, Any] = {}
-    decision = counter.decision
-    share = decision.bound
-    seats = counter.seats
-    stage = counter.inputs.stage
-    if stage != "first":
-        counter.lines.append(
-            f"{rule.word(stage if stage == 'revote' else 'further_round')}: {'、'.join(names)}, "
-            f"{seats} 个名额"
-        )
     for name in names:
         note = f" ({rule.word('write_in')})" if name in written else ""
         counter.lines.append(
@@ -433,6 +425,30 @@ def _elect(
         checks[name] = counter.share(votes[name], share, f"{name} {rule.word('votes')}")
         if checks[name]["met"]:
             passing.append(name)
+    return passing, checks
+
+
+def _elect(
+    rule: CountingRule,
+    counter: CountSheet,
+    data: dict[str, Any],
+    *,
+    names: list[str],
+    votes: Counter[str],
+    written: set[str],
+    marks: Mapping[str, tuple[int, int]],
+) -> VoteResult:
+    decision = counter.decision
+    share = decision.bound
+    seats = counter.seats
+    stage = counter.inputs.stage
+    if stage != "first":
+        counter.lines.append(
+            f"{rule.word(stage if stage == 'revote' else 'further_round')}: {'、'.join(names)}, "
+            f"{seats} 个名额"
+        )
+    passing, checks = _each_name(counter, share, names=names, votes=votes, written=written,
+                                 marks=marks)  # fmt: skip
     if rule.ties == "order":
         precedence = {n: i for i, n in enumerate(counter.inputs.order)}
         ordered = sorted(passing, key=lambda n: (-votes[n], precedence.get(n, len(precedence))))
@@ -481,6 +497,8 @@ def _elect(
                 f"{rule.word('further_round')} ({size}): {'、'.join(further) or '—'}"
             )
     review = [n for n in elected if n in written] if rule.write_ins == "review" else []
+    if review:
+        counter.lines.append(f"{rule.word('needs_review')}: {'、'.join(review)}")
     data.update(
         {
             "seats": seats,
@@ -495,6 +513,7 @@ def _elect(
             "shortfall": shortfall,
             "further_candidates": list(further),
             "needs_review": review,
+            "written_in": [n for n in order if n in written],
         }
     )
     if stage != "first":

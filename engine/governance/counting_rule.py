@@ -87,6 +87,7 @@ DEFAULT_WORDS: Mapping[str, str] = {
     "admit_all": "得票相同者均当选",
     "further_round": "另行选举候选人",
     "write_in": "另选他人",
+    "needs_review": "另选他人当选，须经审查",
     "seat_reduction": "减少名额",
     "reduction_adopted": "减少名额获得通过",
     "reduction_rejected": "减少名额未获通过",
