@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from engine.actions.registry import ActionFailed, default_registry
+from engine.definition.loader import SCHEMA_COMMENT, check_source
 from engine.governance.counting import VoteInputs, count_vote
 from engine.governance.counting_presets import PRESETS
-from engine.governance.counting_rule import RuleError, describe_rule, parse_rule
+from engine.governance.counting_rule import CountingRule, RuleError, describe_rule, parse_rule
 from engine.governance.errors import GovernanceError
 from engine.governance.seat_reduction import ReductionVote, decide_seat_reduction
 from engine.schemas import load_schema
@@ -305,3 +309,138 @@ def test_refusals_speak_the_rules_words_in_chinese(inputs: VoteInputs) -> None:
     assert message.startswith("书记选举: ")
     assert RULE_NUMBER.search(message) is None
     assert re.search(r"[\u4e00-\u9fff]", message.removeprefix("书记选举: "))
+
+
+@dataclass
+class RuleContext:
+    """An action context holding one counting rule: 'data.x' / 'payload.x' by lookup."""
+
+    rules: dict[str, CountingRule]
+    data: dict[str, Any] = field(default_factory=dict)
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+    def evaluate(self, expression: str) -> Any:
+        scope, _, name = expression.partition(".")
+        return (self.data if scope == "data" else self.payload)[name]
+
+    def counting_rule(self, name: str) -> CountingRule:
+        return self.rules[name]
+
+
+def _reduction_context(yes: int) -> RuleContext:
+    rule = parse_rule("committee", {"preset": "party-election-1990", "seats": 5})
+    return RuleContext(
+        rules={"committee": rule},
+        data={"round": _shortfall(), "present": 40},
+        payload={"yes": yes},
+    )
+
+
+REDUCTION = {
+    "rule": "committee",
+    "count": "data.round",
+    "proposed_seats": 3,
+    "yes": "payload.yes",
+    "present": "data.present",
+    "into": "data.reduction",
+}
+
+
+@pytest.mark.parametrize(
+    ("yes", "expects", "fails"),
+    [
+        (21, "adopted", False),
+        (20, "adopted", True),
+        (20, "rejected", False),
+        (21, "rejected", True),
+    ],
+)
+def test_decide_seat_reduction_fails_rather_than_record_another_outcome(
+    yes: int, expects: str, fails: bool
+) -> None:
+    """decide_seat_reduction with expects: the transition's outcome, or the action fails
+    (in the rule's words); otherwise it writes the record into data."""
+    ctx = _reduction_context(yes)
+    run = default_registry()["decide_seat_reduction"].run
+    if fails:
+        with pytest.raises(ActionFailed) as caught:
+            run({**REDUCTION, "expects": expects}, ctx)
+        assert "条件与规则不一致" in str(caught.value)
+        assert RULE_NUMBER.search(str(caught.value)) is None
+        assert "reduction" not in ctx.data
+        return
+    out = run({**REDUCTION, "expects": expects}, ctx)
+    assert ctx.data["reduction"] == out and out["status"] == expects
+
+
+def test_count_vote_action_passes_stage_seats_round_and_written_in() -> None:
+    """count_vote reads stage, seats, round and written_in from its parameters."""
+    rule = parse_rule("committee", {"preset": "party-election-1990", "seats": 5})
+    ctx = RuleContext(
+        rules={"committee": rule},
+        data={"names": ["乙", "王"], "carried": ["王"], "present": 5},
+        payload={"ballots": [_pile(3, _approve("王")), _pile(2, _approve("乙"))]},
+    )
+    params = {
+        "rule": "committee",
+        "stage": "further",
+        "seats": 1,
+        "round": 4,
+        "candidates": "data.names",
+        "written_in": "data.carried",
+        "ballots": "payload.ballots",
+        "present": "data.present",
+        "into": "data.count",
+    }
+    out = default_registry()["count_vote"].run(params, ctx)
+    assert (out["stage"], out["seats"], out["round"]) == ("further", 1, 4)
+    assert out["elected"] == ["王"] and out["needs_review"] == ["王"]
+    assert out["written_in"] == ["王"]
+
+
+SEATLESS = f"""{SCHEMA_COMMENT}
+id: seatless
+version: "1.0.0"
+title: 减少名额
+rule_set: {{name: seatless}}
+counting:
+  plain:
+    label: 选举
+    form: approval
+    decide: {{most_votes: {{}}}}
+roles:
+  clerk: {{label: 文书}}
+data:
+  type: object
+  properties:
+    round: {{type: object}}
+    reduction: {{type: object}}
+initial: open
+states:
+  open: {{label: 开放}}
+  done: {{label: 结束, final: true}}
+events:
+  reduce:
+    label: 减少名额
+    roles: [clerk]
+    transitions:
+      - from: open
+        to: done
+        actions:
+          - decide_seat_reduction:
+              rule: plain
+              count: data.round
+              proposed_seats: 1
+              yes: 3
+              present: 4
+              into: data.reduction
+"""
+
+
+def test_validate_reports_a_seat_reduction_under_a_rule_without_one() -> None:
+    """validate: decide_seat_reduction naming a rule that states no seat_reduction is located."""
+    problems = check_source(SEATLESS, "seatless.yaml").problems
+    found = [p for p in problems if p.code == "counting.no-seat-reduction"]
+    assert len(found) == 1
+    assert found[0].location.path.endswith("decide_seat_reduction.rule")
+    assert "seat_reduction" in found[0].message
