@@ -307,11 +307,12 @@ def _categories(
     valid: list[Ballot] = []
     by_reason: Counter[str] = Counter()
     blank = 0
+    count_written = counter.write_ins != "forbidden"
     for ballot in ballots:
         if ballot.spoiled is not None:
             by_reason[ballot.spoiled] += 1
             continue
-        extra = ballot.write_ins if counter.write_ins != "forbidden" else ()
+        extra = ballot.write_ins if count_written else ()
         if len(ballot.approve) + len(extra) > limit:
             by_reason["over_marked"] += 1
             continue
@@ -362,10 +363,11 @@ def _choices(
     votes: Counter[str] = Counter()
     against: Counter[str] = Counter()
     written: set[str] = set()
+    count_written = counter.write_ins != "forbidden"
     for ballot in valid:
         votes.update(ballot.approve)
-        against.update(n for n in ballot.disapprove if n in listed)
-        if counter.write_ins != "forbidden":
+        against.update(ballot.disapprove)  # only listed names' are read below
+        if count_written:
             extra = [n for n in ballot.write_ins if n not in ballot.approve]
             votes.update(extra)
             written.update(n for n in extra if n not in listed)
@@ -376,8 +378,10 @@ def _choices(
     written.update(n for n in counter.inputs.written_in if n in listed)
     # Per listed name, those who neither approved nor disapproved abstained; a name written
     # in has only the votes that wrote it.
+    on_ballot = set(listed)
     marks = {
-        n: (against[n], len(valid) - votes[n] - against[n] if n in listed else 0) for n in names
+        n: (against[n], len(valid) - votes[n] - against[n]) if n in on_ballot else (0, 0)
+        for n in names
     }
     return _elect(rule, counter, data, names=names, votes=votes, written=written, marks=marks)
 
