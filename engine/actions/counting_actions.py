@@ -164,15 +164,15 @@ COUNT_VOTE: ActionSpec = ActionSpec(
     writes="into",
     rule="rule",
     writes_shape=(
-        "{rule, label, basis, form, status, people {registered, expected, present, "
+        "{rule, label, basis, form, status, round (when given), people {registered, expected, "
+        "present, "
         "proxy_votes, voters}, turnout (null or {base, operator, fraction, base_count, count, "
         "bound, bound_display, met}), ballots {issued, returned, valid, invalid, "
         "invalid_by_reason, blank}; a motion adds counts {yes, no, abstain}, decision and "
         "adopted; an election adds seats, rule_applied, most_votes, checks, counts [{name, "
         "votes, disapprove, abstain, write_in, passed}], elected, tied, tie_places, tie_rule, "
         "shortfall, further_candidates, needs_review, written_in (the names that entered as "
-        "write-ins, here or earlier), stage when not first and round when "
-        "given; a grades vote adds "
+        "write-ins, here or earlier) and stage when not first; a grades vote adds "
         "members [{name, grades, findings}]; explanation}"
     ),
     statuses=STATUSES,

@@ -271,6 +271,8 @@ def count_vote(rule: CountingRule, inputs: VoteInputs) -> VoteResult:
         },
         "turnout": None,
     }
+    if inputs.round is not None:
+        data["round"] = inputs.round
     if proxy_votes:
         counter.lines.append(f"{rule.word('proxies')} {proxy_votes} 票, 计入参加投票人数")
     if returned > issued or returned > voters:
@@ -522,8 +524,6 @@ def _elect(
     )
     if stage != "first":
         data["stage"] = stage
-    if counter.inputs.round is not None:
-        data["round"] = counter.inputs.round
     return VoteResult(rule=rule, status=status, data=data, explanation=tuple(counter.lines))
 
 
