@@ -23,7 +23,9 @@ from typing import Any
 import yaml
 
 from engine.actions.registry import BUILTINS, ActionSpec
+from engine.definition.strict_yaml import parse_yaml
 from engine.governance.counting import STATUSES
+from engine.governance.counting_presets import MERGED_KEYS, PRESETS
 from engine.guards.registry import GUARD_KINDS
 from engine.schemas import load_schema
 
@@ -73,6 +75,22 @@ _SHAPES: Mapping[str, tuple[str, tuple[str, ...]]] = {
 }
 """What each built-in action writes and the ``status`` values it records, where its spec
 does not say (``count_vote`` declares its own)."""
+
+
+_LEGACY: Mapping[str, str] = {
+    "tally_round": (
+        "tally_round: {candidates: data.ballot.candidates, seats: data.ballot.seats, ballots: "
+        "payload.ballots, voters: data.attendance.present, issued: payload.issued, base: "
+        "present, write_ins: review, kind: regular, round: data.ballot.round, into: data.round}"
+    ),
+    "reduce_seats": (
+        "reduce_seats: {round: data.round, proposed_seats: size(data.round.elected), yes: "
+        "payload.yes, present: data.attendance.present, more_than: '1/2', floor: 3, expects: "
+        "adopted, into: data.reduction}"
+    ),
+}
+"""The party-election actions no bundled procedure calls any more, with a call as the
+procedures that used them wrote it."""
 
 
 def guard_kinds() -> tuple[str, ...]:
@@ -160,8 +178,16 @@ def _action_section(spec: ActionSpec, example: tuple[Any, str] | None) -> list[s
     if example is not None:
         call, source = example
         lines += [f"Example (from `procedures/{source}`):", "", "```yaml", _yaml([call]), "```", ""]
-    elif spec.example:
-        lines += ["Example:", "", "```yaml", f"- {spec.example}", "```", ""]
+    elif spec.example or spec.name in _LEGACY:
+        lines += ["Example:", "", "```yaml", f"- {spec.example or _LEGACY[spec.name]}", "```", ""]
+    if spec.name in _LEGACY:
+        lines += [
+            "Kept, unchanged, so that trails recorded under older procedure texts still replay; "
+            "it writes rules.md's rule numbers into its record. A new procedure counts with "
+            "`count_vote` (and `decide_seat_reduction`), a counting rule and, for party "
+            "elections, a preset (counting.md).",
+            "",
+        ]
     return lines
 
 
@@ -263,6 +289,7 @@ def counting_page(procedures: Path) -> str:
         "## A rule",
         "",
         *_keys_table(schema, defs["counting_rule"]),
+        "A rule names its `label` and `form`, or a `preset` (see Presets) that gives them.",
         "`decide` holds `threshold` (a share of a base) or `most_votes` (with an optional",
         "`floor`, a share of a base), never both.",
         "",
@@ -278,6 +305,8 @@ def counting_page(procedures: Path) -> str:
         ("turnout_share", "Turnout (`turnout`)"),
         ("decide_share", "A bound on votes (`threshold`, `floor`)"),
         ("finding", "A finding of a grades vote (`findings`)"),
+        ("counting_decide", "How an election is decided (`decide`, `further_round.decide`)"),
+        ("reduction_share", "Adopting a seat reduction (`seat_reduction.adopt`)"),
     ):
         lines += [
             f"## {title}",
@@ -286,8 +315,10 @@ def counting_page(procedures: Path) -> str:
             "",
             *_keys_table(schema, defs[name]),
         ]
+    lines += _preset_lines()
     for path in sorted(procedures.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # The strict loader, as yishi reads the file: ``yes:`` stays a word, not true.
+        doc = parse_yaml(path.read_text(encoding="utf-8"), path.name).value
         for rule_name, rule in doc.get("counting", {}).items():
             lines += [
                 f"## Example: `{rule_name}` (from `procedures/{path.name}`)",
@@ -298,6 +329,27 @@ def counting_page(procedures: Path) -> str:
                 "",
             ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _preset_lines() -> list[str]:
+    """The presets, each in full, so a procedure author sees what a preset says."""
+    lines = [
+        "## Presets",
+        "",
+        "A rule may start from a preset: `preset: <name>` and any key beside it replaces",
+        "the preset's key, except " + " and ".join(f"`{k}`" for k in MERGED_KEYS) + ", which",
+        "are merged word by word. The party-election presets state the election of a party",
+        "organisation's committee, secretary and deputy (see rules.md, party elections):",
+        "approvals more than half of those present (1990) or of those expected (2020), a",
+        "tie at the last seat re-voted among the tied (`count_vote` with `stage: revote`),",
+        "a further round for the unfilled seats with a margin of ⌈shortfall/5⌉",
+        "(`stage: further`), and the meeting's vote to reduce the seats",
+        "(`decide_seat_reduction`).",
+        "",
+    ]
+    for name, preset in PRESETS.items():
+        lines += [f"### `{name}`", "", "```yaml", _yaml({name: dict(preset)}), "```", ""]
+    return lines
 
 
 def pages(procedures: Path) -> dict[str, str]:

@@ -141,7 +141,7 @@ def test_declared_order_must_name_the_tied() -> None:
         count_vote(
             rule, VoteInputs(present=10, candidates=["A", "B", "C"], ballots=ballots, order=["B"])
         )
-    assert "declared order" in str(caught.value)
+    assert "事先确定的顺序" in str(caught.value)
 
 
 def test_over_marked_and_blank_ballots() -> None:

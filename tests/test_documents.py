@@ -111,20 +111,19 @@ def test_results_report_pdf_holds_the_recorded_figures_and_names(
     assert f"seq：{records[-1]['seq']}" in flat
     assert records[-1]["procedure"]["sha256"] in flat
     assert "yishiverify" in flat
-    rounds = _outputs(records, "tally_round")
+    rounds = _outputs(records, "count_vote")
     assert len(rounds) == 3
     for round_ in rounds:
+        ballots = round_["ballots"]
         figures = (
-            f"{round_['seats']}{round_['issued']}{round_['returned']}{round_['valid']}"
-            f"{round_['invalid']}{round_['voters']}"
+            f"{round_['seats']}{ballots['issued']}{ballots['returned']}{ballots['valid']}"
+            f"{ballots['invalid']}{round_['people']['voters']}"
         )
         assert figures in flat
         for count in round_["counts"]:
-            assert (
-                f"{count['name']}{count['approve']}{count['disapprove']}{count['abstain']}" in flat
-            )
-        assert f"其中空白票{round_['blank']}张（有效）" in flat
-        for reason, count in round_["invalid_by_reason"].items():
+            assert f"{count['name']}{count['votes']}{count['disapprove']}{count['abstain']}" in flat
+        assert f"其中空白票{ballots['blank']}张（有效）" in flat
+        for reason, count in ballots["invalid_by_reason"].items():
             assert reason == "over_marked"
             assert f"所投赞成超过应选名额{count}张" in flat
     attendance = _outputs(records, "count_attendance")[-1]
@@ -403,8 +402,9 @@ def test_the_example_template_in_the_docs_validates_and_renders(trail: Any, tmp_
     page = mine.render("results-report", "html").content.decode("utf-8")
     attendance = _outputs(records, "count_attendance")[-1]
     assert f"应到会 {attendance['expected']} 人，实到会 {attendance['present']} 人。" in page
-    for round_ in _outputs(records, "tally_round"):
-        assert f"有效 {round_['valid']} 张，无效 {round_['invalid']} 张" in page
+    for round_ in _outputs(records, "count_vote"):
+        ballots = round_["ballots"]
+        assert f"有效 {ballots['valid']} 张，无效 {ballots['invalid']} 张" in page
 
 
 def test_a_pdf_loads_no_file_a_template_points_at(trail: Any, tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ round and its explanation, and that ``yishi run`` prints every round's counts.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,20 +60,60 @@ def test_the_structured_recommendation_selects_five_and_compares_rules() -> None
 
 
 def test_the_497_member_round_counts_and_explains() -> None:
-    """R14–R16: 497 issued and returned, 9 invalid, 黄钰 310 > 248.5 elected, 李明 173 not."""
-    plenary, final = _outputs(THREE_BALLOT, "tally_round")
+    """The members' count (1990 preset): 497 issued and returned, 9 invalid, 黄钰 310 > 248.5
+    elected, 李明 173 not; the plenary takes the 2 with most votes."""
+    plenary, final = _outputs(THREE_BALLOT, "count_vote")
 
-    assert (plenary["kind"], plenary["elected"], plenary["invalid"]) == (
-        "plurality", ["黄钰", "李明"], 1,
+    assert (plenary["most_votes"], plenary["elected"], plenary["ballots"]["invalid"]) == (
+        True, ["黄钰", "李明"], 1,
     )  # fmt: skip
-    assert (final["voters"], final["issued"], final["returned"]) == (497, 497, 497)
-    assert (final["valid"], final["invalid"], final["blank"]) == (488, 9, 5)
-    votes = {c["name"]: (c["approve"], c["disapprove"], c["abstain"]) for c in final["counts"]}
+    assert final["people"]["voters"] == 497
+    ballots = final["ballots"]
+    assert (ballots["issued"], ballots["returned"]) == (497, 497)
+    assert (ballots["valid"], ballots["invalid"], ballots["blank"]) == (488, 9, 5)
+    votes = {c["name"]: (c["votes"], c["disapprove"], c["abstain"]) for c in final["counts"]}
     assert votes == {"黄钰": (310, 170, 8), "李明": (173, 300, 15)}
-    assert final["threshold"]["bound"] == "497/2"
+    assert final["checks"]["黄钰"]["bound"] == "497/2"
     assert final["elected"] == ["黄钰"]
-    assert "R16: 当选须赞成票超过实到会人数 497 的半数 (> 248.5)" in final["explanation"]
-    assert "黄钰: 赞成 310, 反对 170, 弃权 8 — 过半数" in final["explanation"]
+    assert "黄钰: 赞成 310, 不赞成 170, 弃权 8" in final["explanation"]
+    assert (
+        "黄钰 赞成票 310, 实到会党员 497: 须超过实到会党员的 1/2 (> 248.5) — "
+        "赞成票超过实到会有选举权的人数的一半: 符合"
+    ) in final["explanation"]
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("three-ballot-system-*.yaml")), ids=str)
+def test_three_ballot_records_speak_their_own_words(path: Path) -> None:
+    """三票制 counts with its own rules and the party-election preset: no record of any of its
+    scenarios carries an internal rule number (R1–R20) or a tally_round/reduce_seats call."""
+    result = run_scenario(load_scenario(path))
+    assert result.ok
+    text = json.dumps(result.records, ensure_ascii=False)
+    assert re.search(r"\bR\d+\b", text) is None
+    names = {a["name"] for r in result.records for a in r.get("actions", [])}
+    assert not names & {"tally_round", "reduce_seats"}
+
+
+@pytest.mark.parametrize(
+    "path", sorted(EXAMPLES.glob("three-nominations-one-review-*.yaml")), ids=str
+)
+def test_three_nominations_counts_speak_the_rulebooks_words(path: Path) -> None:
+    """三荐一审 counts every round with count_vote (the 1990 preset) and reduces seats with
+    decide_seat_reduction: no count, reduction or guard of its records carries an internal
+    rule number. (check_slate, count_attendance and the recommendation meeting's rank still
+    write rules.md's numbers; they are not counts of a ballot.)"""
+    result = run_scenario(load_scenario(path))
+    assert result.ok
+    counted = [
+        a
+        for r in result.records
+        for a in r.get("actions", [])
+        if a["name"] in {"count_vote", "decide_seat_reduction"}
+    ]
+    guards = [g for r in result.records for g in r.get("guards", [])]
+    assert re.search(r"\bR\d+\b", json.dumps([counted, guards], ensure_ascii=False)) is None
+    names = {a["name"] for r in result.records for a in r.get("actions", [])}
+    assert not names & {"tally_round", "reduce_seats"}
 
 
 def test_the_eligibility_review_names_each_failed_condition() -> None:
@@ -121,13 +163,14 @@ def test_posts_are_uncontested_then_contested() -> None:
 @pytest.mark.parametrize(
     ("scenario", "needle"),
     [
-        ("write-in-and-further-round", "R19: 另选他人 王国庆 当选"),
-        ("void-round-and-tie-revote", "本轮选举无效"),
+        ("write-in-and-further-round", "另选他人当选，须经审查: 王国庆"),
+        ("void-round-and-tie-revote", "选举收回的选票多于投票人数，选举无效，应当重新选举"),
     ],
 )
 def test_failure_branches_are_explained(scenario: str, needle: str) -> None:
-    """R14, R19: the void round and the elected write-in are said in the round's explanation."""
-    rounds = _outputs(EXAMPLES / f"three-nominations-one-review-{scenario}.yaml", "tally_round")
+    """The void round and the elected write-in are said in the count's explanation, in the
+    party-election preset's words."""
+    rounds = _outputs(EXAMPLES / f"three-nominations-one-review-{scenario}.yaml", "count_vote")
 
     assert any(needle in line for r in rounds for line in r["explanation"])
 
@@ -145,13 +188,13 @@ def test_yishi_run_prints_every_rounds_counts_and_explanations(tmp_path: Path) -
         "trust 32/33=96.97×1/10",
         "trust 19/19=100.00×1/10",
         "全委会到会: 30 present of 35 expected ≥ 2/3",
-        "R15: 有效票 29 张 (其中空白票 1 张), 无效票 1 张",
+        "有效票 29 张 (空白票 1 张), 无效票 1 张",
         "黄钰: 赞成 20, 反对 0, 弃权 9",
-        "党员大会到会 (R3): 497 present of 560 expected ≥ 4/5 (448): met",
-        "R14: 发出选票 497 张, 收回 497 张, 投票人 497 人: 选举有效",
-        "R16: 当选须赞成票超过实到会人数 497 的半数 (> 248.5)",
-        "黄钰: 赞成 310, 反对 170, 弃权 8 — 过半数",
-        "李明: 赞成 173, 反对 300, 弃权 15",
+        "党员大会到会: 497 present of 560 expected ≥ 4/5 (448): met",
+        "发出选票 497 张, 收回选票 497 张",
+        "须超过实到会党员的 1/2 (> 248.5)",
+        "黄钰: 赞成 310, 不赞成 170, 弃权 8",
+        "李明: 赞成 173, 不赞成 300, 弃权 15",
         "final state: approved",
         "verified",
     ):

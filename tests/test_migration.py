@@ -116,7 +116,7 @@ def test_1990_rules_migrated_mid_way_to_2020_and_finished(tmp_path: Path, store:
     assert (migrated["from"], migrated["to"]) == ("members_meeting", "members_meeting")
     assert engine.case(CASE, history=False).state == "approved"
     counts = [r["actions"][0]["output"] for r in records if r["event"] == "members_vote"]
-    assert [c["threshold"]["base"] for c in counts] == [EXPECTED, EXPECTED]
+    assert [c["checks"]["黄钰"]["base_count"] for c in counts] == [EXPECTED, EXPECTED]
     assert [c["elected"] for c in counts] == [[], ["黄钰"]]
     assert verify_lines(store.export_lines(CASE)).ok
     report = replay_records(records, _lookup(election(), rules_2020))

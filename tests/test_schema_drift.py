@@ -108,7 +108,14 @@ counting:
     decide:
       threshold: {{base: valid, at_least: "1/3", label: d1}}
     ties: lot
-    further_round: {{extra: "1/5"}}
+    further_round:
+      extra: "1/5"
+      decide:
+        most_votes:
+          floor: {{base: returned, at_least: "1/3"}}
+    seat_reduction:
+      adopt: {{base: present, more_than: "1/2", label: s1}}
+      floor: 2
     write_ins: review
     blank: invalid
     invalid_reasons: {{signed: 署名}}
@@ -121,6 +128,8 @@ counting:
     decide:
       most_votes:
         floor: {{base: returned, at_most: "1/3"}}
+    seat_reduction:
+      adopt: {{base: expected, at_least: "1/2"}}
   r3:
     label: 表决
     form: motion
@@ -142,6 +151,14 @@ counting:
       - {{grade: 合格, base: valid, more_than: "1/3", label: f2}}
       - {{grade: 合格, base: voters, less_than: "1/3", label: f3}}
       - {{grade: 优秀, base: returned, at_most: "1/3", label: f4}}
+  r6:
+    preset: party-election-2020
+    seat_reduction:
+      adopt: {{base: voters, less_than: "1/2"}}
+  r7:
+    preset: party-election-1990
+    seat_reduction:
+      adopt: {{base: registered, at_most: "1/2"}}
 initial: open
 states:
   open:

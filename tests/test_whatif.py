@@ -20,8 +20,14 @@ from engine.definition.loader import load_procedure
 from engine.runtime.attempt import Runner
 from engine.runtime.whatif import what_if
 
-PRESENT_R16 = "R16: 当选须赞成票超过实到会人数 497 的半数 (> 248.5)"
-EXPECTED_R16 = "R16: 当选须赞成票超过应到会人数 560 的半数 (> 280)"
+PRESENT_R16 = (
+    "黄钰 赞成票 279, 实到会党员 497: 须超过实到会党员的 1/2 (> 248.5) — "
+    "赞成票超过实到会有选举权的人数的一半: 符合"
+)
+EXPECTED_R16 = (
+    "黄钰 赞成票 279, 应到会党员 560: 须超过应到会党员的 1/2 (> 280) — "
+    "赞成票超过应到会有选举权的人数的一半: 不符合"
+)
 
 
 def test_the_elected_set_changes_at_the_members_vote_with_both_explanations(
@@ -41,7 +47,7 @@ def test_the_elected_set_changes_at_the_members_vote_with_both_explanations(
     assert first.recorded.counts[0]["elected"] == ["黄钰"]
     assert first.amended.counts[0]["elected"] == []
     assert (first.recorded.counts[0]["status"], first.amended.counts[0]["status"]) == (
-        "complete",
+        "elected",
         "shortfall",
     )
     assert (PRESENT_R16, EXPECTED_R16) in first.explanations

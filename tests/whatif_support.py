@@ -27,11 +27,11 @@ EXPECTED = 560
 
 
 def amended_election(tmp_path: Path, version: str = "2.0.0") -> Path:
-    """The election under the 2020 rules: R16's base changed from the members present (the
-    1990 rules) to the members expected (应到会)."""
+    """The election under the 2020 rules: the members' count takes the 2020 preset, whose
+    "more than half" is of the members expected (应到会), not of those present (1990)."""
     text = ELECTION.read_text(encoding="utf-8")
-    assert text.count("base: present") == 4, "the bundled election changed; revisit this test"
-    text = text.replace("base: present", "base: expected")
+    assert text.count("preset: party-election-1990") == 1, "the bundled election changed"
+    text = text.replace("preset: party-election-1990", "preset: party-election-2020")
     current = election().procedure.version
     text = text.replace(f'version: "{current}"', f'version: "{version}"', 1)
     path = tmp_path / f"three-ballot-system-{version}.yaml"

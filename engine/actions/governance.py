@@ -7,7 +7,8 @@ the data path in ``into`` and returns it, so the audit record of the transition
 carries every count and the explanation. Inputs a rule refuses make the attempt
 refused with the rule's reason (``GovernanceError`` is an ``EngineError``).
 
-Actions: ``count_vote`` (the procedure's own counting rule), ``tally_round``
+Actions: ``count_vote`` (the procedure's own counting rule),
+``decide_seat_reduction`` (its seat reduction), ``tally_round``
 (R13–R19), ``reduce_seats`` (R18), ``score_layers`` (§3),
 ``rank`` (R17, §3), ``record_exclusion`` (R2), ``count_attendance`` (R1–R3),
 ``check_slate`` (R6–R11), ``check_eligibility`` (§2–§3) and ``survey_rate`` (§5).
@@ -22,7 +23,7 @@ end, once ``ActionSpec`` exists.
 from __future__ import annotations
 
 from engine.actions.ballot_actions import REDUCE_SEATS, TALLY_ROUND
-from engine.actions.counting_actions import COUNT_VOTE
+from engine.actions.counting_actions import COUNT_VOTE, DECIDE_SEAT_REDUCTION
 from engine.actions.roster_actions import COUNT_ATTENDANCE, RECORD_EXCLUSION
 from engine.actions.scoring_actions import RANK, SCORE_LAYERS
 from engine.actions.slate_actions import CHECK_ELIGIBILITY, CHECK_SLATE
@@ -31,6 +32,7 @@ from engine.actions.survey_actions import SURVEY_RATE
 
 GOVERNANCE_ACTIONS: tuple[ActionSpec, ...] = (
     COUNT_VOTE,
+    DECIDE_SEAT_REDUCTION,
     TALLY_ROUND,
     REDUCE_SEATS,
     SCORE_LAYERS,

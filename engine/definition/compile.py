@@ -260,6 +260,15 @@ class _Compiler:
     def check_rule(self, name: str, action: ActionCall) -> None:
         """An action's counting rule must be one the procedure states (and states well)."""
         if name in self.procedure.counting:
+            rule = self.procedure.counting[name]
+            if action.name == "decide_seat_reduction" and rule.seat_reduction is None:
+                self.report(
+                    action.param_locations.get("rule", action.location),
+                    f"decide_seat_reduction names the counting rule {name!r}, which states no "
+                    "seat_reduction; add seat_reduction: {adopt: {base: …, more_than: …}, "
+                    "floor: n} to the rule",
+                    "counting.no-seat-reduction",
+                )
             return
         known = list(self.procedure.counting)
         close = difflib.get_close_matches(name, known, n=1)

@@ -27,6 +27,7 @@ from engine.governance.counting_rule import (
     OPERATOR_SIGNS,
     OPERATOR_WORDS,
     CountingRule,
+    Decision,
     Share,
 )
 from engine.governance.errors import GovernanceError
@@ -46,6 +47,11 @@ STATUSES: tuple[str, ...] = (
 voters or issued), ``adopted``/``rejected`` (a motion), ``elected``/``tie``/``shortfall``
 (an election), ``counted`` (a grades vote)."""
 
+STAGES: tuple[str, ...] = ("first", "revote", "further")
+"""An election's count: ``first`` by the rule's decision; ``revote`` among the tied,
+by most votes alone; ``further`` (另行选举) by the rule's ``further_round.decide`` or
+else its own decision. Names written in count only in a first count."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VoteInputs:
@@ -60,6 +66,12 @@ class VoteInputs:
         issued / returned: ballots issued and declared returned, when known.
         proxies: ``(holder, votes)`` pairs of proxy votes cast.
         order: the declared precedence that settles a tie when the rule's ties is ``order``.
+        stage: ``first``, ``revote`` or ``further`` (an election; see ``STAGES``).
+        round: the count's number in the election, recorded when given.
+        seats: the places this count fills, when not the rule's (a re-vote for the tied
+            places, a further round for the shortfall, one post of several).
+        written_in: names on this ballot who entered as write-ins in an earlier count:
+            they keep their flag, and are listed for review when elected.
     """
 
     ballots: Sequence[Any] = ()
@@ -72,6 +84,10 @@ class VoteInputs:
     returned: int | None = None
     proxies: Sequence[tuple[str, int]] = ()
     order: Sequence[str] = ()
+    stage: str = "first"
+    round: int | None = None
+    seats: int | None = None
+    written_in: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,21 +116,39 @@ def _fraction_text(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
 
-def _expand(raw: Sequence[Any]) -> list[Ballot]:
+_BALLOT_SHAPE = (
+    '选票写作 {"marks": {姓名: "approve"|"disapprove"|"abstain"}, "write_ins": {姓名: 标记}} '
+    '或 {"spoiled": 无效原因}, 同样的多张可加 "count": 张数'
+)
+
+
+def _ballot(rule: CountingRule, raw: Any, number: int) -> Ballot:
+    """One ballot, or a refusal that names its place and the shape, never its content."""
+    try:
+        return Ballot.from_json(raw)
+    except GovernanceError as exc:
+        reasons = "、".join(f"{k} ({v})" for k, v in rule.invalid_reasons.items())
+        raise GovernanceError(
+            f"{rule.label}: 第 {number} 份选票无法计入: {_BALLOT_SHAPE}"
+            + (f"; 无效原因为 {reasons} 之一" if reasons else "")
+        ) from exc
+
+
+def _expand(rule: CountingRule, raw: Sequence[Any]) -> list[Ballot]:
     out: list[Ballot] = []
-    for entry in raw:
+    for number, entry in enumerate(raw, start=1):
         if isinstance(entry, Mapping) and "count" in entry:
             count = entry["count"]
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise GovernanceError("a pile of ballots has a count that is an integer ≥ 0")
+                raise GovernanceError(f"{rule.label}: 第 {number} 份选票的张数须为 ≥ 0 的整数")
             rest = {k: v for k, v in entry.items() if k != "count"}
-            out.extend([Ballot.from_json(rest)] * count)
+            out.extend([_ballot(rule, rest, number)] * count)
         else:
-            out.append(Ballot.from_json(entry))
+            out.append(_ballot(rule, entry, number))
     return out
 
 
-class _Counter:
+class CountSheet:
     """One count in progress: the bases it has read and the lines it has written."""
 
     def __init__(self, rule: CountingRule, inputs: VoteInputs) -> None:
@@ -127,12 +161,31 @@ class _Counter:
             "present": inputs.present,
         }
 
+    @property
+    def seats(self) -> int:
+        """The places this count fills: given with the count, else the rule's."""
+        return self.inputs.seats if self.inputs.seats is not None else self.rule.seats
+
+    @property
+    def write_ins(self) -> str:
+        """Write-ins count only in a first count: a re-vote or further round is among names."""
+        return self.rule.write_ins if self.inputs.stage == "first" else "forbidden"
+
+    @property
+    def decision(self) -> Decision:
+        """How this count is decided, by its stage."""
+        if self.inputs.stage == "revote":
+            return Decision(most_votes=True)
+        if self.inputs.stage == "further" and self.rule.further_decision is not None:
+            return self.rule.further_decision
+        return self.rule.decision
+
     def base(self, name: str) -> int:
         value = self.bases.get(name)
         if value is None:
             raise GovernanceError(
-                f"{self.rule.label}: the rule counts against {self.rule.word(name)} "
-                f"({name}), but the count of {name} was not given"
+                f"{self.rule.label}: 本规则以{self.rule.word(name)} ({name}) 为基数, "
+                f"但未给出{self.rule.word(name)}的人数"
             )
         return value
 
@@ -162,17 +215,15 @@ def _proxies(rule: CountingRule, proxies: Sequence[tuple[str, int]]) -> int:
     held: Counter[str] = Counter()
     for holder, votes in proxies:
         if votes < 0:
-            raise GovernanceError(f"{rule.word('proxies')}: a holder's votes are ≥ 0")
+            raise GovernanceError(f"{rule.label}: 每人{rule.word('proxies')}的票数须 ≥ 0")
         held[holder] += votes
     if rule.proxy_cap is None and held and sum(held.values()):
-        raise GovernanceError(
-            f"{rule.label}: this rule does not provide for {rule.word('proxies')}"
-        )
+        raise GovernanceError(f"{rule.label}: 本规则不允许{rule.word('proxies')}")
     over = sorted(h for h, n in held.items() if rule.proxy_cap is not None and n > rule.proxy_cap)
     if over:
         raise GovernanceError(
-            f"{rule.word('proxies')}: {'、'.join(over)} hold more than {rule.proxy_cap} "
-            "proxy votes each, the most this rule allows one holder"
+            f"{rule.label}: {'、'.join(over)} 接受{rule.word('proxies')}超过 "
+            f"{rule.proxy_cap} 票, 本规则每人至多 {rule.proxy_cap} 票"
         )
     return sum(held.values())
 
@@ -186,21 +237,27 @@ def count_vote(rule: CountingRule, inputs: VoteInputs) -> VoteResult:
             marking a name not on it, a proxy holder over the cap, categories that do
             not add up.
     """
-    counter = _Counter(rule, inputs)
+    counter = CountSheet(rule, inputs)
     proxy_votes = _proxies(rule, inputs.proxies)
     present = inputs.present
     if present is None:
-        raise GovernanceError(f"{rule.label}: the number who voted in person (present) is needed")
+        raise GovernanceError(f"{rule.label}: 须给出{rule.word('present')}的人数 (present)")
     if present < 0 or any(v is not None and v < 0 for v in counter.bases.values()):
-        raise GovernanceError(f"{rule.label}: counts of people are ≥ 0")
+        raise GovernanceError(f"{rule.label}: 人数须 ≥ 0")
+    if inputs.stage not in STAGES:
+        raise GovernanceError(f"{rule.label}: 计票阶段为 {'、'.join(STAGES)} 之一")
+    if inputs.stage != "first" and rule.form not in ("approval", "single"):
+        raise GovernanceError(f"{rule.label}: 只有选举才有再次投票和另行选举")
+    if inputs.seats is not None and (inputs.seats < 1 or rule.form in ("motion", "grades")):
+        raise GovernanceError(f"{rule.label}: 应选名额 (seats) 只用于选举, 须 ≥ 1")
     voters = present + proxy_votes
     counter.bases["voters"] = voters
-    ballots = _expand(inputs.ballots)
+    ballots = _expand(rule, inputs.ballots)
     returned = len(ballots)
     if inputs.returned is not None and inputs.returned != returned:
         raise GovernanceError(
-            f"{rule.label}: {inputs.returned} ballots were declared returned but {returned} "
-            "were entered: the counts must agree before the vote is counted"
+            f"{rule.label}: 宣布{rule.word('returned')} {inputs.returned} 张, 录入 {returned} 张: "
+            "两数相符才能计票"
         )
     issued = voters if inputs.issued is None else inputs.issued
     counter.bases["returned"] = returned
@@ -214,6 +271,8 @@ def count_vote(rule: CountingRule, inputs: VoteInputs) -> VoteResult:
         },
         "turnout": None,
     }
+    if inputs.round is not None:
+        data["round"] = inputs.round
     if proxy_votes:
         counter.lines.append(f"{rule.word('proxies')} {proxy_votes} 票, 计入参加投票人数")
     if returned > issued or returned > voters:
@@ -235,13 +294,13 @@ def count_vote(rule: CountingRule, inputs: VoteInputs) -> VoteResult:
     return _choices(rule, counter, data, ballots, issued)
 
 
-def _void(rule: CountingRule, counter: _Counter, data: dict[str, Any]) -> VoteResult:
+def _void(rule: CountingRule, counter: CountSheet, data: dict[str, Any]) -> VoteResult:
     return VoteResult(rule=rule, status="void", data=data, explanation=tuple(counter.lines))
 
 
 def _categories(
     rule: CountingRule,
-    counter: _Counter,
+    counter: CountSheet,
     ballots: Sequence[Ballot],
     issued: int,
     limit: int,
@@ -250,11 +309,12 @@ def _categories(
     valid: list[Ballot] = []
     by_reason: Counter[str] = Counter()
     blank = 0
+    count_written = counter.write_ins != "forbidden"
     for ballot in ballots:
         if ballot.spoiled is not None:
             by_reason[ballot.spoiled] += 1
             continue
-        extra = ballot.write_ins if rule.write_ins != "forbidden" else ()
+        extra = ballot.write_ins if count_written else ()
         if len(ballot.approve) + len(extra) > limit:
             by_reason["over_marked"] += 1
             continue
@@ -267,7 +327,9 @@ def _categories(
         valid.append(ballot)
     invalid = sum(by_reason.values())
     if len(valid) + invalid != len(ballots):
-        raise GovernanceError(f"{rule.label}: valid + invalid ≠ returned")
+        raise GovernanceError(
+            f"{rule.label}: {rule.word('valid')} + {rule.word('invalid')} ≠ {rule.word('returned')}"
+        )
     counter.bases["valid"] = len(valid)
     reasons = "、".join(f"{rule.reason_word(r)} {n} 张" for r, n in sorted(by_reason.items()))
     counter.lines.append(
@@ -288,35 +350,46 @@ def _categories(
 
 def _choices(
     rule: CountingRule,
-    counter: _Counter,
+    counter: CountSheet,
     data: dict[str, Any],
     ballots: Sequence[Ballot],
     issued: int,
 ) -> VoteResult:
-    limit = 1 if rule.form in ("motion", "single") else rule.seats
+    limit = 1 if rule.form in ("motion", "single") else counter.seats
     valid, data["ballots"] = _categories(rule, counter, ballots, issued, limit)
     if rule.form == "motion":
         return _motion(rule, counter, data, valid)
     listed = list(counter.inputs.candidates)
     if not listed or len(set(listed)) != len(listed):
-        raise GovernanceError(f"{rule.label}: the candidates are distinct and not empty")
+        raise GovernanceError(f"{rule.label}: 候选人名单不能为空, 也不能重复")
     votes: Counter[str] = Counter()
+    against: Counter[str] = Counter()
     written: set[str] = set()
+    count_written = counter.write_ins != "forbidden"
     for ballot in valid:
         votes.update(ballot.approve)
-        if rule.write_ins != "forbidden":
+        against.update(ballot.disapprove)  # only listed names' are read below
+        if count_written:
             extra = [n for n in ballot.write_ins if n not in ballot.approve]
             votes.update(extra)
             written.update(n for n in extra if n not in listed)
     strays = set(votes) - set(listed) - written
     if strays:
-        raise GovernanceError(f"{rule.label}: ballots mark names that are not on the ballot")
+        raise GovernanceError(f"{rule.label}: 有选票标记了不在候选人名单上的姓名")
     names = listed + sorted(written)
-    return _elect(rule, counter, data, names=names, votes=votes, written=written)
+    written.update(n for n in counter.inputs.written_in if n in listed)
+    # Per listed name, those who neither approved nor disapproved abstained; a name written
+    # in has only the votes that wrote it.
+    on_ballot = set(listed)
+    marks = {
+        n: (against[n], len(valid) - votes[n] - against[n]) if n in on_ballot else (0, 0)
+        for n in names
+    }
+    return _elect(rule, counter, data, names=names, votes=votes, written=written, marks=marks)
 
 
 def _motion(
-    rule: CountingRule, counter: _Counter, data: dict[str, Any], valid: Sequence[Ballot]
+    rule: CountingRule, counter: CountSheet, data: dict[str, Any], valid: Sequence[Ballot]
 ) -> VoteResult:
     yes = sum(1 for b in valid if b.approve or b.write_ins)
     no = sum(1 for b in valid if b.disapprove)
@@ -333,46 +406,83 @@ def _motion(
     return VoteResult(rule=rule, status=status, data=data, explanation=tuple(counter.lines))
 
 
-def _elect(
-    rule: CountingRule,
-    counter: _Counter,
-    data: dict[str, Any],
+def _each_name(
+    counter: CountSheet,
+    share: Share | None,
     *,
     names: list[str],
     votes: Counter[str],
     written: set[str],
-) -> VoteResult:
+    marks: Mapping[str, tuple[int, int]],
+) -> tuple[list[str], dict[str, Any]]:
+    """Each name's marks and, where the decision has a bound, its check: (passing, checks)."""
+    rule = counter.rule
     passing: list[str] = []
     checks: dict[str, Any] = {}
-    share = rule.threshold or rule.floor
     for name in names:
+        note = f" ({rule.word('write_in')})" if name in written else ""
+        counter.lines.append(
+            f"{name}{note}: {rule.word('yes')} {votes[name]}, {rule.word('no')} "
+            f"{marks[name][0]}, {rule.word('abstain')} {marks[name][1]}"
+        )
         if share is None:
             passing.append(name)
             continue
         checks[name] = counter.share(votes[name], share, f"{name} {rule.word('votes')}")
         if checks[name]["met"]:
             passing.append(name)
+    return passing, checks
+
+
+def _elect(
+    rule: CountingRule,
+    counter: CountSheet,
+    data: dict[str, Any],
+    *,
+    names: list[str],
+    votes: Counter[str],
+    written: set[str],
+    marks: Mapping[str, tuple[int, int]],
+) -> VoteResult:
+    decision = counter.decision
+    share = decision.bound
+    seats = counter.seats
+    stage = counter.inputs.stage
+    if stage != "first":
+        counter.lines.append(
+            f"{rule.word(stage if stage == 'revote' else 'further_round')}: {'、'.join(names)}, "
+            f"{seats} 个名额"
+        )
+    passing, checks = _each_name(counter, share, names=names, votes=votes, written=written,
+                                 marks=marks)  # fmt: skip
     if rule.ties == "order":
         precedence = {n: i for i, n in enumerate(counter.inputs.order)}
         ordered = sorted(passing, key=lambda n: (-votes[n], precedence.get(n, len(precedence))))
-        elected = tuple(ordered[: rule.seats])
+        elected = tuple(ordered[:seats])
         tied: tuple[str, ...] = ()
         cut = [n for n in ordered if votes[n] == votes[elected[-1]]] if elected else []
-        if len(ordered) > rule.seats and any(n not in precedence for n in cut):
+        if len(ordered) > seats and any(n not in precedence for n in cut):
             raise GovernanceError(
-                f"{rule.label}: {rule.word('tie')} at the last seat, and the declared order "
-                "does not name every tied candidate"
+                f"{rule.label}: 末位{rule.word('tie')}, 而事先确定的顺序 (order) "
+                "没有列出每一位得票相同者"
             )
         places = 0
     else:
         tie_rule: TieRule = "admit_all" if rule.ties == "admit_all" else "revote"
-        ranked = rank_top([(n, votes[n]) for n in passing], rule.seats, tie_rule)
+        ranked = rank_top([(n, votes[n]) for n in passing], seats, tie_rule)
         elected, tied, places = ranked.selected, ranked.tied, ranked.open_places
-    shortfall = 0 if tied else max(rule.seats - len(elected), 0)
+    shortfall = 0 if tied else max(seats - len(elected), 0)
     status = "tie" if tied else "shortfall" if shortfall else "elected"
     order = sorted(names, key=lambda n: (-votes[n], names.index(n)))
     counts = [
-        {"name": n, "votes": votes[n], "write_in": n in written, "passed": n in passing}
+        {
+            "name": n,
+            "votes": votes[n],
+            "disapprove": marks[n][0],
+            "abstain": marks[n][1],
+            "write_in": n in written,
+            "passed": n in passing,
+        }
         for n in order
     ]
     if elected:
@@ -393,11 +503,13 @@ def _elect(
                 f"{rule.word('further_round')} ({size}): {'、'.join(further) or '—'}"
             )
     review = [n for n in elected if n in written] if rule.write_ins == "review" else []
+    if review:
+        counter.lines.append(f"{rule.word('needs_review')}: {'、'.join(review)}")
     data.update(
         {
-            "seats": rule.seats,
+            "seats": seats,
             "rule_applied": share.record() if share else None,
-            "most_votes": rule.most_votes,
+            "most_votes": decision.most_votes,
             "checks": checks,
             "counts": counts,
             "elected": list(elected),
@@ -407,14 +519,17 @@ def _elect(
             "shortfall": shortfall,
             "further_candidates": list(further),
             "needs_review": review,
+            "written_in": [n for n in order if n in written],
         }
     )
+    if stage != "first":
+        data["stage"] = stage
     return VoteResult(rule=rule, status=status, data=data, explanation=tuple(counter.lines))
 
 
 def _grades(
     rule: CountingRule,
-    counter: _Counter,
+    counter: CountSheet,
     data: dict[str, Any],
     ballots: Sequence[Ballot],
     issued: int,
@@ -425,19 +540,19 @@ def _grades(
     tally = counter.inputs.tally
     listed = list(counter.inputs.candidates)
     if set(tally) != set(listed):
-        raise GovernanceError(f"{rule.label}: the tally sheet lists every candidate, and only them")
+        raise GovernanceError(f"{rule.label}: 计票单须列出每一位被评议人, 且只列他们")
     members = []
     for name in listed:
         row = tally[name]
         unknown = set(row) - set(rule.grades)
         if unknown:
-            raise GovernanceError(f"{rule.label}: the grades are {'、'.join(rule.grades)}")
+            raise GovernanceError(f"{rule.label}: 等次为 {'、'.join(rule.grades)}")
         if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in row.values()):
-            raise GovernanceError(f"{rule.label}: votes per grade are integers ≥ 0")
+            raise GovernanceError(f"{rule.label}: 每一等次的票数须为 ≥ 0 的整数")
         if sum(row.values()) > len(valid):
             raise GovernanceError(
-                f"{rule.label}: {name} has {sum(row.values())} grades from "
-                f"{len(valid)} valid ballots"
+                f"{rule.label}: {name} 共得 {sum(row.values())} 票, 多于"
+                f"{rule.word('valid')} {len(valid)} 张"
             )
         grades = {g: int(row.get(g, 0)) for g in rule.grades}
         counter.lines.append(
@@ -454,4 +569,4 @@ def _grades(
     return VoteResult(rule=rule, status="counted", data=data, explanation=tuple(counter.lines))
 
 
-__all__ = ["STATUSES", "VoteInputs", "VoteResult", "count_vote"]
+__all__ = ["STAGES", "STATUSES", "CountSheet", "VoteInputs", "VoteResult", "count_vote"]
