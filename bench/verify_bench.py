@@ -19,17 +19,20 @@ import json
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from engine.audit import ChainHead, verify_file, write_records
 
+_T0 = datetime(2024, 1, 1, 9, 0, tzinfo=timezone(timedelta(hours=8)))
 PROCEDURE = {"id": "si-yi-liang-gong-kai", "version": "1.0.0", "sha256": "ab" * 32}
 MEMBERS = ["王芳", "李娜", "张伟", "刘洋", "陈静", "杨磊", "赵敏", "黄强"]
 
 
 def _record(case: str, seq: int, day: int) -> dict[str, Any]:
-    at = f"2024-{1 + day // 28 % 12:02d}-{1 + day % 28:02d}T09:{seq % 60:02d}:00+08:00"
+    # A case's records are in time order (verify checks it): one minute apart, per day.
+    at = (_T0 + timedelta(days=day, minutes=seq)).isoformat()
     who = MEMBERS[seq % len(MEMBERS)]
     base: dict[str, Any] = {
         "v": 1,
