@@ -197,12 +197,12 @@ class Engine(StoreReads):
 
         The check is ``yishi validate``'s (``check_source``); warnings are returned.
 
+        Args:
+            by: who registers it (kept with a text stored for the first time).
+
         Raises:
             ProcedureInvalid: with every problem, located, when the text has errors.
             VersionTaken: another text is registered under the same id and version.
-
-        Args:
-            by: who registers it (kept with a text stored for the first time).
         """
         report = check_source(source, file)
         if report.compiled is None:
