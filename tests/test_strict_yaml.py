@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.definition import strict_yaml
 from engine.definition.strict_yaml import (
     MAX_BYTES,
     MAX_DEPTH,
@@ -186,11 +187,21 @@ def test_nesting_at_the_limit_is_allowed_one_deeper_is_not() -> None:
     ]
 
 
-def test_very_deep_nesting_is_refused_without_crashing() -> None:
-    """Nesting deep enough to exhaust PyYAML's recursion is refused, not a RecursionError."""
-    depth = 20_000
+@pytest.mark.parametrize("depth", [20_000, 40_000, 300_000])
+def test_very_deep_nesting_is_refused_where_the_reader_stopped_without_crashing(
+    depth: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nesting past the 1,000 levels libyaml reads is refused at the bracket where it
+    stopped, and the text is not read again by the pure-Python composer: that one's
+    scanner is quadratic in the depth (20,000 levels cost seconds) and at 40,000 levels
+    the process crashed (a segmentation fault), from a 80 KB file anyone may upload."""
+
+    def not_again(text: str) -> None:
+        raise AssertionError("a text libyaml refused as too deep was read again")
+
+    monkeypatch.setattr(strict_yaml, "_StrictComposer", not_again)
     assert _problems("a: " + "[" * depth + "]" * depth + "\n") == [
-        f"f.yaml:1:1: values are nested more than {MAX_DEPTH} levels deep"
+        f"f.yaml:1:1003: values are nested more than {MAX_DEPTH} levels deep"
     ]
 
 

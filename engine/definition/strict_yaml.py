@@ -99,10 +99,29 @@ def _compose(text: str) -> Any:
         return _StrictComposer(text).get_single_node()
     try:
         return _StrictCComposer(text).get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        if _LIBYAML_TOO_DEEP in str(exc.problem):
+            # libyaml stops nesting at 1,000 levels. The Python composer must not read
+            # such a text again: its scanner is quadratic in the depth (20,000 levels:
+            # seconds) and deeper still it crashed the process.
+            raise _TooDeep(exc.problem_mark) from exc
+        return _StrictComposer(text).get_single_node()
     except (yaml.YAMLError, UnicodeEncodeError):
         # UnicodeEncodeError: libyaml takes UTF-8, so a lone surrogate stops it before
         # it reads anything; the Python reader refuses that character with a position.
         return _StrictComposer(text).get_single_node()
+
+
+_LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
+"""libyaml's words when a text nests deeper than it will read."""
+
+
+class _TooDeep(Exception):
+    """libyaml refused the nesting at ``mark``; the text is not read again."""
+
+    def __init__(self, mark: Any) -> None:
+        super().__init__("too deep")
+        self.mark = mark
 
 
 if _WITH_LIBYAML:
@@ -369,8 +388,10 @@ def parse_yaml(text: str | bytes, file: str) -> Document:
         # Raised before any mark exists (NUL and other control characters); its
         # position is an index into the text, turned here into line and column.
         raise YamlProblems([_unreadable(text, file, exc)]) from exc
-    except RecursionError as exc:
-        loc = SourceLocation(file=file, line=1, column=1)
+    except (RecursionError, _TooDeep) as exc:
+        mark = exc.mark if isinstance(exc, _TooDeep) else None
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        loc = SourceLocation(file=file, line=line, column=col)
         msg = f"values are nested more than {MAX_DEPTH} levels deep"
         raise YamlProblems([Problem(location=loc, message=msg, code="yaml.too-deep")]) from exc
     if node is None:
