@@ -138,3 +138,30 @@ def test_the_statuses_the_api_documents() -> None:
         "CelRuntimeError": (500, "internal-error"),
     }
     assert {name: declared[name] for name in expected} == expected
+
+
+def test_an_engine_error_answered_500_keeps_its_words_in_the_log() -> None:
+    """Never a leak: an engine error whose class declares no status (a fault of ours, such
+    as a CEL failure reaching the API) is a 500 whose detail is the generic one, not the
+    error's own words, which may name internals."""
+    from fastapi.testclient import TestClient
+    from server_support import token_table
+
+    from engine.errors import CelRuntimeError
+    from engine.runtime.engine import Engine
+    from engine.server.app import create_app
+
+    app = create_app(Engine(), token_table())
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise CelRuntimeError("internal detail: payload.ballots[3] at 0x7f00")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/boom")
+
+    assert answer.status_code == 500
+    body = answer.json()
+    assert body["code"] == "internal-error"
+    assert body["detail"] == "an unexpected error; see the server log"
+    assert "0x7f00" not in answer.text

@@ -178,7 +178,10 @@ def _add_handlers(app: FastAPI) -> None:
     async def engine_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, EngineError)
         if exc.http_status >= 500:
+            # An error no class answers for is a fault of ours: its words (which may
+            # name internals) go to the log, as an unexpected exception's do.
             log_failure(_log, f"engine error on {request.method} {request.url.path}", exc)
+            return error_response(exc, "an unexpected error; see the server log")
         return error_response(exc)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
