@@ -11,16 +11,15 @@ Run: ``.venv/bin/python bench/counting_bench.py [--ballots N] [--repeat R]``.
 from __future__ import annotations
 
 import argparse
-import random
-import time
-from collections.abc import Callable
 from typing import Any
+
+from tally_bench import CANDIDATES, best_of
+from tally_bench import make_ballots as tally_ballots
 
 from engine.governance.ballots import Ballot, tally_round
 from engine.governance.counting import VoteInputs, count_vote
 from engine.governance.counting_rule import parse_rule
 
-CANDIDATES = tuple(f"候选人{i:02d}" for i in range(10))
 SEATS = 5
 RULE = parse_rule(
     "bench",
@@ -33,27 +32,17 @@ RULE = parse_rule(
 )
 
 
-def make_ballots(count: int, seed: int = 2004) -> list[dict[str, Any]]:
-    """Random JSON ballots: 0–6 approvals (so some are over-marked), a few disapprovals."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(count):
-        approvals = rng.choice((0, 1, 2, 3, 4, 5, 5, 5, 6))
-        picked = rng.sample(CANDIDATES, approvals + 2)
-        marks = {n: "approve" for n in picked[:approvals]}
-        marks.update({n: "disapprove" for n in picked[approvals:]})
-        out.append({"marks": marks})
-    return out
-
-
-def best_of(repeat: int, run: Callable[[], object]) -> float:
-    """The fastest of ``repeat`` wall-clock timings, in seconds."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def make_ballots(count: int) -> list[dict[str, Any]]:
+    """tally_bench's random ballots, written as the JSON a payload carries."""
+    return [
+        {
+            "marks": {
+                **dict.fromkeys(b.approve, "approve"),
+                **dict.fromkeys(b.disapprove, "disapprove"),
+            }
+        }
+        for b in tally_ballots(count)
+    ]
 
 
 def main() -> None:
