@@ -77,7 +77,8 @@ def test_check_slate_refuses_a_short_margin_and_a_candidate_scrutineer() -> None
     }  # fmt: skip
     with pytest.raises(ActionFailed) as caught:
         _run("check_slate", params, ctx)
-    assert "R6" in str(caught.value) and "监票人" in str(caught.value)
+    assert "差额选举: 候选人应不少于 2 + ⌈2/5⌉ = 3 名" in str(caught.value)
+    assert "候选人不得担任监票人或计票人: 王一(监票人)" in str(caught.value)
 
 
 def test_score_layers_compares_rules_on_the_same_ballots() -> None:
@@ -195,3 +196,18 @@ def test_tally_round_reads_spoiled_ballots_and_the_declared_count() -> None:
     assert (out["valid"], out["invalid"], out["invalid_by_reason"]) == (3, 2, {"signed": 2})
     with pytest.raises(GovernanceError):
         _run("tally_round", {**params, "returned": 4}, ctx)
+
+
+def test_rank_names_no_rule_of_its_own_at_a_tie() -> None:
+    """rank serves any rulebook: a tie at the cut-off (listed by name, as in the order) is
+    explained in plain words, with the procedure's own name for its tie rule (tie_basis) in
+    front when it gives one."""
+    ctx = FakeContext(data={"v": {"甲": 5, "乙": 3, "丙": 3}})
+    params = {"scores": "data.v", "top": 2, "into": "data.ranked"}
+    plain = _run("rank", params, ctx)
+    named = _run("rank", {**params, "tie_basis": "就票数相等的被选举人再次投票"}, ctx)
+
+    assert plain["explanation"][-1] == "丙、乙 并列, 争 1 个名额, 再投票"
+    assert (
+        named["explanation"][-1] == "就票数相等的被选举人再次投票: 丙、乙 并列, 争 1 个名额, 再投票"
+    )

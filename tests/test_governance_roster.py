@@ -117,7 +117,8 @@ def test_r3_quorum_exactly_four_fifths(present: int, operator: str, met: bool) -
     ids = [f"m{i}" for i in range(1, present + 1)]
     outcome = attendance(ROSTER, ids).quorum(operator, Fraction(4, 5))  # type: ignore[arg-type]
     assert outcome.met is met
-    assert "R3" in explain_quorum(outcome)
+    assert explain_quorum(outcome).startswith(f"{present} present of 5 expected")
+    assert explain_quorum(outcome, "到会").startswith(f"到会: {present} present")
 
 
 def test_r3_seed_figures() -> None:

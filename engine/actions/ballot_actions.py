@@ -101,8 +101,10 @@ def _tally_round(params: Mapping[str, Any], ctx: ActionContext) -> Any:
 TALLY_ROUND: ActionSpec = ActionSpec(
     name="tally_round",
     description=(
-        "count one ballot round of a multi-seat election (R13–R19) and write every count, "
-        "the elected, any tie or shortfall and the explanation to a data field"
+        "count one ballot round of a party election by docs/rules.md R13–R19, writing those "
+        "rule numbers into its explanation; kept so that records written with it replay — "
+        "a new procedure counts with count_vote (a preset gives the same rules in the "
+        "rulebook's own words)"
     ),
     params_schema={
         "type": "object",
@@ -209,8 +211,9 @@ _ONE_RULE = [{"required": ["more_than"]}, {"required": ["at_least"]}]
 REDUCE_SEATS: ActionSpec = ActionSpec(
     name="reduce_seats",
     description=(
-        "record the meeting's vote to reduce the seats after a shortfall (R18), by the "
-        "procedure's rule and never below its floor"
+        "record the meeting's vote to reduce the seats after a tally_round shortfall (R18), "
+        "by the procedure's rule and never below its floor; kept so that records written "
+        "with it replay — a new procedure uses decide_seat_reduction"
     ),
     params_schema={
         "type": "object",

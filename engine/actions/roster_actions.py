@@ -101,7 +101,7 @@ def _count_attendance(params: Mapping[str, Any], ctx: ActionContext) -> Any:
         operator = q.get("operator", "at_least")
         outcome = result.quorum(operator, plain_fraction(q.get("fraction", "4/5"), "quorum"))
         record["quorum"] = {**outcome.inputs(), "met": outcome.met}
-        record["quorum"]["explanation"] = roster.explain_quorum(outcome)
+        record["quorum"]["explanation"] = roster.explain_quorum(outcome, q.get("label", ""))
     write(ctx, params["into"], record)
     return record
 
@@ -131,6 +131,15 @@ COUNT_ATTENDANCE: ActionSpec = ActionSpec(
                         "description": "超过 (1990) or 不少于 (guidance, the pilots).",
                     },
                     "fraction": FRACTION,
+                    "label": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 200,
+                        "description": (
+                            "The procedure's words for its quorum rule, put before the "
+                            "explanation (e.g. 到会党员不少于应到会党员的五分之四)."
+                        ),
+                    },
                 },
             },
             "into": PATH,

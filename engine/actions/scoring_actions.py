@@ -1,4 +1,4 @@
-"""The scoring and ranking actions: ``score_layers`` (§3) and ``rank`` (R17, §3).
+"""The scoring and ranking actions: ``score_layers`` (三票制) and ``rank`` (any top-N cut-off).
 
 ``score_layers`` scores candidates by weighted layers with a trust gate (三票制)
 exactly through ``engine.governance.scoring``, optionally under alternative rules
@@ -166,7 +166,8 @@ def _score_layers(params: Mapping[str, Any], ctx: ActionContext) -> Any:
 SCORE_LAYERS: ActionSpec = ActionSpec(
     name="score_layers",
     description=(
-        "score candidates by weighted layers with a trust gate (三票制, §3), exactly; rank "
+        "score candidates by weighted layers with a trust gate (三票制 structured "
+        "recommendation), exactly; rank "
         "and select the top N; optionally score the same ballots under alternative rules"
     ),
     params_schema={
@@ -213,7 +214,11 @@ def _rank(params: Mapping[str, Any], ctx: ActionContext) -> Any:
     shown = {n: str(s) if isinstance(s, int) else show_rounded(s) for n, s in scored}
     lines = [f"{i + 1}. {n} ({shown[n]})" for i, n in enumerate(ranked.order)]
     if ranked.tied:
-        lines.append(f"R17: {'、'.join(ranked.tied)} 并列, 争 {ranked.open_places} 个名额, 再投票")
+        # The rule's name, if any, is the procedure's own (``tie_basis``): rank serves any
+        # rulebook, so it never prints one of its own.
+        basis = params.get("tie_basis")
+        tie = f"{'、'.join(ranked.tied)} 并列, 争 {ranked.open_places} 个名额, 再投票"
+        lines.append(f"{basis}: {tie}" if basis else tie)
     record = {
         "order": list(ranked.order),
         "selected": list(ranked.selected),
@@ -239,6 +244,15 @@ RANK: ActionSpec = ActionSpec(
             "tie_rule": {
                 "enum": list(ranking.TIE_RULES),
                 "description": "A tie at the cut-off: re-vote among the tied, or admit all.",
+            },
+            "tie_basis": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "description": (
+                    "The procedure's words for its tie rule, put before the tie in the "
+                    "explanation (e.g. 就票数相等的被选举人再次投票); none when omitted."
+                ),
             },
             "into": PATH,
         },

@@ -52,9 +52,13 @@ def has_vote(status: str, rule_set: RuleSet = "2020") -> bool:
         GovernanceError: for a status or rule set not listed.
     """
     if status not in STATUS_LABELS:
-        raise GovernanceError(f"R1: unknown member status {status!r}; one of {list(STATUS_LABELS)}")
+        raise GovernanceError(
+            f"voting rights: unknown member status {status!r}; one of {list(STATUS_LABELS)}"
+        )
     if rule_set not in _NO_VOTE:
-        raise GovernanceError(f"R1: unknown rule set {rule_set!r}; one of {list(_NO_VOTE)}")
+        raise GovernanceError(
+            f"voting rights: unknown rule set {rule_set!r}; one of {list(_NO_VOTE)}"
+        )
     return status not in _NO_VOTE[rule_set]
 
 
@@ -102,12 +106,15 @@ def refusal(exclusion: Exclusion, roster: Mapping[str, Member], rule_set: RuleSe
     """
     member = roster.get(exclusion.member)
     if member is None:
-        return f"R2: {exclusion.member!r} is not on the roster"
+        return f"exclusion: {exclusion.member!r} is not on the roster"
     if not has_vote(member.status, rule_set):
         label = STATUS_LABELS[member.status]
-        return f"R2: {exclusion.member!r} ({label}) has no vote, so is not expected anyway"
+        return f"exclusion: {exclusion.member!r} ({label}) has no vote, so is not expected anyway"
     if exclusion.ground not in GROUND_LABELS:
-        return f"R2: {exclusion.ground!r} is not a listed ground; one of {sorted(GROUND_LABELS)}"
+        return (
+            f"exclusion: {exclusion.ground!r} is not a listed ground; "
+            f"one of {sorted(GROUND_LABELS)}"
+        )
     missing = [
         words
         for given, words in (
@@ -117,7 +124,7 @@ def refusal(exclusion: Exclusion, roster: Mapping[str, Member], rule_set: RuleSe
         if not given
     ]
     if missing:
-        return f"R2: excluding {exclusion.member!r} needs {' and '.join(missing)}"
+        return f"exclusion: excluding {exclusion.member!r} needs {' and '.join(missing)}"
     return None
 
 
@@ -200,14 +207,14 @@ def attendance(
     roster: dict[str, Member] = {}
     for member in members:
         if member.id in roster:
-            raise GovernanceError(f"R1: member {member.id!r} appears twice on the roster")
+            raise GovernanceError(f"roster: member {member.id!r} appears twice on the roster")
         roster[member.id] = member
     came = list(dict.fromkeys(present))
     came_set = set(came)
     seen: set[str] = set()
     for exclusion in exclusions:
         if exclusion.member in seen:
-            raise GovernanceError(f"R2: {exclusion.member!r} is excluded twice")
+            raise GovernanceError(f"exclusion: {exclusion.member!r} is excluded twice")
         seen.add(exclusion.member)
         check_exclusion(exclusion, roster, rule_set)
     kept = tuple(e for e in exclusions if e.member not in came_set)
@@ -228,6 +235,10 @@ def attendance(
     )
 
 
-def explain_quorum(outcome: ThresholdOutcome) -> str:
-    """R3 in words: ``398 present of 497 expected ≥ 4/5 (397.6): met``."""
-    return explain_threshold(outcome, count_words="present", base_words="expected", label="R3")
+def explain_quorum(outcome: ThresholdOutcome, label: str = "") -> str:
+    """R3 in words: ``398 present of 497 expected ≥ 4/5 (397.6): met``.
+
+    ``label`` is the procedure's own name for its quorum rule, put in front; the
+    engine adds none of its own, so a record speaks only the procedure's rulebook.
+    """
+    return explain_threshold(outcome, count_words="present", base_words="expected", label=label)

@@ -50,9 +50,13 @@ class LayerCount:
             denominator
         ]
         if value is None or value <= 0:
-            raise GovernanceError(f"§3: the {denominator} count is needed and must be positive")
+            raise GovernanceError(
+                f"三票制 scoring: the {denominator} count is needed and must be positive"
+            )
         if self.yes < 0 or self.yes > value:
-            raise GovernanceError(f"§3: {self.yes} yes votes do not fit {denominator} = {value}")
+            raise GovernanceError(
+                f"三票制 scoring: {self.yes} yes votes do not fit {denominator} = {value}"
+            )
         return value
 
 
@@ -94,16 +98,21 @@ class ScoringRule:
     def __post_init__(self) -> None:
         names = [layer.layer for layer in self.layers]
         if len(set(names)) != len(names) or TRUST in names:
-            raise GovernanceError(f"§3: layer names must be distinct and not {TRUST!r}: {names}")
+            raise GovernanceError(
+                f"三票制 scoring: layer names must be distinct and not {TRUST!r}: {names}"
+            )
         weights = [layer.weight for layer in self.layers]
         if self.trust is not None:
             weights.append(self.trust.weight)
         if any(w < 0 for w in weights):
-            raise GovernanceError(f"§3: weights cannot be negative: {[str(w) for w in weights]}")
+            raise GovernanceError(
+                f"三票制 scoring: weights cannot be negative: {[str(w) for w in weights]}"
+            )
         total = sum(weights, Fraction(0))
         if total != 1:
             raise GovernanceError(
-                f"§3: the weights {' + '.join(_fraction_text(w) for w in weights)} sum to "
+                f"三票制 scoring: the weights "
+                f"{' + '.join(_fraction_text(w) for w in weights)} sum to "
                 f"{_fraction_text(total)}, not exactly 1"
             )
 
@@ -202,7 +211,7 @@ def score_candidate(
     if rule.trust is not None and TRUST not in counts:
         missing.append(TRUST)
     if missing:
-        raise GovernanceError(f"§3: {name} has no recorded ballots for {missing}")
+        raise GovernanceError(f"三票制 scoring: {name} has no recorded ballots for {missing}")
     layers = tuple(
         LayerScore(
             layer=r.layer,

@@ -98,17 +98,17 @@ def check_slate(*, post: str, seats: int, candidates: int, contest: Contest) -> 
         GovernanceError: for fewer than one seat or an unknown contest kind.
     """
     if seats < 1:
-        raise GovernanceError(f"R6: a post has at least 1 seat, not {seats}")
+        raise GovernanceError(f"a post has at least 1 seat, not {seats}")
     if contest == "contested":
         required = min_candidates(seats)
         ok = candidates >= required
-        rule = f"R6 差额: 候选人应不少于 {seats} + ⌈{seats}/5⌉ = {required} 名"
+        rule = f"差额选举: 候选人应不少于 {seats} + ⌈{seats}/5⌉ = {required} 名"
     elif contest == "uncontested":
         required = seats
         ok = candidates == seats
-        rule = f"R7 等额: 候选人应等于应选 {seats} 名"
+        rule = f"等额选举: 候选人应等于应选 {seats} 名"
     else:
-        raise GovernanceError(f"R6/R7: contest is 'contested' or 'uncontested', not {contest!r}")
+        raise GovernanceError(f"contest is 'contested' or 'uncontested', not {contest!r}")
     verdict = "符合" if ok else "不符合"
     return SlateCheck(
         post=post,
@@ -136,7 +136,8 @@ def stroke_key(name: str, source: StrokeSource = DEFAULT_SOURCE) -> tuple[tuple[
         digits = source.strokes(char)
         if digits is None:
             raise GovernanceError(
-                f"R8: no stroke data for {char!r} in {name!r}; give the approved order instead"
+                f"ballot order by strokes: no stroke data for {char!r} in {name!r}; "
+                "give the approved order instead"
             )
         key.append((len(digits), digits))
     return tuple(key)
@@ -188,20 +189,20 @@ def ballot_order(
             or a character the stroke source does not know.
     """
     if len(set(names)) != len(names):
-        raise GovernanceError(f"R8: names repeat: {list(names)}")
+        raise GovernanceError(f"ballot order: names repeat: {list(names)}")
     if order == "approved":
         if sorted(approved) != sorted(names):
             raise GovernanceError(
-                f"R8: the approved order {list(approved)} must hold exactly the candidates "
-                f"{list(names)}"
+                f"ballot order: the approved order {list(approved)} must hold exactly "
+                f"the candidates {list(names)}"
             )
         return BallotOrder(
-            names=tuple(approved), order="approved", explanation=("R8: 按上级批准的顺序",)
+            names=tuple(approved), order="approved", explanation=("候选人按上级批准的顺序排列",)
         )
     if order != "strokes":
-        raise GovernanceError(f"R8: order is 'strokes' or 'approved', not {order!r}")
+        raise GovernanceError(f"ballot order is 'strokes' or 'approved', not {order!r}")
     keyed = sorted(names, key=lambda n: stroke_key(n, source))
-    lines = ["R8: 按姓氏笔画排序 (笔画少者在前; 同画数按笔形 一丨丿丶乛; 再比下一字)"]
+    lines = ["候选人按姓氏笔画排序 (笔画少者在前; 同画数按笔形 一丨丿丶乛; 再比下一字)"]
     lines.extend(describe_strokes(n, source) + f" {n}" for n in keyed)
     return BallotOrder(names=tuple(keyed), order="strokes", explanation=tuple(lines))
 
@@ -235,9 +236,9 @@ def check_officials(
         if name in standing
     )
     if conflicts:
-        text = "R10–R11: 候选人不得担任监票人或计票人: " + "、".join(
+        text = "候选人不得担任监票人或计票人: " + "、".join(
             f"{n}({'监票人' if r == 'scrutineer' else '计票人'})" for n, r in conflicts
         )
     else:
-        text = "R10–R11: 监票人、计票人均不是候选人"
+        text = "监票人、计票人均不是候选人"
     return OfficialsCheck(conflicts=conflicts, ok=not conflicts, explanation=text)

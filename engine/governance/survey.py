@@ -43,7 +43,8 @@ class SurveyCounts:
             or min(self.satisfied, self.basically_satisfied) < 0
         ):
             raise GovernanceError(
-                "§5: counts must satisfy 0 ≤ satisfied + basically ≤ valid ≤ returned ≤ issued"
+                "满意度测评: counts must satisfy "
+                "0 ≤ satisfied + basically ≤ valid ≤ returned ≤ issued"
             )
 
 
@@ -88,7 +89,7 @@ def satisfaction(
     k = counts.satisfied + (counts.basically_satisfied if numerator != "satisfied" else 0)
     n = {"issued": counts.issued, "returned": counts.returned, "valid": counts.valid}[base]
     if n <= 0:
-        raise GovernanceError(f"§5: the {base} count is zero: no rate can be computed")
+        raise GovernanceError(f"满意度测评: the {base} count is zero: no rate can be computed")
     below = 5 * k < 3 * n
     rate = Fraction(k, n)
     verdict = "低于60%, 书记、主任不能参加第二年评先评优" if below else "不低于60%"
