@@ -204,3 +204,18 @@ def test_another_actor_with_the_same_key_is_a_new_request_after_import(tmp_path:
     other = Actor(id="文书乙", roles=("clerk",))
     fresh = target.fire("c1", "count", actor=other, payload={"n": 0.5}, at=AT, idempotency_key="k")
     assert (fresh.seq, fresh.replayed) == (3, False)
+
+
+@pytest.mark.parametrize(
+    ("by", "registered_by"), [(None, "村民选举委员会"), ("审计员甲", "审计员甲")]
+)
+def test_an_imported_version_names_who_registered_it(by: str | None, registered_by: str) -> None:
+    """Rule: a procedure version that ``case import`` registers records its registrant: the
+    importer when named (``--actor``), else the case's opener in the log, as the store that
+    wrote the log would have recorded them; never "unknown"."""
+    source, _ = _voted()
+    target = Engine(store=MemoryStore())
+    import_log(target, export_case(source, "recall"), lambda sha: _recall(), by=by)
+
+    [version] = target.procedures()
+    assert (version.sha256, version.registered_by) == (_recall().procedure.sha256, registered_by)

@@ -140,6 +140,28 @@ def test_import_with_a_key_refuses_an_unsigned_log(tmp_path: Path) -> None:
     assert "no record of this case is signed" in _one_line_failure(refused)
 
 
+def test_import_records_the_importer_as_registering_a_new_version(tmp_path: Path) -> None:
+    """Rule: case import --actor names who registered each procedure version the store
+    lacked (procedures list shows it); an empty --actor is refused in one line, as in
+    case open, and imports nothing."""
+    db = f"sqlite:///{tmp_path / 'imported.db'}"
+    run = yishi("run", FROZEN_HAPPY_PATH, "--audit", tmp_path / "trail.jsonl", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    blank = yishi(
+        "case", "import", tmp_path / "trail.jsonl", "-p", FOUR_PATH, "--actor", " ",
+        "--db", db, cwd=tmp_path,
+    )  # fmt: skip
+    assert "--actor must be a non-empty id" in _one_line_failure(blank)
+    imported = yishi(
+        "case", "import", tmp_path / "trail.jsonl", "-p", FOUR_PATH, "--actor", "审计员甲",
+        "--db", db, cwd=tmp_path,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    listed = yishi("procedures", "list", "--json", "--db", db, cwd=tmp_path)
+    [row] = json.loads(listed.stdout)
+    assert (row["registered_by"], row["cases"]) == ("审计员甲", 1)
+
+
 def test_cli_refuses_time_going_back_and_a_taken_version_in_one_line(tmp_path: Path) -> None:
     """Rule: --at before the case's last record, and another text under an existing id and
     version (the message names both sha256), are one-line failures that change nothing."""

@@ -279,6 +279,7 @@ def _write_atomic(path: Path, lines: list[bytes]) -> None:
 @case_app.command("import")
 def import_command(
     path: Annotated[Path, typer.Argument(help="An audit log (JSONL).", show_default=False)],
+    *,
     procedure: Annotated[
         list[Path] | None,
         typer.Option("--procedure", "-p", help="Procedure files the cases ran under."),
@@ -289,6 +290,16 @@ def import_command(
         Path | None,
         typer.Option("--public-key", help="Require every case signed by this key (PEM)."),
     ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--actor",
+            help=(
+                "Who imports the log (an id), recorded as having registered each procedure "
+                "version the store lacked; by default the case's opener in the log."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Verify and replay an audit log, then store its cases (a broken chain stores nothing)."""
 
@@ -298,6 +309,7 @@ def import_command(
         from engine.regular_file import read_regular
         from engine.runtime.transfer import import_log
 
+        check_actor(actor, None)
         verifier = load_verifier(public_key) if public_key is not None else None
         lookup = _procedure_lookup(procedure or [])
         try:
@@ -309,7 +321,7 @@ def import_command(
             raise UsageProblem(f"{path}:1: the log is empty: there is no case to import")
         with engine_on(db) as engine:
             try:
-                done = import_log(engine, lines, lookup, verifier=verifier)
+                done = import_log(engine, lines, lookup, verifier=verifier, by=actor)
             except AuditError as exc:
                 raise AuditError(f"{path}: {exc}") from exc
         render_imported(done, as_json=as_json)

@@ -58,6 +58,7 @@ def import_log(
     procedures: ProcedureLookup | None = None,
     *,
     verifier: Verifier | None = None,
+    by: str | None = None,
 ) -> list[Imported]:
     """Verify, replay and store every case in an audit log.
 
@@ -67,6 +68,10 @@ def import_log(
         procedures: finds a compiled procedure by sha256 when the store lacks it.
         verifier: when given, every case must be signed by its key (as ``verify``
             with ``--public-key`` requires).
+        by: who imports the log: recorded as having registered each procedure version
+            the store lacked. When None, the actor of the record that first ran under
+            the version (the case's opener, or the actor of a migration) is recorded, as
+            the store that wrote the log would have recorded them.
 
     Returns:
         The cases stored, in order of first appearance.
@@ -85,7 +90,9 @@ def import_log(
     for number, raw in enumerate(lines, 1):
         case = str(parse_line(raw, number)["case"])
         grouped.setdefault(case, []).append(raw)
-    rebuilt = [(case, *_rebuild(engine, case, raw, procedures)) for case, raw in grouped.items()]
+    rebuilt = [
+        (case, *_rebuild(engine, case, raw, procedures, by)) for case, raw in grouped.items()
+    ]
     # One transaction for every case: a log is imported whole or not at all.
     engine.store.import_cases(
         [
@@ -99,11 +106,16 @@ def import_log(
 
 
 def _rebuild(
-    engine: Engine, case: str, raw: Iterable[bytes], procedures: ProcedureLookup | None
+    engine: Engine,
+    case: str,
+    raw: Iterable[bytes],
+    procedures: ProcedureLookup | None,
+    by: str | None,
 ) -> tuple[CaseSnapshot, dict[str, IdempotencyEntry]]:
     records = [parse_line(line, number) for number, line in enumerate(raw, 1)]
     named = records[0]["procedure"]
-    runner = _runner(engine, str(named["sha256"]), procedures, case, named)
+    opener = by or Actor.of(records[0]["actor"]).id
+    runner = _runner(engine, str(named["sha256"]), procedures, case, named, by=opener)
     snapshot: CaseSnapshot | None = None
     keys: dict[str, IdempotencyEntry] = {}
     for record in records:
@@ -118,7 +130,8 @@ def _rebuild(
                 )  # fmt: skip
             elif record["kind"] == MIGRATED:
                 named = record["procedure"]
-                runner = _runner(engine, str(named["sha256"]), procedures, case, named)
+                migrator = by or actor.id
+                runner = _runner(engine, str(named["sha256"]), procedures, case, named, by=migrator)
                 replayed, snapshot = migrate_record(runner, snapshot, **migrated_inputs(record))
             else:
                 replayed, snapshot = attempt(
@@ -158,10 +171,12 @@ def _runner(
     procedures: ProcedureLookup | None,
     case: str,
     named: dict[str, str],
+    *,
+    by: str,
 ) -> Runner:
     compiled = procedures(sha256) if procedures is not None else None
     if compiled is not None:
-        engine.register(compiled)
+        engine.register(compiled, by=by)
     try:
         return engine._runner(sha256)
     except EngineError as exc:
