@@ -66,7 +66,6 @@ def invoke(*args: str | Path, cwd: Path | None = None) -> Ran:
     for timer in timers:
         timer.daemon = True
         timer.start()
-    _as_a_new_process()
     out, err = _stream(), _stream()
     previous = Path.cwd()
     try:
@@ -112,17 +111,6 @@ def _environment(changes: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def _as_a_new_process() -> None:
-    """Forget what the CLI keeps for a process's lifetime, as a new process starts without it.
-
-    The console reads the terminal width (``COLUMNS``) once; a run with another width
-    must not print at the width of the run before it.
-    """
-    from engine.cli import output
-
-    output.console.cache_clear()
 
 
 def _is_fifo(path: Path) -> bool:

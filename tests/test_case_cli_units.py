@@ -11,6 +11,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from cli_support import completed
 from server_support import DATA, PROCEDURE_PATH
 
@@ -67,3 +68,19 @@ def test_describe_names_who_may_open_a_case(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     (line,) = [text for text in shown.stdout.splitlines() if "opened by 可立案:" in text]
     assert "branch_secretary (村党支部书记)" in line and "supervision_committee" in line
+
+
+def test_the_console_width_follows_each_run_in_one_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rule: a host running several commands in one process gets each at its own width
+    (piped output: the terminal's width or ``COLUMNS``, at least 150): the console is not
+    fixed by the first command that printed."""
+    from engine.cli.output import console
+
+    monkeypatch.setenv("COLUMNS", "300")
+    wide = console().width
+    monkeypatch.setenv("COLUMNS", "180")
+    narrower = console().width
+
+    assert (wide, narrower) == (300, 180)
