@@ -106,25 +106,30 @@ def test_a_refused_commit_fails_alone_in_its_batch(store: SqliteStore) -> None:
     assert entry is not None and (entry.fingerprint, entry.seq) == ("f", 2)
 
 
-def test_many_writers_each_get_their_own_outcome(store: SqliteStore) -> None:
-    """32 threads firing on their own cases through one engine: every event lands once."""
-    engine = Engine(store)
-    for index in range(32):
-        open_case(engine, f"t-{index}")
+@pytest.mark.parametrize("max_batch", [1, 3, 1000])
+def test_many_writers_each_get_their_own_outcome(tmp_path: Path, max_batch: int) -> None:
+    """32 threads firing on their own cases through one engine: every event lands once, however
+    many commits a batch may carry (the rest wait for the next leader)."""
+    with SqliteStore(tmp_path / "cases.db", max_batch=max_batch) as store:
+        engine = Engine(store)
+        for index in range(32):
+            open_case(engine, f"t-{index}")
 
-    def run(index: int) -> None:
-        for step in range(10):
-            outcome = engine.fire(f"t-{index}", "propose", actor=SECRETARY, payload=RECONVENE,
-                                  at=T0 + timedelta(seconds=step))  # fmt: skip
-            assert outcome.seq == step + 2
+        def run(index: int) -> None:
+            for step in range(10):
+                at = T0 + timedelta(seconds=step)
+                outcome = engine.fire(
+                    f"t-{index}", "propose", actor=SECRETARY, payload=RECONVENE, at=at
+                )
+                assert outcome.seq == step + 2
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(32)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(32)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
-    assert verify_store(store) == {f"t-{index}": 11 for index in range(32)}
+        assert verify_store(store) == {f"t-{index}": 11 for index in range(32)}
 
 
 def test_writers_racing_on_one_case_land_in_turn_or_conflict(store: SqliteStore) -> None:
