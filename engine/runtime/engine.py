@@ -52,6 +52,7 @@ from engine.runtime.attempt import (
     scoped_key,
     undeclared_fields,
 )
+from engine.runtime.case_turns import CaseTurns
 from engine.runtime.clock import Clock, SystemClock, format_time, normalise, parse_time
 from engine.runtime.door import check_member, check_opener
 from engine.runtime.procedure_cache import DEFAULT_SIZE, ProcedureCache
@@ -128,6 +129,7 @@ class Engine(StoreReads):
         self._runners = ProcedureCache(cache_size)
         self._saved: set[str] = set()  # versions this engine has saved (one save each)
         self._cases = SnapshotCache()  # what firing starts from (checked by the commit)
+        self._turns = CaseTurns()  # retries of one case line up
 
     @classmethod
     def from_url(
@@ -155,6 +157,7 @@ class Engine(StoreReads):
         twin._runners = self._runners
         twin._saved = self._saved
         twin._cases = self._cases
+        twin._turns = self._turns
         return twin
 
     def close(self) -> None:
@@ -329,27 +332,37 @@ class Engine(StoreReads):
             TimeWentBackwards: when ``at`` is before the case's last record.
         """
         snapshot = self._cases.get(case_id)
-        for retry in range(_RETRIES, -1, -1):
-            cached = snapshot is not None
-            if snapshot is None:
-                snapshot = self._snapshot(case_id)
-            try:
-                return self._fire(
-                    snapshot, event, actor=actor, payload=payload, at=at,
-                    idempotency_key=idempotency_key, expected_seq=expected_seq,
-                )  # fmt: skip
-            except CaseError as exc:
-                # A cached snapshot may be stale: every refusal it led to is checked on
-                # a fresh read. A fresh one was current when read: only a Conflict from
-                # the commit (another writer moved first) is retried, and only when the
-                # caller pinned no seq; with ``expected_seq`` the Conflict is the answer.
-                # A StoreError is no CaseError: a failed write is never tried twice.
-                moved = isinstance(exc, Conflict) and expected_seq is None
-                if not (cached or moved) or retry == 0:
-                    raise
-                self._cases.drop(case_id)
-                snapshot = None
-        raise AssertionError("unreachable: the last try raises or returns")
+        turn = False  # taken before a retry after a race (see engine.runtime.case_turns)
+        try:
+            for retry in range(_RETRIES, -1, -1):
+                cached = snapshot is not None
+                if snapshot is None:
+                    snapshot = self._snapshot(case_id)
+                try:
+                    return self._fire(
+                        snapshot, event, actor=actor, payload=payload, at=at,
+                        idempotency_key=idempotency_key, expected_seq=expected_seq,
+                    )  # fmt: skip
+                except CaseError as exc:
+                    # A cached snapshot may be stale: every refusal it led to is checked
+                    # on a fresh read. A fresh one was current when read: only a Conflict
+                    # from the commit (another writer moved first) is retried, and only
+                    # when the caller pinned no seq; with ``expected_seq`` the Conflict is
+                    # the answer. A StoreError is no CaseError: a failed write is never
+                    # tried twice.
+                    moved = isinstance(exc, Conflict) and expected_seq is None
+                    if not (cached or moved) or retry == 0:
+                        raise
+                    self._cases.drop(case_id)
+                    if moved and not turn:
+                        self._turns.take(case_id)
+                        turn = True
+                    # The thread whose turn came before may have left its commit here.
+                    snapshot = self._cases.get(case_id)
+            raise AssertionError("unreachable: the last try raises or returns")
+        finally:
+            if turn:
+                self._turns.give(case_id)
 
     def _fire(
         self,
