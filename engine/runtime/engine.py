@@ -29,11 +29,11 @@ import structlog
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import check_source, load_source
 from engine.errors import (
-    CaseError,
     Conflict,
     EngineError,
     Problem,
     ProcedureInvalid,
+    StoreError,
     UnknownCase,
 )
 from engine.errors import IdempotencyMismatch as IdempotencyMismatch
@@ -343,17 +343,18 @@ class Engine(StoreReads):
                         snapshot, event, actor=actor, payload=payload, at=at,
                         idempotency_key=idempotency_key, expected_seq=expected_seq,
                     )  # fmt: skip
-                except CaseError as exc:
-                    # A cached snapshot may be stale: every refusal it led to is checked
-                    # on a fresh read. A fresh one was current when read: only a Conflict
+                except EngineError as exc:
+                    # A cached snapshot may be stale: every error it led to is checked on
+                    # a fresh read. A fresh one was current when read: only a Conflict
                     # from the commit (another writer moved first) is retried, and only
                     # when the caller pinned no seq; with ``expected_seq`` the Conflict is
-                    # the answer. A StoreError is no CaseError: a failed write is never
-                    # tried twice.
-                    moved = isinstance(exc, Conflict) and expected_seq is None
-                    if not (cached or moved) or retry == 0:
-                        raise
+                    # the answer. A StoreError is never retried (a failed write may have
+                    # landed), but the snapshot is forgotten: the next fire reads afresh.
                     self._cases.drop(case_id)
+                    moved = isinstance(exc, Conflict) and expected_seq is None
+                    failed = isinstance(exc, StoreError)
+                    if failed or not (cached or moved) or retry == 0:
+                        raise
                     if moved and not turn:
                         self._turns.take(case_id)
                         turn = True
