@@ -189,3 +189,28 @@ def test_refusals_before_any_write_leave_the_batch_as_it_was(store: SqliteStore)
 
     assert [type(r).__name__ for r in results] == ["NoneType", "Conflict", "CaseExists", "NoneType"]
     assert verify_store(store) == {"a": 3, "b": 2}
+
+
+def test_an_interrupted_waiter_passes_on_the_lead_it_was_handed(store: SqliteStore) -> None:
+    """A waiting thread interrupted (Ctrl-C) after the lead was handed to it passes the lead
+    on, so that the commits queued behind it are still written; with none, nobody leads."""
+    from engine.storage.sqlite import _Pending
+
+    def waiting(lead: bool) -> _Pending:
+        item = _Pending(write=None, apply=lambda session, write: None)  # type: ignore[arg-type]
+        item.wake = threading.Lock()
+        item.wake.acquire()
+        item.lead = lead
+        return item
+
+    dialect = store.sqlite
+    first, second = waiting(lead=True), waiting(lead=False)
+    dialect._leading = True
+    dialect._queue[:] = [first, second]
+
+    dialect._abandon(first)
+    handed = second.lead and second.wake is not None and second.wake.acquire(blocking=False)
+    dialect._abandon(second)
+
+    assert handed
+    assert (dialect._queue, dialect._leading) == ([], False)

@@ -75,6 +75,7 @@ class _Pending:
     write: CaseWrite
     apply: Apply
     wake: threading.Lock | None = None
+    lead: bool = False  # woken to lead the next batch
     done: bool = False
     ok: bool = False
     error: EngineError | None = None
@@ -270,7 +271,11 @@ class SqliteDialect:
         if item.wake is not None:
             # Released by a leader: either this item is done, or this thread is to
             # lead the next batch (its item is then first in the queue).
-            item.wake.acquire()
+            try:
+                item.wake.acquire()
+            except BaseException:
+                self._abandon(item)  # Ctrl-C in a waiting main thread, say
+                raise
             if item.done:
                 return
         with self._mutex:
@@ -280,6 +285,20 @@ class SqliteDialect:
             self._write_batch(batch)
         finally:
             self._finish(batch)
+
+    def _abandon(self, item: _Pending) -> None:
+        """Take back a waiting item whose thread was interrupted, passing on any lead.
+
+        A leader hands the lead to the oldest waiter and leaves; if that waiter is
+        gone, the others would wait for ever. An item already in a batch cannot be
+        taken back (it may still land), as before.
+        """
+        with self._mutex:
+            if item.done or item not in self._queue:
+                return
+            self._queue.remove(item)
+            if item.lead:  # the lead was handed to it: pass it on
+                self._hand_on()
 
     def _finish(self, batch: list[_Pending]) -> None:
         """Tell each caller of ``batch`` its outcome, and wake the next leader if any waits."""
@@ -292,13 +311,18 @@ class SqliteDialect:
                 pending_item.done = True
                 if pending_item.wake is not None:
                     pending_item.wake.release()
-            if self._queue:
-                # Leadership passes to the oldest waiter, which takes the queue as its batch.
-                nxt = self._queue[0].wake
-                assert nxt is not None
-                nxt.release()
-            else:
-                self._leading = False
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        """Pass the lead to the oldest waiter, which takes the queue as its batch (under
+        ``_mutex``); with nobody waiting, the next thread to commit leads."""
+        if self._queue:
+            nxt = self._queue[0]
+            assert nxt.wake is not None
+            nxt.lead = True
+            nxt.wake.release()
+        else:
+            self._leading = False
 
     def _write_batch(self, batch: list[_Pending]) -> None:
         with self._write_lock:
