@@ -3,15 +3,24 @@
 A client that sends ``expected_seq=N`` with an idempotency key, loses the answer and
 sends the same request again must get the first outcome (``replayed``), not a
 conflict: the case is at N + 1 precisely because its own first attempt was applied.
+
+An engine fires from the snapshot its last commit of the case produced; when another
+writer moved the case meanwhile, that snapshot is stale, the commit refuses it, and
+the event is tried again on the stored case: the caller sees what a fresh read
+would have given.
 """
 
 from __future__ import annotations
 
-import pytest
-from store_support import SECRETARY, T0, open_case
+from datetime import timedelta
+from pathlib import Path
 
-from engine.errors import Conflict
+import pytest
+from store_support import RECONVENE, SECRETARY, T0, open_case, verify_store
+
+from engine.errors import Conflict, TimeWentBackwards
 from engine.runtime.engine import Engine
+from engine.storage import open_store
 
 
 def test_a_keyed_retry_with_its_stale_expected_seq_returns_the_first_outcome() -> None:
@@ -42,3 +51,79 @@ def test_a_new_key_with_a_stale_expected_seq_is_still_a_conflict() -> None:
             idempotency_key="k2", expected_seq=1,
         )  # fmt: skip
     assert engine.case("c-1").seq == 2
+
+
+# -- firing from the snapshot of the engine's last commit ----------------------------------------
+
+
+def _two_engines(tmp_path: Path) -> tuple[Engine, Engine]:
+    """Two engines on one SQLite file, as two processes would be: neither sees the other's cache."""
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    return Engine(open_store(url)), Engine(open_store(url))
+
+
+def test_an_engine_whose_snapshot_another_moved_applies_on_the_stored_case(
+    tmp_path: Path,
+) -> None:
+    """A fire without expected_seq on a case another engine moved lands after that move."""
+    first, second = _two_engines(tmp_path)
+    with first, second:
+        open_case(first, "c-1")
+        first.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)  # seq 2, kept
+        second.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)  # seq 3
+
+        outcome = first.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)
+
+        assert (outcome.seq, outcome.status) == (4, "applied")
+        assert verify_store(first.store) == {"c-1": 4}
+
+
+def test_an_expected_seq_is_checked_against_the_stored_case_not_the_kept_one(
+    tmp_path: Path,
+) -> None:
+    """The seq the caller read from the store is honoured even where this engine kept an older
+    snapshot; a seq the store has passed is still a Conflict, and nothing is written."""
+    first, second = _two_engines(tmp_path)
+    with first, second:
+        open_case(first, "c-1")
+        first.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)  # seq 2, kept
+        second.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)  # seq 3
+
+        landed = first.fire(
+            "c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0, expected_seq=3
+        )
+        second.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)  # seq 5
+        with pytest.raises(Conflict) as caught:
+            first.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0, expected_seq=4)
+
+        assert landed.seq == 4
+        assert "is at seq 5, not 4" in str(caught.value)
+        assert verify_store(first.store) == {"c-1": 5}
+
+
+def test_a_time_check_on_a_kept_snapshot_is_made_against_the_stored_case(
+    tmp_path: Path,
+) -> None:
+    """An event dated before a record another engine wrote is refused as going backwards,
+    though the snapshot this engine kept is older than both."""
+    first, second = _two_engines(tmp_path)
+    with first, second:
+        open_case(first, "c-1")
+        later = T0 + timedelta(hours=2)
+        second.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=later)
+
+        with pytest.raises(TimeWentBackwards):
+            first.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE,
+                       at=T0 + timedelta(hours=1))  # fmt: skip
+
+        assert verify_store(first.store) == {"c-1": 2}
+
+
+def test_reads_never_come_from_the_kept_snapshot(tmp_path: Path) -> None:
+    """``case`` shows what another engine committed, not the snapshot this engine kept."""
+    first, second = _two_engines(tmp_path)
+    with first, second:
+        open_case(first, "c-1")
+        second.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)
+
+        assert first.case("c-1", history=False).seq == 2

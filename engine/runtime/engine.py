@@ -33,6 +33,7 @@ from engine.errors import (
     EngineError,
     Problem,
     ProcedureInvalid,
+    StoreError,
     UnknownCase,
 )
 from engine.errors import IdempotencyMismatch as IdempotencyMismatch
@@ -51,11 +52,13 @@ from engine.runtime.attempt import (
     scoped_key,
     undeclared_fields,
 )
+from engine.runtime.case_turns import CaseTurns
 from engine.runtime.clock import Clock, SystemClock, format_time, normalise, parse_time
 from engine.runtime.door import check_member, check_opener
 from engine.runtime.procedure_cache import DEFAULT_SIZE, ProcedureCache
 from engine.runtime.reads import StoreReads
 from engine.runtime.snapshot import CaseSnapshot
+from engine.runtime.snapshot_cache import SnapshotCache
 from engine.runtime.types import (
     SYSTEM,
     Actor,
@@ -69,6 +72,14 @@ from engine.storage.memory import MemoryStore
 
 if TYPE_CHECKING:
     from engine.audit.signing import Signer
+
+
+_RETRIES = 8
+"""How often ``fire`` reads a case again after another writer moved it first.
+
+Each retry follows another writer's success, so the case progresses; the bound
+only keeps a caller from starving forever behind a stream of others.
+"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,6 +128,8 @@ class Engine(StoreReads):
         self.signer = signer
         self._runners = ProcedureCache(cache_size)
         self._saved: set[str] = set()  # versions this engine has saved (one save each)
+        self._cases = SnapshotCache()  # what firing starts from (checked by the commit)
+        self._turns = CaseTurns()  # retries of one case line up
 
     @classmethod
     def from_url(
@@ -143,6 +156,8 @@ class Engine(StoreReads):
         twin = Engine(self.store, clock, signer=self.signer)
         twin._runners = self._runners
         twin._saved = self._saved
+        twin._cases = self._cases
+        twin._turns = self._turns
         return twin
 
     def close(self) -> None:
@@ -283,6 +298,7 @@ class Engine(StoreReads):
             signer=self.signer,
         )
         self.store.commit(snapshot, record, expected_seq=0)
+        self._cases.put(snapshot)
         log = _log(case=case_id, procedure=procedure.procedure.id)
         if log is not None:
             log.info("case.opened", state=snapshot.state)
@@ -309,11 +325,59 @@ class Engine(StoreReads):
             Forbidden: when the actor holds no role in the case's procedure (nothing is
                 recorded: see ``engine.runtime.door``).
             Conflict: when ``expected_seq`` is given and the case has moved on, or a
-                concurrent writer committed first.
+                concurrent writer committed first; without ``expected_seq`` the case is
+                read again and the event tried again (up to ``_RETRIES`` times), as if
+                it had arrived after that writer.
             IdempotencyMismatch: when the key was used before for a different request.
             TimeWentBackwards: when ``at`` is before the case's last record.
         """
-        snapshot = self._snapshot(case_id)
+        snapshot = self._cases.get(case_id)
+        turn = False  # taken before a retry after a race (see engine.runtime.case_turns)
+        try:
+            for retry in range(_RETRIES, -1, -1):
+                cached = snapshot is not None
+                if snapshot is None:
+                    snapshot = self._snapshot(case_id)
+                try:
+                    return self._fire(
+                        snapshot, event, actor=actor, payload=payload, at=at,
+                        idempotency_key=idempotency_key, expected_seq=expected_seq,
+                    )  # fmt: skip
+                except EngineError as exc:
+                    # A cached snapshot may be stale: every error it led to is checked on
+                    # a fresh read. A fresh one was current when read: only a Conflict
+                    # from the commit (another writer moved first) is retried, and only
+                    # when the caller pinned no seq; with ``expected_seq`` the Conflict is
+                    # the answer. A StoreError is never retried (a failed write may have
+                    # landed), but the snapshot is forgotten: the next fire reads afresh.
+                    self._cases.drop(case_id)
+                    moved = isinstance(exc, Conflict) and expected_seq is None
+                    failed = isinstance(exc, StoreError)
+                    if failed or not (cached or moved) or retry == 0:
+                        raise
+                    if moved and not turn:
+                        self._turns.take(case_id)
+                        turn = True
+                    # The thread whose turn came before may have left its commit here.
+                    snapshot = self._cases.get(case_id)
+            raise AssertionError("unreachable: the last try raises or returns")
+        finally:
+            if turn:
+                self._turns.give(case_id)
+
+    def _fire(
+        self,
+        snapshot: CaseSnapshot,
+        event: str,
+        *,
+        actor: Actor | Mapping[str, Any],
+        payload: Mapping[str, Any] | None,
+        at: datetime | None,
+        idempotency_key: str | None,
+        expected_seq: int | None,
+    ) -> Outcome:
+        """``fire`` on ``snapshot``: one try, which a stale snapshot makes a ``Conflict``."""
+        case_id = snapshot.id
         who = Actor.of(actor)
         runner = self._runner(snapshot.procedure_sha256)
         check_member(runner.procedure, who)
@@ -348,6 +412,7 @@ class Engine(StoreReads):
             idempotency_key=scoped_key(who, idempotency_key) if idempotency_key else None,
             fingerprint=keyed,
         )
+        self._cases.put(new)
         log = _log(case=case_id, procedure=snapshot.procedure_id, event=event)
         if log is not None:
             log.info(record["kind"], seq=record["seq"], to=record["to"])
@@ -407,6 +472,7 @@ class Engine(StoreReads):
                 self.store.commit(new, record, expected_seq=snapshot.seq)
             except Conflict:
                 continue  # someone else fired it or moved the case: nothing to do
+            self._cases.put(new)
             outcomes.append(outcome_of(record))
         return outcomes
 
@@ -498,7 +564,9 @@ class Engine(StoreReads):
         )
 
     def _snapshot(self, case_id: str) -> CaseSnapshot:
+        """The case as stored now (and, as the freshest known, what firing starts from)."""
         snapshot = self.store.get_case(case_id)
         if snapshot is None:
             raise UnknownCase(f"no case {case_id!r}")
+        self._cases.put(snapshot)
         return snapshot

@@ -10,10 +10,12 @@ lost. Use it only where the caller can redo them.
 Group commit: an fsync costs far more than writing one row, so when several
 threads commit at once their records share one transaction and one fsync. The
 first thread to find no commit in progress becomes the leader, takes every
-waiting item (its own included) and writes them, each under its own SAVEPOINT
-so that one conflicting item fails alone; then it commits, and only after the
-commit returns does any of those callers return. Threads that arrive meanwhile
-wait and form the next batch. Several *processes* on one file take turns via
+waiting item (its own included) and writes them so that one refused item fails
+alone (see ``_apply_batch``); then it commits, and only after the commit returns
+does any of those callers return. Threads that arrive meanwhile wait and form
+the next batch, whose leader is woken alone: each waiting thread sleeps on its
+own lock, so a batch of 32 wakes its 32 callers once each rather than every
+waiting thread at every batch. Several *processes* on one file take turns via
 SQLite's write lock (``BEGIN IMMEDIATE`` with a busy timeout).
 
 This module is the SQLite ``Dialect``; the statements are ``engine.storage.sql``'s.
@@ -64,10 +66,16 @@ class _Session:
 
 @dataclass(slots=True, eq=False)
 class _Pending:
-    """One commit waiting for its batch (mutable: the leader fills in the outcome)."""
+    """One commit waiting for its batch (mutable: the leader fills in the outcome).
+
+    ``wake`` is held while the caller sleeps; releasing it wakes that caller alone,
+    either because its commit is done or because it is to lead the next batch.
+    """
 
     write: CaseWrite
     apply: Apply
+    wake: threading.Lock | None = None
+    lead: bool = False  # woken to lead the next batch
     done: bool = False
     ok: bool = False
     error: EngineError | None = None
@@ -124,7 +132,7 @@ class SqliteDialect:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._cond = threading.Condition()
+        self._mutex = threading.Lock()  # guards the queue and who leads
         self._queue: list[_Pending] = []
         self._leading = False
         self._closed = False
@@ -251,31 +259,70 @@ class SqliteDialect:
             raise item.error
 
     def _submit(self, item: _Pending) -> None:
-        with self._cond:
+        with self._mutex:
             if self._closed:
                 raise StoreError(f"{self.path}: the store is closed")
             self._queue.append(item)
-        while True:
-            with self._cond:
-                while not item.done and self._leading:
-                    self._cond.wait()
-                if item.done:
-                    return
-                self._leading = True
-                batch = self._queue[: self._max_batch]
-                del self._queue[: len(batch)]
+            wait = self._leading
+            if wait:
+                item.wake = threading.Lock()
+                item.wake.acquire()
+            self._leading = True
+        if item.wake is not None:
+            # Released by a leader: either this item is done, or this thread is to
+            # lead the next batch (its item is then first in the queue).
             try:
-                self._write_batch(batch)
-            finally:
-                with self._cond:
-                    for pending_item in batch:
-                        if not pending_item.ok and pending_item.error is None:
-                            pending_item.error = StoreError(
-                                f"{self.path}: the commit was interrupted; nothing was written"
-                            )
-                        pending_item.done = True
-                    self._leading = False
-                    self._cond.notify_all()
+                item.wake.acquire()
+            except BaseException:
+                self._abandon(item)  # Ctrl-C in a waiting main thread, say
+                raise
+            if item.done:
+                return
+        with self._mutex:
+            batch = self._queue[: self._max_batch]
+            del self._queue[: len(batch)]
+        try:
+            self._write_batch(batch)
+        finally:
+            self._finish(batch)
+
+    def _abandon(self, item: _Pending) -> None:
+        """Take back a waiting item whose thread was interrupted, passing on any lead.
+
+        A leader hands the lead to the oldest waiter and leaves; if that waiter is
+        gone, the others would wait for ever. An item already in a batch cannot be
+        taken back (it may still land), as before.
+        """
+        with self._mutex:
+            if item.done or item not in self._queue:
+                return
+            self._queue.remove(item)
+            if item.lead:  # the lead was handed to it: pass it on
+                self._hand_on()
+
+    def _finish(self, batch: list[_Pending]) -> None:
+        """Tell each caller of ``batch`` its outcome, and wake the next leader if any waits."""
+        with self._mutex:
+            for pending_item in batch:
+                if not pending_item.ok and pending_item.error is None:
+                    pending_item.error = StoreError(
+                        f"{self.path}: the commit was interrupted; nothing was written"
+                    )
+                pending_item.done = True
+                if pending_item.wake is not None:
+                    pending_item.wake.release()
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        """Pass the lead to the oldest waiter, which takes the queue as its batch (under
+        ``_mutex``); with nobody waiting, the next thread to commit leads."""
+        if self._queue:
+            nxt = self._queue[0]
+            assert nxt.wake is not None
+            nxt.lead = True
+            nxt.wake.release()
+        else:
+            self._leading = False
 
     def _write_batch(self, batch: list[_Pending]) -> None:
         with self._write_lock:
@@ -284,8 +331,6 @@ class SqliteDialect:
                     item.error = StoreError(f"{self.path}: the store is closed")
                 return
             conn = self._writer
-            session = _Session(conn)
-            single = len(batch) == 1
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -293,24 +338,17 @@ class SqliteDialect:
                     item.error = StoreError(f"{self.path}: cannot write: {exc}")
                 return
             try:
-                for item in batch:
-                    if not single:
-                        conn.execute("SAVEPOINT item")
-                    try:
-                        item.apply(session, item.write)
-                    except (EngineError, sqlite3.Error) as exc:
-                        item.error = (
-                            exc
-                            if isinstance(exc, EngineError)
-                            else StoreError(f"{self.path}: cannot write: {exc}")
-                        )
-                        if not single:
-                            conn.execute("ROLLBACK TO item")
-                    if not single:
-                        conn.execute("RELEASE item")
-                if single and batch[0].error is not None:
-                    conn.execute("ROLLBACK")
-                    return
+                if not self._apply_batch(conn, batch, savepoints=False):
+                    # An item was refused after it had written: start again, each item
+                    # under a SAVEPOINT so that the refused one is undone alone.
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    if len(batch) == 1:
+                        return  # its error says why; nothing of it is written
+                    for item in batch:
+                        item.error = None
+                    conn.execute("BEGIN IMMEDIATE")
+                    self._apply_batch(conn, batch, savepoints=True)
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
@@ -323,11 +361,45 @@ class SqliteDialect:
             for item in batch:
                 item.ok = item.error is None
 
+    def _apply_batch(
+        self, conn: sqlite3.Connection, batch: list[_Pending], *, savepoints: bool
+    ) -> bool:
+        """Apply every item in the open transaction; False when that must be undone.
+
+        Without savepoints (the usual case) an item refused before it wrote a row —
+        a stale seq, an opened id — leaves the transaction as it was, so it fails
+        alone for free; SQLite counts written rows (``total_changes``), which tells
+        such an item from one refused after writing (a taken idempotency key) or
+        failed in the driver. Then False: the caller rolls back and applies the
+        batch again with ``savepoints``, where every item has its own and a refused
+        one is rolled back to it. Two statements per item saved, on every commit.
+        """
+        session = _Session(conn)
+        for item in batch:
+            if savepoints:
+                conn.execute("SAVEPOINT item")
+            written = conn.total_changes
+            try:
+                item.apply(session, item.write)
+            except (EngineError, sqlite3.Error) as exc:
+                item.error = (
+                    exc
+                    if isinstance(exc, EngineError)
+                    else StoreError(f"{self.path}: cannot write: {exc}")
+                )
+                if savepoints:
+                    conn.execute("ROLLBACK TO item")
+                elif conn.total_changes != written or isinstance(exc, sqlite3.Error):
+                    return False
+            if savepoints:
+                conn.execute("RELEASE item")
+        return True
+
     # -- closing --------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close every connection; later calls raise ``StoreError``."""
-        with self._cond:
+        with self._mutex:
             self._closed = True
         with self._write_lock:
             self._writer.close()
