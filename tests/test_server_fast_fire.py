@@ -27,7 +27,7 @@ from engine.runtime.clock import FixedClock
 from engine.runtime.engine import Engine
 from engine.runtime.types import Actor
 from engine.server import Principal, TokenTable, create_app, token_hash
-from engine.server.fast_fire import FastFire
+from engine.server.fast_fire import MAX_FAST_BODY, FastFire
 from engine.storage import MemoryStore
 
 VILLAGE = "柳河县/城关镇/柳树村"
@@ -141,6 +141,7 @@ MALFORMED: list[Request] = [
     (EVENTS, _raw(SECRETARY_TOKEN), {"content": b"{"}),
     (EVENTS, _raw(SECRETARY_TOKEN), {"content": "{'event'".encode("utf-16")}),
     (EVENTS, _raw(SECRETARY_TOKEN), {"content": b"[" * 100_000}),
+    (EVENTS, _bearer(SECRETARY_TOKEN), _json({**PROPOSE, "payload": {"notes": "记" * 30_000}})),
     (EVENTS, _bearer(SECRETARY_TOKEN), _json([PROPOSE])),
     (EVENTS, _bearer(SECRETARY_TOKEN), _json({**PROPOSE, "actor": "县长"})),
     (EVENTS, _bearer(SECRETARY_TOKEN), _json({"payload": {}})),
@@ -154,7 +155,7 @@ MALFORMED: list[Request] = [
     ("/cases/c1/events/", _bearer(SECRETARY_TOKEN), _json(PROPOSE)),
     ("/cases//events", _bearer(SECRETARY_TOKEN), _json(PROPOSE)),
 ]
-"""Requests the lean path leaves to the route."""
+"""Requests the lean path leaves to the route (a body over MAX_FAST_BODY among them)."""
 
 REQUESTS = [*ACCEPTED, *MALFORMED, (EVENTS, _bearer(SECRETARY_TOKEN), _json(PROPOSE))]
 
@@ -190,6 +191,7 @@ def test_the_lean_path_answers_as_the_route_does(taken: list[str]) -> None:
 
 def test_the_lean_path_takes_the_well_formed_requests(taken: list[str]) -> None:
     """Well-formed attempts, refusals and door checks alike are the lean path's own."""
+    assert len("记".encode()) * 30_000 > MAX_FAST_BODY
     lean = _app(fast=True)
     for path, headers, body in ACCEPTED:
         lean.post(path, headers=headers, **body)
