@@ -35,6 +35,7 @@ from engine.server.auth import Principal
 from engine.server.deps import Services
 from engine.server.limits import ASGIApp, Message, Receive, Scope, Send
 from engine.server.models import CASE_ID, EVENT_ID, IDEMPOTENCY_KEY
+from engine.server.routes_cases import IF_MATCH, fire_checked
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -51,7 +52,7 @@ _PATH = re.compile(r"/cases/([^/]+)/events")
 _CASE_ID = _whole(CASE_ID)
 _EVENT_ID = _whole(EVENT_ID)
 _IDEMPOTENCY_KEY = _whole(IDEMPOTENCY_KEY)
-_IF_MATCH = re.compile(r'\*|"[0-9]{1,18}"|[0-9]{1,18}')  # routes_cases.IF_MATCH
+_IF_MATCH = _whole(IF_MATCH)
 _JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
 _HEADERS = frozenset({b"authorization", b"content-type", b"idempotency-key", b"if-match"})
 _BODY_KEYS = frozenset({"event", "payload"})
@@ -172,8 +173,6 @@ class FastFire:
         return found
 
     def _fire(self, scope: Scope, attempt: _Attempt) -> Response:
-        from engine.server.routes_cases import fire_checked
-
         request = Request(scope)
         request.state.principal = attempt.caller  # for the log line of a refusal at the door
         return fire_checked(
