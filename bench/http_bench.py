@@ -12,6 +12,11 @@ rounds so that the machine's load changing meanwhile weighs on both sides alike.
 The last line sets the 8-client ratio against its goal (HTTP ≥ 0.5 × in
 process): both figures come from this run.
 
+Events/s on a shared machine move with its load; CPU time per event moves much
+less, so it is printed too: the server process's (from ``/proc``, where there is
+one) against this process's during the in-process rounds. Their ratio is what
+the HTTP layer costs per event, whatever the machine was doing meanwhile.
+
 Usage: ``python bench/http_bench.py [--events N] [--seconds S] [--dir DIR] [--levels 1,8,32]``.
 """
 
@@ -58,6 +63,22 @@ GOAL_CLIENTS = 8
 GOAL_RATIO = 0.5
 """HTTP events/s with 8 keep-alive clients ≥ 0.5 × the same events fired in process."""
 PAYLOAD = {"present": 2, "yes": 2}  # too few present: applies and stays in drafting
+
+
+def process_cpu(pid: int) -> float | None:
+    """Seconds of CPU (user + system) process ``pid`` has used; None without ``/proc``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    """Seconds of CPU (user + system) this process has used, every thread included."""
+    times = os.times()
+    return times.user + times.system
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -176,6 +197,40 @@ def in_process_level(
     return run_clients(level, per_client, seconds, fire_one, lambda: None)
 
 
+def measure_level(
+    port: int, server_pid: int, engine: Engine, *, level: int, per_round: int, seconds: float
+) -> tuple[Any, ...]:
+    """Alternate HTTP and in-process rounds at one level.
+
+    Returns:
+        (level, HTTP ev/s, in-process ev/s, HTTP latencies, in-process latencies,
+        HTTP events, in-process events, server CPU s/event or None, in-process CPU s/event).
+    """
+    h_done = p_done = 0
+    h_wall = p_wall = p_cpu = 0.0
+    h_cpu: float | None = 0.0
+    h_lat: list[float] = []
+    p_lat: list[float] = []
+    for _ in range(ROUNDS):
+        before = process_cpu(server_pid)
+        done, wall, lat = http_level(port, level, per_round, seconds)
+        after = process_cpu(server_pid)
+        h_done, h_wall, h_lat = h_done + done, h_wall + wall, h_lat + lat
+        if h_cpu is not None and before is not None and after is not None:
+            h_cpu += after - before
+        else:
+            h_cpu = None
+        before_own = own_cpu()
+        done, wall, lat = in_process_level(engine, level, per_round, seconds)
+        p_cpu += own_cpu() - before_own
+        p_done, p_wall, p_lat = p_done + done, p_wall + wall, p_lat + lat
+    server_cpu = None if h_cpu is None else h_cpu / h_done
+    return (
+        level, h_done / h_wall, p_done / p_wall, h_lat, p_lat, h_done, p_done,
+        server_cpu, p_cpu / p_done,
+    )  # fmt: skip
+
+
 def main() -> None:
     """Run every level both ways and print a table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -210,16 +265,11 @@ def main() -> None:
             seconds = args.seconds / ROUNDS
             open_http_cases(port, sha, level)
             open_in_process_cases(engine, level)
-            h_done = p_done = 0
-            h_wall = p_wall = 0.0
-            h_lat: list[float] = []
-            p_lat: list[float] = []
-            for _ in range(ROUNDS):
-                done, wall, lat = http_level(port, level, per_round, seconds)
-                h_done, h_wall, h_lat = h_done + done, h_wall + wall, h_lat + lat
-                done, wall, lat = in_process_level(engine, level, per_round, seconds)
-                p_done, p_wall, p_lat = p_done + done, p_wall + wall, p_lat + lat
-            rows.append((level, h_done / h_wall, p_done / p_wall, h_lat, p_lat, h_done, p_done))
+            rows.append(
+                measure_level(
+                    port, server.pid, engine, level=level, per_round=per_round, seconds=seconds
+                )
+            )
     finally:
         os.kill(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -230,13 +280,16 @@ def main() -> None:
     print("SQLite synchronous=FULL; HTTP via yishi serve on 127.0.0.1 (http.client keep-alive)")
     print(
         f"{'clients':>7} {'HTTP ev/s':>10} {'in-proc ev/s':>13} {'ratio':>6} "
-        f"{'HTTP p50 ms':>11} {'HTTP p99 ms':>11} {'in-proc p99 ms':>14} {'events':>12}"
+        f"{'HTTP p50 ms':>11} {'HTTP p99 ms':>11} {'in-proc p99 ms':>14} {'events':>12} "
+        f"{'server CPU µs/ev':>16} {'in-proc CPU µs/ev':>17}"
     )
-    for level, h_rate, p_rate, h_lat, p_lat, h_done, p_done in rows:
+    for level, h_rate, p_rate, h_lat, p_lat, h_done, p_done, h_cpu, p_cpu in rows:
+        server_cpu = "n/a" if h_cpu is None else f"{h_cpu * 1e6:.0f}"
         print(
             f"{level:>7} {h_rate:>10.0f} {p_rate:>13.0f} {h_rate / p_rate:>6.2f} "
             f"{statistics.median(h_lat) * 1e3:>11.2f} {percentile(h_lat, 0.99) * 1e3:>11.2f} "
-            f"{percentile(p_lat, 0.99) * 1e3:>14.2f} {h_done:>5}/{p_done:<6}"
+            f"{percentile(p_lat, 0.99) * 1e3:>14.2f} {h_done:>5}/{p_done:<6} "
+            f"{server_cpu:>16} {p_cpu * 1e6:>17.0f}"
         )
     for level, h_rate, p_rate, *_ in rows:
         if level == GOAL_CLIENTS:

@@ -12,6 +12,7 @@ requests in flight, not sockets, count toward ``--limit-concurrency``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import subprocess
 import time
@@ -24,7 +25,7 @@ import pytest
 from server_support import NOBODY_TOKEN, YISHI, LiveServer, auth, live_server
 
 from engine.server.limits import InFlightLimit
-from engine.server.serve import MAX_LOGGED_TARGET, redact_target
+from engine.server.serve import MAX_HEADER_BYTES, MAX_LOGGED_TARGET, redact_target
 
 WAIT = 20.0
 """The most seconds any test waits for the server to act (a bound, not an expectation)."""
@@ -116,6 +117,29 @@ def test_a_later_request_head_on_a_kept_alive_connection_has_the_same_timeout(
         reply = _read_until_closed(conn)
     assert first.startswith(b"HTTP/1.1 200 ")
     assert reply is not None and reply.startswith(b"HTTP/1.1 408 ")
+
+
+def test_a_request_head_over_64_kib_is_answered_400_and_closed(server: LiveServer) -> None:
+    """A head that runs past MAX_HEADER_BYTES, sent in one go or in pieces, is refused
+    with 400 and the connection closed; one just under it is answered."""
+    line = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    with _connect(server) as conn:
+        conn.sendall(line + b"X-Big: " + b"a" * (MAX_HEADER_BYTES - 1000) + b"\r\n\r\n")
+        fits = conn.recv(65536)
+    with _connect(server) as conn:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.sendall(line + b"X-Big: " + b"a" * (MAX_HEADER_BYTES + 10))
+        whole = _read_until_closed(conn)
+    with _connect(server) as conn:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.sendall(line)
+            for _ in range(20):
+                time.sleep(0.01)  # separate reads, as far as the server can tell
+                conn.sendall(b"X-Piece: " + b"b" * 8000 + b"\r\n")
+        pieces = _read_until_closed(conn)
+    assert fits.startswith(b"HTTP/1.1 200 ")
+    assert whole is not None and whole.startswith(b"HTTP/1.1 400 ")
+    assert pieces is not None and pieces.startswith(b"HTTP/1.1 400 ")
 
 
 def test_a_slow_body_is_answered_408_body_timeout(server: LiveServer) -> None:

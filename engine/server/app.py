@@ -21,6 +21,7 @@ from engine.runtime.engine import Engine
 from engine.server.access import log_refusal
 from engine.server.auth import TokenTable
 from engine.server.deps import Services, services
+from engine.server.fast_fire import FastFire
 from engine.server.limits import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_IN_FLIGHT,
@@ -59,6 +60,7 @@ def create_app(
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     in_flight: int = DEFAULT_IN_FLIGHT,
     sessions: SessionTable | None = None,
+    fast_fire: bool = True,
 ) -> FastAPI:
     """The HTTP API over ``engine``.
 
@@ -69,6 +71,8 @@ def create_app(
         body_timeout: seconds a client has to send a body (408 after it).
         in_flight: requests in progress (bodies received) beyond which new ones get 503.
         sessions: the workbench's browser sessions (a new table when None).
+        fast_fire: answer well-formed event attempts without FastAPI's machinery
+            (``engine.server.fast_fire``); False only to compare the two.
 
     Returns:
         The ASGI application.
@@ -98,7 +102,10 @@ def create_app(
     _add_health(app)
     _add_handlers(app)
     mount_workbench(app, sessions)
-    # The last added runs first: bodies are read before a request counts as in flight.
+    # The last added runs first: bodies are read before a request counts as in flight,
+    # and the lean event path runs within both limits.
+    if fast_fire:
+        app.add_middleware(FastFire, api=app)
     app.add_middleware(InFlightLimit, limit=in_flight)
     app.add_middleware(BodyLimit, max_body=max_body, body_timeout=body_timeout)
     return app

@@ -1,15 +1,19 @@
 """Uvicorn's HTTP/1.1 protocol with the limits it lacks, so idle sockets lock nobody out.
 
-Uvicorn (its h11 protocol) arms a timer only after a response: a connection that
-opens and sends nothing, or dribbles its request head a byte at a time, is kept
-for ever; and its ``limit_concurrency`` counts open connections, so 70 silent
-sockets answered every other client 503 for as long as they stayed open. This
-subclass adds, per connection:
+The protocol is uvicorn's httptools one (llhttp, in C): the request parser was a
+good part of each request's cost with the pure-Python h11 (issue 11). Uvicorn
+arms a timer only after a response: a connection that opens and sends nothing,
+or dribbles its request head a byte at a time, is kept for ever; its
+``limit_concurrency`` counts open connections, so 70 silent sockets answered
+every other client 503 for as long as they stayed open; and with httptools it
+sets no bound on a request head. This subclass adds, per connection:
 
 * a **header timeout**: the request head (request line and headers) must be
   complete within ``header_timeout`` seconds of the connection opening, or of the
   first byte of a later request on a kept-alive connection; otherwise the
   connection is closed (with ``408`` when part of a head had arrived);
+* a **head size limit**: a head still incomplete after ``max_head`` bytes is
+  answered ``400`` and the connection closed (what h11 did at that size);
 * a **connection cap** with eviction: beyond ``max_connections`` open sockets the
   one that has waited longest for a request head is closed, so a flood of idle
   sockets pushes out idle sockets, never a request being served;
@@ -28,8 +32,7 @@ import logging
 from collections import OrderedDict
 from typing import Any, ClassVar
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 # uvicorn's own logger: `yishi serve` prints it at INFO, next to the access log.
 _log = logging.getLogger("uvicorn.error")
@@ -38,6 +41,8 @@ DEFAULT_HEADER_TIMEOUT = 10.0
 """Seconds a client has to send a whole request head."""
 DEFAULT_MAX_CONNECTIONS = 1000
 """Open sockets beyond which the longest-waiting idle one is closed."""
+DEFAULT_MAX_HEAD = 64 * 1024
+"""Bytes of one request head at most (request line and headers)."""
 
 _TIMEOUT_BODY = b"the request head did not arrive in time\n"
 _TIMEOUT_RESPONSE = (
@@ -48,15 +53,16 @@ _TIMEOUT_RESPONSE = (
 )
 
 
-class GuardedH11Protocol(H11Protocol):
-    """``H11Protocol`` with a header timeout and idle-first eviction (see the module).
-
-    Use ``guarded_protocol`` to make a subclass with the limits of one server.
+class GuardedProtocol(HttpToolsProtocol):
+    """``HttpToolsProtocol`` with a header timeout, a head size limit and idle-first
+    eviction (see the module). Use ``guarded_protocol`` to make a subclass with the
+    limits of one server.
     """
 
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
-    waiting: ClassVar[OrderedDict[GuardedH11Protocol, None]] = OrderedDict()
+    max_head: int = DEFAULT_MAX_HEAD
+    waiting: ClassVar[OrderedDict[GuardedProtocol, None]] = OrderedDict()
     """The connections waiting for a request head, oldest first (one list per server:
     ``guarded_protocol`` gives each server's subclass its own)."""
 
@@ -66,6 +72,15 @@ class GuardedH11Protocol(H11Protocol):
         # connections here is what let idle sockets lock everyone out.
         self.limit_concurrency = None
         self._head_timer: asyncio.TimerHandle | None = None
+        self._head_bytes = 0
+        # A head is awaited while every head received has been answered (h11's IDLE):
+        # a request whose head is in, and not yet answered, is bounded by the body
+        # timeout and the application instead.
+        self._heads = 0
+        self._answered = 0
+
+    def _awaiting_head(self) -> bool:
+        return self._heads == self._answered
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Accept, evicting the longest-waiting idle connection when at the cap."""
@@ -83,21 +98,32 @@ class GuardedH11Protocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Start the head's clock at a request's first byte; stop it once the head is in."""
-        if self._head_timer is None and self.conn.their_state is h11.IDLE:
+        if self._head_timer is None and self._awaiting_head():
             self._await_head()
         super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:
+        if not self._awaiting_head():
             self._head_done()
+        elif self._head_timer is not None:
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head and not self.transport.is_closing():
+                self._head_done()
+                self.send_400_response("Invalid HTTP request received.")
+
+    def on_headers_complete(self) -> None:
+        """Count the head as in (the parser calls this once per request)."""
+        self._heads += 1
+        super().on_headers_complete()
 
     def on_response_complete(self) -> None:
         """A kept-alive connection waits (and may be evicted) until its next request."""
+        self._answered += 1
         super().on_response_complete()
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+        if not self.transport.is_closing() and self._awaiting_head():
             self.waiting[self] = None
 
     def close_idle(self) -> None:
         """Close the connection if it is waiting for a request head (else leave it)."""
-        if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
+        if not self._awaiting_head() or self.transport.is_closing():
             return
         self._head_done()
         self.transport.close()
@@ -110,17 +136,17 @@ class GuardedH11Protocol(H11Protocol):
 
     def _head_done(self) -> None:
         self.waiting.pop(self, None)
+        self._head_bytes = 0
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
+        if not self._awaiting_head() or self.transport.is_closing():
             return
         self.waiting.pop(self, None)
-        partial, _ = self.conn.trailing_data
-        if partial:
+        if self._head_bytes:
             self.transport.write(_TIMEOUT_RESPONSE)
             client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
             _log.info("closed %s: no complete request head in %gs", client, self.header_timeout)
@@ -131,19 +157,22 @@ def guarded_protocol(
     *,
     header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
-) -> type[GuardedH11Protocol]:
+    max_head: int = DEFAULT_MAX_HEAD,
+) -> type[GuardedProtocol]:
     """A protocol class for one server (give it to uvicorn as ``http=``).
 
     Args:
         header_timeout: seconds a client has to send a request head.
         max_connections: open sockets beyond which the longest-waiting idle one is closed.
+        max_head: the most bytes of a request head.
 
     Returns:
-        A subclass of ``GuardedH11Protocol`` whose connections share one waiting list.
+        A subclass of ``GuardedProtocol`` whose connections share one waiting list.
     """
     limits: dict[str, Any] = {
         "header_timeout": header_timeout,
         "max_connections": max_connections,
+        "max_head": max_head,
         "waiting": OrderedDict(),
     }
-    return type("ServerH11Protocol", (GuardedH11Protocol,), limits)
+    return type("ServerProtocol", (GuardedProtocol,), limits)

@@ -1,7 +1,7 @@
 """Request limits the application enforces itself: body size and time, requests in flight.
 
-Uvicorn bounds idle keep-alive (``timeout_keep_alive``) and header size (h11),
-and ``engine.server.connections`` how long a request head may take; none of them
+Uvicorn bounds idle keep-alive (``timeout_keep_alive``), and
+``engine.server.connections`` how long and large a request head may be; none of them
 bounds a body, nor the requests in flight once their bodies are in. This
 ASGI middleware reads each body before the application sees it: a declared
 ``Content-Length`` over the limit is answered 413 without reading anything, a
@@ -71,7 +71,9 @@ class BodyLimit:
             await _reject(send, 413, "body-too-large", self._too_large(declared))
             return
         try:
-            body = await asyncio.wait_for(self._read(receive), self.body_timeout)
+            # A deadline on this task, not ``wait_for``: that starts a task per request.
+            async with asyncio.timeout(self.body_timeout):
+                body = await self._read(receive)
         except _TooLarge:
             await _reject(send, 413, "body-too-large", self._too_large(None))
             return
@@ -117,7 +119,7 @@ def _content_length(scope: Scope) -> int | None:
             try:
                 return int(value)
             except ValueError:
-                return None  # h11 refuses a malformed length before we see it
+                return None  # the HTTP parser refuses a malformed length before we see it
     return None
 
 

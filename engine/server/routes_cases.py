@@ -28,7 +28,7 @@ from engine.runtime.types import Actor, Outcome
 from engine.runtime.types import Reason as ReasonValue
 from engine.server.access import forbidden, readable_case, writable_case
 from engine.server.auth import Principal
-from engine.server.deps import MAX_PAGE, Caller, Deps
+from engine.server.deps import MAX_PAGE, Caller, Deps, Services
 from engine.server.exact_json import require_exact, require_shallow
 from engine.server.models import (
     CASE_ID,
@@ -285,18 +285,50 @@ def fire(
         Conflict: answered 409 when a concurrent writer committed first (retry).
         IdempotencyMismatch: answered 422 ``idempotency-key-reused``.
     """
+    return fire_checked(
+        deps,
+        caller,
+        request,
+        case_id,
+        event=body.event,
+        payload=body.payload,
+        idempotency_key=idempotency_key,
+        if_match=if_match,
+    )
+
+
+def fire_checked(
+    deps: Services,
+    caller: Principal,
+    request: Request,
+    case_id: str,
+    *,
+    event: str,
+    payload: dict[str, Any],
+    idempotency_key: str | None,
+    if_match: str | None,
+) -> JSONResponse:
+    """``fire`` once the request has been read and checked: the door, then the engine.
+
+    Shared by the route and by ``engine.server.fast_fire`` (which reads and checks
+    the request itself), so both answer alike from here on. Blocking: run it in
+    the thread pool.
+
+    Raises:
+        as ``fire``.
+    """
     writable_case(deps, caller, request, case_id)
     # Inexact values go on to the engine, which refuses and records them (payload withheld).
-    require_shallow(body.payload, "body.payload")
+    require_shallow(payload, "body.payload")
     expected = None
     if if_match is not None and if_match != "*":
         expected = int(if_match.strip('"'))
     try:
         outcome = deps.engine.fire(
             case_id,
-            body.event,
+            event,
             actor=actor_of(caller),
-            payload=body.payload,
+            payload=payload,
             idempotency_key=idempotency_key,
             expected_seq=expected,
         )

@@ -13,15 +13,17 @@ The limits are set here, so neither a slow nor a greedy client can exhaust the s
   arrived; beyond it new requests get 503 ``overloaded`` at once. Idle or slow
   connections hold no slot: they are bounded by the timeouts above, and beyond
   ``max_connections`` (1000) open sockets the one idle the longest is closed;
-* ``h11_max_incomplete_event_size`` (64 KiB): a larger request head is refused;
+* ``MAX_HEADER_BYTES`` (64 KiB): a larger request head is refused (400);
 * ``backlog`` (256): pending TCP connections.
 
 The engine's calls are synchronous; FastAPI runs them in its thread pool (40
-threads), one ``Engine`` per process. An unexpected failure is logged once, in a
-bounded entry (``ContainFailures`` keeps uvicorn from logging the whole
-traceback again). Tokens are never logged: the access log
-shows a query string's parameter names but never their values, in case a client
-puts a token there, and no message of ours includes a header.
+threads), and ``engine.server.fast_fire`` event attempts in its own (40), one
+``Engine`` per process. The HTTP parser is uvicorn's httptools (C). An
+unexpected failure is logged once, in a bounded entry (``ContainFailures``
+keeps uvicorn from logging the whole traceback again). Tokens are never
+logged: the access log shows a query string's parameter names but never their
+values, in case a client puts a token there, and no message of ours includes a
+header.
 """
 
 from __future__ import annotations
@@ -147,10 +149,11 @@ def run_serve(options: ServeOptions) -> int:
             host=options.host,
             port=options.port,
             http=guarded_protocol(
-                header_timeout=options.header_timeout, max_connections=options.max_connections
+                header_timeout=options.header_timeout,
+                max_connections=options.max_connections,
+                max_head=MAX_HEADER_BYTES,
             ),
             timeout_keep_alive=options.timeout_keep_alive,
-            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
             backlog=256,
             access_log=options.access_log,
             server_header=False,
