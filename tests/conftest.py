@@ -25,8 +25,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import compile_cache
 import pytest
 from hypothesis import HealthCheck, settings
+
+# Each procedure text is checked once per worker, not at each of its hundreds of loads
+# (YISHI_TEST_COMPILE_CACHE=0 checks it every time, to measure what the cache saves).
+if os.environ.get("YISHI_TEST_COMPILE_CACHE") != "0":
+    compile_cache.install()
 
 ROOT = Path(__file__).resolve().parent.parent
 

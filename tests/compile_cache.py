@@ -1,0 +1,112 @@
+"""Check each procedure text once per test process, wherever the suite loads it from.
+
+Checking a procedure (``engine.definition.loader.check_source``) costs a quarter to a
+full second of CPU: every CEL expression is compiled and every document template is
+parsed and walked by the sandbox. The suite loads the same bundled procedures hundreds
+of times — through the CLI run in process, scenarios, the server, the workbench and
+``Engine.register_source`` — and that was over a third of its time. The report is a
+pure function of its inputs, so the first check of a text is done for real and the
+same inputs later get the same (frozen) report.
+
+Only inputs whose report cannot change during a run are remembered:
+
+- the default registry (``registry=None``): a registry passed in may be one a test
+  built and changes;
+- a file under a directory no test writes to (the bundled procedures, installed or
+  not, and the suite's own data), whose templates beside it are fixed too; or text
+  that is no file at all and whose ``$schema`` comment needs no file to be read.
+
+Everything else is checked afresh each time, as without this module. The compiled
+procedure in a remembered report is shared, as ``runtime_support``'s memoised
+loaders already share theirs: it is frozen, and what a case changes lives in the store.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import engine
+from engine.actions.registry import Registry
+from engine.definition import loader
+from engine.definition.loader import CheckReport
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXED_DIRS = (
+    ROOT / "procedures",
+    ROOT / "tests" / "data",
+    ROOT / "tests" / "procedures",
+    Path(engine.__file__).resolve().parent / "_procedures",
+)
+"""Directories whose files (procedures and their templates) no test changes."""
+
+LIMIT = 512
+"""Reports kept; generated texts (Hypothesis) are many and seldom repeat."""
+
+_SCHEMA_PREFIX = "# yaml-language-server: $schema="
+
+Check = Callable[[str, str, Registry | None], CheckReport]
+
+
+def _key(source: str, file: str) -> tuple[str, str, str] | None:
+    """What fixes the report for ``source`` read as ``file``; None when it may change.
+
+    The key holds the resolved file (or "" for text that is no file), since a relative
+    name read from another directory is another file with other templates beside it.
+    """
+    path = Path(file)
+    try:
+        if path.is_file():
+            resolved = path.resolve()
+            fixed = any(resolved.is_relative_to(d) for d in FIXED_DIRS)
+            return (source, file, str(resolved)) if fixed else None
+    except (OSError, ValueError):
+        return None
+    # Text that is no file: no templates are read. A ``$schema`` comment other than the
+    # bundled layout's would be looked up beside the (absent) file, so it is not cached.
+    first = source.split("\n", 1)[0].rstrip("\r")
+    if first.startswith(_SCHEMA_PREFIX) and first != loader.SCHEMA_COMMENT:
+        return None
+    return (source, file, "")
+
+
+def memoised(check: Check) -> Check:
+    """``check`` remembering the last ``LIMIT`` reports of fixed inputs."""
+    reports: OrderedDict[tuple[str, str, str], CheckReport] = OrderedDict()
+
+    def check_source(source: str, file: str, registry: Registry | None = None) -> CheckReport:
+        key = None if registry is not None else _key(source, file)
+        if key is None:
+            return check(source, file, registry)
+        report = reports.get(key)
+        if report is None:
+            report = reports[key] = check(source, file, None)
+            if len(reports) > LIMIT:
+                reports.popitem(last=False)
+        else:
+            reports.move_to_end(key)
+        return report
+
+    check_source.__doc__ = check.__doc__
+    check_source.__wrapped__ = check  # type: ignore[attr-defined]
+    return check_source
+
+
+def install() -> None:
+    """Put the memoised check in ``loader`` and in every engine module that imported it.
+
+    Modules imported later take it from ``loader``; ``load_source`` calls it through
+    the module's globals.
+    """
+    original = loader.check_source
+    if hasattr(original, "__wrapped__"):
+        return
+    cached = memoised(original)
+    for name, module in list(sys.modules.items()):
+        if name.startswith("engine") and getattr(module, "check_source", None) is original:
+            module.check_source = cached  # type: ignore[attr-defined]
+
+
+__all__ = ["FIXED_DIRS", "LIMIT", "install", "memoised"]
