@@ -18,11 +18,42 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import typer
 
 from engine.cli.main import run_main
+
+
+def _built_once(get_command: Callable[[typer.Typer], Any]) -> Callable[[typer.Typer], Any]:
+    """``typer.main.get_command`` building each app's click command once per process.
+
+    ``run_main`` builds yishi's command tree on every call, as the console script does
+    once per process; typer reads every command's signature and evaluates its type hints
+    to do it, which was half the time of an in-process run. A click command keeps nothing
+    from one invocation to the next (each ``main`` makes its own context), so the tree
+    built for the first run serves the later ones, as it would in one long process.
+    """
+    built: dict[int, tuple[typer.Typer, Any]] = {}
+
+    def get_command_once(typer_instance: typer.Typer) -> Any:
+        key = id(typer_instance)  # the instance is kept in the value, so its id stays its own
+        if key not in built:
+            built[key] = (typer_instance, get_command(typer_instance))
+        return built[key][1]
+
+    get_command_once.__wrapped__ = get_command  # type: ignore[attr-defined]
+    return get_command_once
+
+
+# YISHI_TEST_COMPILE_CACHE=0 (see conftest.py) builds the tree at every run, to measure.
+if os.environ.get("YISHI_TEST_COMPILE_CACHE") != "0" and not hasattr(
+    typer.main.get_command, "__wrapped__"
+):
+    typer.main.get_command = _built_once(typer.main.get_command)
 
 FIFO_PATIENCE = 20.0
 """Seconds before a test unblocks a FIFO some command is (wrongly) waiting on."""

@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 from cli_support import completed
-
-from engine.runtime.scenario import load_scenario, run_scenario
+from scenario_support import example_run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "procedures" / "examples"
@@ -26,7 +25,7 @@ THREE_NOMINATIONS = EXAMPLES / "three-nominations-one-review-happy-path.yaml"
 
 def _outputs(path: Path, action: str) -> list[dict[str, Any]]:
     """Every output of ``action`` in the audit records of the scenario at ``path``, in order."""
-    result = run_scenario(load_scenario(path))
+    result = example_run(path)
     assert result.ok
     return [
         a["output"]
@@ -86,7 +85,7 @@ def test_the_497_member_round_counts_and_explains() -> None:
 def test_three_ballot_records_speak_their_own_words(path: Path) -> None:
     """三票制 counts with its own rules and the party-election preset: no record of any of its
     scenarios carries an internal rule number (R1–R20) or a tally_round/reduce_seats call."""
-    result = run_scenario(load_scenario(path))
+    result = example_run(path)
     assert result.ok
     text = json.dumps(result.records, ensure_ascii=False)
     assert re.search(r"\bR\d+\b", text) is None
@@ -102,7 +101,7 @@ def test_three_nominations_counts_speak_the_rulebooks_words(path: Path) -> None:
     decide_seat_reduction; no record of any of its scenarios (counts, slate checks,
     attendance, exclusions, the recommendation meeting's ranking, guards, refusals) carries
     an internal rule number: docs/rules.md's R-numbers are that document's, never a record's."""
-    result = run_scenario(load_scenario(path))
+    result = example_run(path)
     assert result.ok
     assert re.search(r"\bR\d+\b", json.dumps(result.records, ensure_ascii=False)) is None
     names = {a["name"] for r in result.records for a in r.get("actions", [])}
@@ -120,7 +119,7 @@ def test_the_eligibility_review_names_each_failed_condition() -> None:
 
 def test_the_three_routes_are_counted_as_in_the_seed() -> None:
     """三荐: 75 applicants, 40 self, 10 organisation, 25 joint."""
-    result = run_scenario(load_scenario(THREE_NOMINATIONS))
+    result = example_run(THREE_NOMINATIONS)
 
     assert result.final_state == "approved"
     counts = next(

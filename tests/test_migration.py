@@ -21,6 +21,7 @@ from test_cli_run_replay import _yishi
 from whatif_support import (
     ELECTION,
     EXPECTED,
+    amended,
     amended_election,
     copy_templates,
     drive,
@@ -87,7 +88,7 @@ def test_1990_rules_migrated_mid_way_to_2020_and_finished(tmp_path: Path, store:
     engine = Engine(store=store)
     body = election_body()
     rest = open_election(engine, CASE, body)
-    rules_2020 = load_procedure(amended_election(tmp_path))
+    rules_2020 = amended()
     before = engine.case(CASE, history=False)
 
     when = parse_time("2004-04-02T08:00:00+08:00")
@@ -134,7 +135,7 @@ def test_a_migrated_case_imports_into_another_store(tmp_path: Path) -> None:
     re-executed under its own version, and lands under the version it migrated to."""
     engine = Engine(store=MemoryStore())
     open_election(engine, CASE, election_body())
-    rules_2020 = load_procedure(amended_election(tmp_path))
+    rules_2020 = amended()
     migrate_cases(engine, [CASE], rules_2020, state_map={}, data_map={}, reason=WHY,
                   actor=ADMIN, at=T0)  # fmt: skip
     other = Engine(store=MemoryStore())
@@ -154,7 +155,7 @@ def test_an_edited_migration_record_is_a_replay_divergence(tmp_path: Path) -> No
     at the migration's seq."""
     engine = Engine(store=MemoryStore())
     open_election(engine, CASE, election_body())
-    rules_2020 = load_procedure(amended_election(tmp_path))
+    rules_2020 = amended()
     (result,) = migrate_cases(engine, [CASE], rules_2020, state_map={}, data_map={},
                               reason=WHY, actor=ADMIN, at=T0)  # fmt: skip
     records = engine.records(CASE)
@@ -173,7 +174,7 @@ def test_the_migrated_record_is_a_valid_audit_record(tmp_path: Path) -> None:
     """A case.migrated record passes the field check and the published audit-record schema."""
     engine = Engine(store=MemoryStore())
     open_election(engine, CASE, election_body())
-    migrate_cases(engine, [CASE], load_procedure(amended_election(tmp_path)), state_map={},
+    migrate_cases(engine, [CASE], amended(), state_map={},
                   data_map={}, reason=WHY, actor=ADMIN, at=T0)  # fmt: skip
     record = engine.records(CASE)[-1]
 
@@ -222,7 +223,7 @@ def test_a_map_to_a_state_the_new_version_lacks_is_refused(tmp_path: Path) -> No
     engine = Engine(store=MemoryStore())
     open_election(engine, CASE, election_body())
 
-    (refused,) = migrate_cases(engine, [CASE], load_procedure(amended_election(tmp_path)),
+    (refused,) = migrate_cases(engine, [CASE], amended(),
                                state_map={"members_meeting": "nowhere"}, data_map={},
                                reason=WHY, actor=ADMIN, at=T0)  # fmt: skip
 
@@ -281,7 +282,7 @@ def test_dry_run_reports_every_case_and_changes_nothing(tmp_path: Path) -> None:
     open_election(engine, "c", body)
     before = [_state(engine, c) for c in ("a", "b", "c")]
 
-    results = migrate_cases(engine, ["a", "b", "c"], load_procedure(amended_election(tmp_path)),
+    results = migrate_cases(engine, ["a", "b", "c"], amended(),
                             state_map={}, data_map={}, reason=WHY, actor=ADMIN, at=T0,
                             dry_run=True)  # fmt: skip
 
@@ -455,7 +456,7 @@ def test_a_signing_engine_signs_its_migration_record_and_the_trail_verifies(
     writer = Signer.generate()
     engine = Engine(store=MemoryStore(), signer=writer)
     open_election(engine, CASE, election_body())
-    rules_2020 = load_procedure(amended_election(tmp_path))
+    rules_2020 = amended()
     migrate_cases(engine, [CASE], rules_2020, state_map={}, data_map={}, reason=WHY,
                   actor=ADMIN, at=T0)  # fmt: skip
 

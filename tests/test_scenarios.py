@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from runtime_support import FOUR_PATH, FROZEN_HAPPY_PATH, HAPPY_PATH, ROOT, jcs_hash
+from scenario_support import example_run
 
 from engine.definition.strict_yaml import parse_yaml
 from engine.runtime.scenario import ScenarioInvalid, load_scenario, run_scenario
@@ -30,7 +31,7 @@ def test_there_are_examples() -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_scenario_holds(path: Path) -> None:
     """Scenarios: each bundled example runs and every expectation in it holds."""
-    result = run_scenario(load_scenario(path))
+    result = example_run(path)
 
     problems = list(result.mismatches) + [m for s in result.steps for m in s.mismatches]
     assert problems == []
@@ -40,7 +41,7 @@ def test_every_example_scenario_holds(path: Path) -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_writes_a_sound_chain(path: Path) -> None:
     """Scenarios: the records a run writes are a hash chain, each hash recomputable."""
-    result = run_scenario(load_scenario(path))
+    result = example_run(path)
 
     prev = "0" * 64
     for seq, record in enumerate(result.records, start=1):

@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 from cli_support import completed
+from scenario_support import example_run
 
 from engine.definition.loader import load_procedure
 from engine.guards.kinds.threshold import ThresholdGuard
-from engine.runtime.scenario import ScenarioResult, load_scenario, run_scenario
+from engine.runtime.scenario import ScenarioResult
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCEDURES = ROOT / "procedures"
@@ -37,7 +38,7 @@ VILLAGE_PROCEDURES = (
 @cache
 def run(name: str) -> ScenarioResult:
     """The scenario ``procedures/examples/<name>.yaml``, run once per session."""
-    result = run_scenario(load_scenario(EXAMPLES / f"{name}.yaml"))
+    result = example_run(EXAMPLES / f"{name}.yaml")
     assert result.ok, [m for s in result.steps for m in s.mismatches] + list(result.mismatches)
     return result
 

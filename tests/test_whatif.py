@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from runtime_support import ROOT, four
 from test_cli_run_replay import _yishi
 from test_replay_properties import SETTINGS, run_random_case
-from whatif_support import amended_election, election, election_run, seq_of
+from whatif_support import amended, amended_election, election, election_run, seq_of
 
 from engine.audit.jsonl import write_file
 from engine.definition.loader import load_procedure
@@ -36,7 +36,7 @@ def test_the_elected_set_changes_at_the_members_vote_with_both_explanations(
     """What-if: 279 of 497 present elects under the present base (> 248.5) and not under the
     expected base (> 280): reported at the vote's seq, with both R16 lines and both counts."""
     records = election_run(tmp_path, approvals=279)
-    runner = Runner(load_procedure(amended_election(tmp_path)))
+    runner = Runner(amended())
 
     report = what_if(records, runner)
 
@@ -67,7 +67,7 @@ def test_the_expected_base_edge(tmp_path: Path, approvals: int, differs: bool) -
     outcome changes; 281 is, so no seq differs (both bases elect)."""
     records = election_run(tmp_path, approvals=approvals)
 
-    report = what_if(records, Runner(load_procedure(amended_election(tmp_path))))
+    report = what_if(records, Runner(amended()))
 
     assert report.differs is differs
     assert bool(report.cases[0].differences) is differs

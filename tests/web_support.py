@@ -242,10 +242,31 @@ def click_and_wait(driver: Any, element_id: str, seconds: int = 30) -> None:
 
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, element_id).click()
-    WebDriverWait(driver, seconds).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, seconds).until(_replaced(expected_conditions.staleness_of(old)))
     WebDriverWait(driver, seconds).until(
         lambda d: d.execute_script("return document.readyState") == "complete"
     )
+
+
+def _replaced(stale: Any) -> Any:
+    """``stale`` (a ``staleness_of`` condition), also true when Chromium answers that the
+    element is in no document.
+
+    Asked about an element of a page it is replacing, Chromium may answer "Node with
+    given id does not belong to the document" (an unknown error, not a stale element):
+    the page is gone, which is what the wait is for. (Seen once in a full run.)
+    """
+    from selenium.common.exceptions import WebDriverException
+
+    def gone(driver: Any) -> bool:
+        try:
+            return bool(stale(driver))
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+
+    return gone
 
 
 def shot(driver: Any, folder: Path, name: str, *, full: bool = False, cap: int = 2600) -> Path:

@@ -4,8 +4,11 @@ expected-based majority, both derived from the bundled text so they follow its c
 
 from __future__ import annotations
 
+import atexit
+import copy
 import json
 import shutil
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,15 @@ def amended_election(tmp_path: Path, version: str = "2.0.0") -> Path:
     return path
 
 
+@cache
+def amended(version: str = "2.0.0") -> CompiledProcedure:
+    """``amended_election`` compiled once per test process, from a folder of its own (a
+    second of CEL and template checks per load; a compiled procedure is frozen, so shared)."""
+    folder = Path(tempfile.mkdtemp(prefix="yishi-amended-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return load_procedure(amended_election(folder, version))
+
+
 def copy_templates(directory: Path) -> None:
     """The bundled document templates beside a copied procedure (they are read relative to it)."""
     shutil.copytree(ELECTION.parent / "templates", directory / "templates", dirs_exist_ok=True)
@@ -54,8 +66,21 @@ def election_run(tmp_path: Path, approvals: int) -> list[dict[str, Any]]:
         step.pop("expect_to", None)
     body.pop("expect", None)
     path = tmp_path / f"election-{approvals}.yaml"
-    path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
-    return [dict(r) for r in run_scenario(load_scenario(path)).records]
+    text = json.dumps(body, ensure_ascii=False)
+    path.write_text(text, encoding="utf-8")
+    return copy.deepcopy(_records(text, path))
+
+
+_RUNS: dict[str, list[dict[str, Any]]] = {}
+"""The records of each scenario text run so far: the election takes a second or more to
+run, and several tests read the same run (each gets its own deep copy)."""
+
+
+def _records(text: str, path: Path) -> list[dict[str, Any]]:
+    """The records of the scenario ``text`` (written at ``path``), run once per process."""
+    if text not in _RUNS:
+        _RUNS[text] = [dict(r) for r in run_scenario(load_scenario(path)).records]
+    return _RUNS[text]
 
 
 def election_body(approvals: int = 300) -> dict[str, Any]:

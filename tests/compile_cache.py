@@ -1,0 +1,160 @@
+"""Check each procedure text, and compile each schema check, once per test process.
+
+Checking a procedure (``engine.definition.loader.check_source``) costs a tenth of a
+second to a second of CPU: every CEL expression is compiled and every document template
+is parsed and walked by the sandbox. The suite loads the same bundled procedures hundreds
+of times — through the CLI run in process, scenarios, the server, the workbench and
+``Engine.register_source`` — and that was over a third of the time of the files that
+load them. The report is a pure function of its inputs, so the first check of a text is
+done for real and the same inputs later get the same (frozen) report.
+
+Only inputs whose report cannot change during a run are remembered:
+
+- the default registry (``registry=None``): a registry passed in may be one a test
+  built and changes;
+- a file under a directory no test writes to (the bundled procedures, installed or
+  not, and the suite's own data), whose templates beside it are fixed too; or text
+  that is no file at all and whose ``$schema`` comment needs no file to be read.
+
+Everything else is checked afresh each time, as without this module. The compiled
+procedure in a remembered report is shared, as ``runtime_support``'s memoised
+loaders already share theirs: it is frozen, and what a case changes lives in the store.
+
+Likewise each engine builds a runner per procedure version, and the runner compiles a
+``SchemaCheck`` (a generated ``fastjsonschema`` validator) for every event's payload:
+7 ms for 四议两公开, a third of a property test's time, since each example starts a new
+engine and replay builds its own runner. A ``SchemaCheck`` holds nothing but its
+schema and two validators, so one per schema (by its content) serves every runner.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import engine
+from engine.actions.registry import Registry
+from engine.definition import loader
+from engine.definition.loader import CheckReport
+from engine.runtime import payloads
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXED_DIRS = (
+    ROOT / "procedures",
+    ROOT / "tests" / "data",
+    ROOT / "tests" / "procedures",
+    Path(engine.__file__).resolve().parent / "_procedures",
+)
+"""Directories whose files (procedures and their templates) no test changes."""
+
+LIMIT = 128
+"""Reports kept: the bundled procedures need a few dozen; generated texts (Hypothesis)
+are many, seldom repeat, and must not keep their compiled procedures alive."""
+
+_SCHEMA_PREFIX = "# yaml-language-server: $schema="
+
+Check = Callable[[str, str, Registry | None], CheckReport]
+
+
+def _key(source: str, file: str) -> tuple[str, str, str] | None:
+    """What fixes the report for ``source`` read as ``file``; None when it may change.
+
+    The key holds the resolved file (or "" for text that is no file), since a relative
+    name read from another directory is another file with other templates beside it.
+    """
+    path = Path(file)
+    try:
+        if path.is_file():
+            resolved = path.resolve()
+            fixed = any(resolved.is_relative_to(d) for d in FIXED_DIRS)
+            return (source, file, str(resolved)) if fixed else None
+    except (OSError, ValueError):
+        return None
+    # Text that is no file: no templates are read. A ``$schema`` comment other than the
+    # bundled layout's would be looked up beside the (absent) file, so it is not cached.
+    first = source.split("\n", 1)[0].rstrip("\r")
+    if first.startswith(_SCHEMA_PREFIX) and first != loader.SCHEMA_COMMENT:
+        return None
+    return (source, file, "")
+
+
+def memoised(check: Check) -> Check:
+    """``check`` remembering the last ``LIMIT`` reports of fixed inputs."""
+    reports: OrderedDict[tuple[str, str, str], CheckReport] = OrderedDict()
+
+    def check_source(source: str, file: str, registry: Registry | None = None) -> CheckReport:
+        key = None if registry is not None else _key(source, file)
+        if key is None:
+            return check(source, file, registry)
+        report = reports.get(key)
+        if report is None:
+            report = reports[key] = check(source, file, None)
+            if len(reports) > LIMIT:
+                reports.popitem(last=False)
+        else:
+            reports.move_to_end(key)
+        return report
+
+    check_source.__doc__ = check.__doc__
+    check_source.__wrapped__ = check  # type: ignore[attr-defined]
+    return check_source
+
+
+def _content(value: Any) -> Any:
+    """A schema as plain JSON values, whatever read-only containers it is built from."""
+    if isinstance(value, Mapping):
+        return {str(k): _content(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_content(v) for v in value]
+    return value
+
+
+def shared_schema_checks(build: Callable[[Mapping[str, Any]], Any]) -> Callable[..., Any]:
+    """``build`` (``SchemaCheck``) returning one check per schema content."""
+    checks: dict[str, Any] = {}
+
+    def schema_check(schema: Mapping[str, Any]) -> Any:
+        # The type goes in the key, so values equal in JSON but not in Python stay apart.
+        key = json.dumps(
+            _content(schema), sort_keys=True, default=lambda v: f"<{type(v).__name__}:{v!r}>"
+        )
+        found = checks.get(key)
+        if found is None:
+            found = checks[key] = build(schema)
+        return found
+
+    schema_check.__wrapped__ = build  # type: ignore[attr-defined]
+    return schema_check
+
+
+def _replace(name: str, original: object, replacement: object, *, keep: str = "") -> None:
+    """Put ``replacement`` wherever an engine module (but ``keep``) holds ``original``.
+
+    Modules imported later take ``name`` from the module that defines it.
+    """
+    for module_name, module in list(sys.modules.items()):
+        if module_name == keep or not module_name.startswith("engine"):
+            continue
+        if getattr(module, name, None) is original:
+            setattr(module, name, replacement)
+
+
+def install() -> None:
+    """Put the memoised check and the shared schema checks in place (once)."""
+    original = loader.check_source
+    if hasattr(original, "__wrapped__"):
+        return
+    _replace("check_source", original, memoised(original))
+    # Runners are built in engine.runtime.attempt: import it so that its name is replaced.
+    import engine.runtime.attempt  # noqa: F401
+
+    # The class itself stays in payloads (a test may build one); runners get shared ones.
+    shared = shared_schema_checks(payloads.SchemaCheck)
+    _replace("SchemaCheck", payloads.SchemaCheck, shared, keep=payloads.__name__)
+
+
+__all__ = ["FIXED_DIRS", "LIMIT", "install", "memoised", "shared_schema_checks"]
