@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -92,17 +92,49 @@ class Bindings(dict[str, Any]):
     more than evaluating (about 15 µs for a two-field payload against 0.5 µs);
     ``Bindings`` converts once, on first use, and every expression of the attempt
     reuses that context. Treat it as read-only once built.
+
+    A value may be deferred (``defer``): it is computed when first read, as an
+    item or by ``in``. ``now`` is: turning the instant into the procedure's wall
+    clock costs more than most guards, and most procedures never read the time.
     """
 
-    __slots__ = ("_contexts", "_spent")
+    __slots__ = ("_contexts", "_deferred", "_spent")
 
     _contexts: dict[tuple[object, ...], Any]
+    _deferred: dict[str, Callable[[], Any]]
     _spent: int
+
+    def defer(self, name: str, compute: Callable[[], Any]) -> Bindings:
+        """These bindings, with ``name`` bound to ``compute()`` once it is first read."""
+        try:
+            self._deferred[name] = compute
+        except AttributeError:
+            self._deferred = {name: compute}
+        return self
+
+    def __missing__(self, name: str) -> Any:
+        compute = getattr(self, "_deferred", {}).pop(name, None)
+        if compute is None:
+            raise KeyError(name)
+        value = self[name] = compute()
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or name in getattr(self, "_deferred", ())
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
 
     def rebind(self, **values: Any) -> Bindings:
         """New bindings with ``values`` replaced, for the same attempt (budget carried)."""
         fresh = Bindings(self, **values)
         fresh._spent = getattr(self, "_spent", 0)
+        deferred = getattr(self, "_deferred", None)
+        if deferred:
+            fresh._deferred = dict(deferred)
         return fresh
 
     def charge(self, cost: int, source: str) -> None:

@@ -13,6 +13,7 @@ import difflib
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -182,10 +183,11 @@ def make_env(
     """What guards and action expressions may read: data, payload, actor and now.
 
     ``now`` is the instant ``at`` on the procedure's wall clock, so ``now.getHours()``
-    says the same hour whatever offset the client wrote ``at`` with.
+    says the same hour whatever offset the client wrote ``at`` with. It is worked out
+    when an expression first reads it (most never do).
     """
-    now = local_time(at, time_zone)
-    return Bindings(data=data, payload=payload, actor=actor.record(), now=now)
+    env = Bindings(data=data, payload=payload, actor=actor.record())
+    return env.defer("now", partial(local_time, at, time_zone))
 
 
 def _deadline(runner: Runner, state: str, entered: datetime) -> tuple[datetime | None, str | None]:
