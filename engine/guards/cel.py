@@ -106,10 +106,11 @@ class Bindings(dict[str, Any]):
 
     def defer(self, name: str, compute: Callable[[], Any]) -> Bindings:
         """These bindings, with ``name`` bound to ``compute()`` once it is first read."""
-        try:
-            self._deferred[name] = compute
-        except AttributeError:
+        deferred = getattr(self, "_deferred", None)  # unset slot: cheaper than catching
+        if deferred is None:
             self._deferred = {name: compute}
+        else:
+            deferred[name] = compute
         return self
 
     def __missing__(self, name: str) -> Any:
@@ -170,11 +171,9 @@ class Bindings(dict[str, Any]):
         Returns:
             The context and the aliases of the bound fields that are missing.
         """
-        try:
-            contexts = self._contexts
-        except AttributeError:
-            contexts = {}
-            self._contexts = contexts
+        contexts = getattr(self, "_contexts", None)
+        if contexts is None:
+            contexts = self._contexts = {}
         key = expression.shape
         found = contexts.get(key)
         if found is None:

@@ -65,6 +65,11 @@ class Runner:
             eid: SchemaCheck(e.payload_schema) for eid, e in self.procedure.events.items()
         }
         self.data = SchemaCheck(self.procedure.data_schema)
+        # The states each event may leave (admission asks on every attempt).
+        self.sources = {
+            eid: frozenset(s for t in e.transitions for s in t.sources)
+            for eid, e in self.procedure.events.items()
+        }
         self.identity = {
             "id": self.procedure.id,
             "version": self.procedure.version,
@@ -334,7 +339,7 @@ def admission(
         close = difflib.get_close_matches(event, list(procedure.events), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return Reason(code="not-allowed", message=f"unknown event {event!r}{hint}")
-    if not any(snapshot.state in t.sources for t in spec.transitions):
+    if snapshot.state not in runner.sources[event]:
         here = [e.id for e in procedure.events_from(snapshot.state)]
         allowed = ", ".join(here) if here else "nothing (the case is finished)"
         return Reason(
