@@ -8,6 +8,7 @@ parsed when read. A record kept as nested dicts and lists is a dozen objects the
 garbage collector walks on every full collection; a long-running engine holds
 hundreds of thousands of records, and that walk cost more per event (measured with
 bench/peers.py) than sealing the record. Bytes are not tracked by the collector.
+A record read back has its keys in the order the engine sealed them, as before.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from engine.audit.entry import in_wire_order
 from engine.audit.jsonl import line_of
 from engine.errors import AuditError, StoreError, VersionTaken
 from engine.runtime.snapshot import CaseSnapshot
@@ -118,7 +120,7 @@ class MemoryStore:
         found = self._lines.get(case_id, [])
         chosen = found if upto is None else found[:upto]
         loads = orjson.loads
-        return [loads(line) for line in chosen]
+        return [in_wire_order(loads(line)) for line in chosen]
 
     def export_lines(self, case_id: str) -> list[bytes]:
         return list(self._lines.get(case_id, []))
