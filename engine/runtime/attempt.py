@@ -550,7 +550,11 @@ def _run_actions(
     *,
     actor: Actor,
     at: datetime,
-) -> tuple[Reason | None, dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[Reason | None, Mapping[str, Any], list[dict[str, Any]]]:
+    if not chosen.transition.actions:
+        # Nothing can change the data, and it was checked (schema and exactness) when
+        # it was written under this very procedure version: the snapshots share it.
+        return None, data, []
     working = copy_json(dict(data))
     ctx = ActionContext(
         data=working,
