@@ -93,9 +93,10 @@ class Bindings(dict[str, Any]):
     ``Bindings`` converts once, on first use, and every expression of the attempt
     reuses that context. Treat it as read-only once built.
 
-    A value may be deferred (``defer``): it is computed when first read, as an
-    item or by ``in``. ``now`` is: turning the instant into the procedure's wall
-    clock costs more than most guards, and most procedures never read the time.
+    A value may be deferred (``defer``): it is computed when first read as an item
+    (``env[name]``, ``get``); ``in`` and iteration see it only from then on. ``now`` is:
+    turning the instant into the procedure's wall clock costs more than most guards,
+    and most procedures never read the time.
     """
 
     __slots__ = ("_contexts", "_deferred", "_spent")
@@ -119,9 +120,6 @@ class Bindings(dict[str, Any]):
             raise KeyError(name)
         value = self[name] = compute()
         return value
-
-    def __contains__(self, name: object) -> bool:
-        return dict.__contains__(self, name) or name in getattr(self, "_deferred", ())
 
     def get(self, name: str, default: Any = None) -> Any:
         try:
@@ -393,7 +391,12 @@ def _values(
 ) -> tuple[dict[str, Any], frozenset[str]]:
     """The context's values (``variables`` and the hoisted fields present), and the
     aliases of the hoisted fields that are missing."""
-    values = {v: env[v] for v in variables if v in env}
+    values = {}
+    for name in variables:
+        try:
+            values[name] = env[name]  # not ``in``: a deferred binding is made when read
+        except KeyError:
+            continue
     missing = []
     for alias, parts in hoisted:
         node: Any = env
