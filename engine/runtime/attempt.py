@@ -280,6 +280,7 @@ def _checked(value: Any, field: str) -> Any:
 
 
 _ATOMS = frozenset({str, int, bool, float, type(None)})
+_CONTAINERS = frozenset({dict, list, tuple})
 
 
 def copy_json(value: Any) -> Any:
@@ -577,7 +578,7 @@ def _run_actions(
         plain = copy_json(params) if params is not None else _plain(call.params)
         outputs.append({"name": call.name, "params": plain, "output": output})
         ctx.stale = True
-    unsealable = _unsealable(outputs, working)
+    unsealable = _unsealable(outputs, working, data)
     if unsealable is not None:
         return unsealable, dict(data), []
     violations = runner.data.violations(working)
@@ -593,7 +594,9 @@ def _run_actions(
     return None, working, outputs
 
 
-def _unsealable(outputs: list[dict[str, Any]], working: dict[str, Any]) -> Reason | None:
+def _unsealable(
+    outputs: list[dict[str, Any]], working: dict[str, Any], before: Mapping[str, Any]
+) -> Reason | None:
     """An ``action-failed`` reason when the actions produced what a record cannot hold.
 
     An action may compute a value that no audit record can hold exactly (an
@@ -601,9 +604,18 @@ def _unsealable(outputs: list[dict[str, Any]], working: dict[str, Any]) -> Reaso
     the record would then fail after the guards had passed; checked here, the
     attempt is a recorded refusal instead and the case data stays as it was.
     This is the one check of what actions leave: sealing does not walk it again.
+
+    Only what the actions may have changed is walked: a top-level scalar of the
+    data that is still the very object it was ``before`` was checked when the data
+    was written (``copy_json`` copies containers, never scalars).
     """
+    changed = {
+        key: value
+        for key, value in working.items()
+        if key not in before or value is not before[key] or type(value) in _CONTAINERS
+    }
     try:
-        check_exact((working, outputs))  # one walk for both; apart only to name the place
+        check_exact((changed, outputs))  # one walk for both; apart only to name the place
         return None
     except (NotCanonicalizable, RecursionError):
         pass
