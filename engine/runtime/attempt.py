@@ -280,7 +280,6 @@ def _checked(value: Any, field: str) -> Any:
 
 
 _ATOMS = frozenset({str, int, bool, float, type(None)})
-_CONTAINERS = frozenset({dict, list, tuple})
 
 
 def copy_json(value: Any) -> Any:
@@ -605,14 +604,15 @@ def _unsealable(
     attempt is a recorded refusal instead and the case data stays as it was.
     This is the one check of what actions leave: sealing does not walk it again.
 
-    Only what the actions may have changed is walked: a top-level scalar of the
+    Only what the actions may have changed is walked: a top-level value of the
     data that is still the very object it was ``before`` was checked when the data
-    was written (``copy_json`` copies containers, never scalars).
+    was written (``copy_json`` gives every list and dict a new object, so those are
+    always walked; only scalars and immutable values can be the same object).
     """
     changed = {
         key: value
         for key, value in working.items()
-        if key not in before or value is not before[key] or type(value) in _CONTAINERS
+        if key not in before or value is not before[key]
     }
     try:
         check_exact((changed, outputs))  # one walk for both; apart only to name the place
