@@ -175,10 +175,9 @@ class Bindings(dict[str, Any]):
         key = expression.shape
         found = contexts.get(key)
         if found is None:
-            fields = expression.hoisted + expression.lifted
-            values, missing = _values(self, expression.residual, fields)
+            values, missing = _values(self, expression.residual, expression.bound)
             if missing:  # the missing fields are read as written: bind their roots too
-                values, missing = _values(self, expression.variables, fields)
+                values, missing = _values(self, expression.variables, expression.bound)
             context = new_context(values, helpers=expression.helpers)
             found = contexts[key] = (context, missing)
         return found
@@ -227,11 +226,15 @@ class CelExpression:
     lifted: _Hoisted = ()
     residual: tuple[str, ...] = ()
     helpers: bool = True  # whether it calls sum, min or max (``new_context``)
+    # Worked out once from the fields above: every bound field, and what the context
+    # holds (expressions of one shape share one context per attempt).
+    bound: _Hoisted = field(init=False, repr=False, compare=False)
+    shape: tuple[object, ...] = field(init=False, repr=False, compare=False)
 
-    @property
-    def shape(self) -> tuple[object, ...]:
-        """What its context holds: expressions of one shape share one per attempt."""
-        return (self.variables, self.hoisted, self.lifted, self.helpers)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bound", self.hoisted + self.lifted)
+        shape = (self.variables, self.hoisted, self.lifted, self.helpers)
+        object.__setattr__(self, "shape", shape)
 
     def variant(self, missing: frozenset[str]) -> Program:
         """The program with every hoisted field but the ``missing`` ones bound once.
@@ -259,7 +262,7 @@ class CelExpression:
             env.charge(self.cost, self.source)
             context, missing = env.cel_context(self)
         else:
-            values, missing = _values(env, self.variables, self.hoisted + self.lifted)
+            values, missing = _values(env, self.variables, self.bound)
             context = new_context(values, helpers=self.helpers)
         program = self.variant(missing) if self.spans else self.program
         try:
