@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from engine import Actor, Engine, load_source
 from engine.audit.canonical import MAX_SAFE_INT
 from engine.audit.verify import verify_records
+from engine.runtime.attempt import _unsealable
 
 SOURCE = """\
 id: action-overflow
@@ -87,3 +88,22 @@ def test_the_largest_result_a_record_holds_is_applied() -> None:
 
     assert outcome.applied
     assert engine.case("o1").data == {"total": n * 1000}
+
+
+def test_what_actions_left_is_walked_where_it_may_have_changed() -> None:
+    """Only untouched top-level scalars (the very objects checked when the data was
+    written) are skipped: a changed scalar, a new field and anything inside a container
+    are checked, and the refusal names the place."""
+    big = MAX_SAFE_INT + 1
+    before = {"kept": 7, "total": 0, "nested": {"x": 1}}
+
+    assert _unsealable([], dict(before), before) is None
+    changed = _unsealable([], {**before, "total": big}, before)
+    added = _unsealable([], {**before, "ratio": 0.5}, before)
+    inside = _unsealable([], {**before, "nested": {"x": big}}, before)
+    output = _unsealable([{"name": "a", "params": {}, "output": big}], dict(before), before)
+
+    assert changed is not None and changed.details[0]["path"] == "data.total"
+    assert added is not None and added.details[0]["path"] == "data.ratio"
+    assert inside is not None and inside.details[0]["path"] == "data.nested.x"
+    assert output is not None and output.details[0]["path"] == "actions[0].output"

@@ -26,7 +26,7 @@ from runtime_support import (
 from engine.audit import GENESIS, MAX_SAFE_INT, NotCanonicalizable, RecordInvalid, seal
 from engine.audit.canonical import assembled_bytes, canonical_bytes, check_exact, exact_copy
 from engine.audit.chain import Sealed, seal_record
-from engine.audit.entry import AuditRecord, ProcedureStamp, Reason
+from engine.audit.entry import WIRE_ORDER, AuditRecord, ProcedureStamp, Reason, in_wire_order
 from engine.audit.signing import Signer
 from engine.runtime.attempt import Runner, attempt, outcome_of
 from engine.runtime.engine import Engine
@@ -124,6 +124,24 @@ def test_engine_records_seal_exactly_as_the_dict_door_seals_them(signed: bool) -
         assert list(again) == list(record)
         assert again == record
         assert jcs_hash(record) == record["hash"]
+
+
+def test_wire_order_is_the_order_a_record_with_every_field_seals_in() -> None:
+    """Rule: ``WIRE_ORDER`` lists every key of a sealed record in sealing order, so a record
+    parsed from its (sorted) line is given back its keys as the engine sealed them."""
+    record = AuditRecord(
+        case="c", seq=1, at="2024-03-01T01:00:00Z", kind="case.opened", actor_id="a",
+        roles=("r",), event=None, payload={}, from_state=None, to_state="s",
+        procedure=ProcedureStamp(id="p", version="1", sha256="0" * 64),
+        rule_set={"name": "n"}, data={"x": 1}, engine={"yishi": "0"}, idempotency_key="k",
+        unit="县", reason=Reason(code="c", message="m"),
+    )  # fmt: skip
+    sealed = seal_record(record, GENESIS, Signer.generate())
+
+    assert list(sealed) == list(WIRE_ORDER)
+    parsed = {key: sealed[key] for key in sorted(sealed)}
+    assert list(in_wire_order(parsed)) == list(WIRE_ORDER)
+    assert list(in_wire_order({"zz": 1, **parsed})) == [*WIRE_ORDER, "zz"]
 
 
 def test_an_outcome_is_the_same_read_from_the_typed_record_or_from_the_dict() -> None:

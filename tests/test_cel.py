@@ -8,6 +8,7 @@ import pytest
 
 from engine.guards.cel import (
     MAX_EXPRESSION_LENGTH,
+    Bindings,
     CelCheckError,
     CelRuntimeError,
     compile_cel,
@@ -240,3 +241,45 @@ def test_list_helpers_sum_min_max_over_integers() -> None:
     ):
         with pytest.raises(CelRuntimeError):
             compile_cel(bad + " == 0").evaluate(env)
+
+
+def test_fields_read_outside_macros_are_bound_alone_and_answer_as_written() -> None:
+    """``payload.yes`` is bound as a variable of its own (the core then converts an
+    integer, not the whole payload); a missing field keeps CEL's own error, and an
+    expression that reads a root whole still gets it."""
+    expression = compile_cel("payload.yes <= payload.present")
+
+    assert [parts for _, parts in expression.lifted] == [
+        ("payload", "yes"),
+        ("payload", "present"),
+    ]
+    assert expression.residual == ()
+    assert expression.helpers is False
+    assert expression.evaluate(Bindings(payload={"yes": 3, "present": 5})) is True
+    assert expression.evaluate(Bindings(payload={"yes": 6, "present": 5})) is False
+    with pytest.raises(CelRuntimeError, match="present"):
+        expression.evaluate(Bindings(payload={"yes": 3}))
+    whole = compile_cel("size(payload) == 2 && payload.yes > 0 && sum([payload.yes]) == 3")
+    assert whole.residual == ("payload",)
+    assert whole.helpers is True
+    assert whole.evaluate(Bindings(payload={"yes": 3, "present": 5})) is True
+
+
+def test_a_deferred_binding_is_computed_once_and_only_when_read() -> None:
+    """``now`` is deferred by the runtime: an attempt whose expressions never read the
+    time never works it out; one that does reads one value, computed once (``in``
+    sees it from then on)."""
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return 9
+
+    env = Bindings(payload={"yes": 1}).defer("now", compute)
+    assert compile_cel("payload.yes == 1").evaluate(env) is True
+    assert calls == []
+    assert "now" not in env
+    assert compile_cel("now == 9").evaluate(env) is True
+    assert compile_cel("now > 8").evaluate(env.rebind(payload={})) is True
+    assert (env["now"], env.get("now"), env.get("later", 0), "now" in env) == (9, 9, 0, True)
+    assert calls == [1]

@@ -43,16 +43,15 @@ class Sealed(dict[str, Any]):
     encode it again. A record sealed by ``seal_record`` keeps its typed form too
     (``entry``), so the outcome is read from it rather than parsed back from the
     dict. Like any sealed record, it must not be changed afterwards.
+
+    Only ``_finish`` makes one, and it sets both slots (no ``__init__`` of its own:
+    a Python-level one cost more than copying the fields).
     """
 
     __slots__ = ("entry", "line")
 
     line: bytes
     entry: AuditRecord | None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.entry = None
 
 
 def seal(record: Mapping[str, Any], prev: str, signer: Signer | None = None) -> dict[str, Any]:
@@ -125,6 +124,7 @@ def _finish(fields: dict[str, Any], body: bytes) -> Sealed:
     digest = hashlib.sha256(body).hexdigest()
     result = Sealed(fields)
     result["hash"] = digest
+    result.entry = None
     result.line = b"".join((HASH_PREFIX, digest.encode("ascii"), b'",', body[1:], b"\n"))
     return result
 

@@ -160,6 +160,26 @@ class AuditRecord:
         )
 
 
+WIRE_ORDER = (
+    "v", "case", "seq", "at", "kind", "actor", "event", "payload", "from", "to", "guards",
+    "actions", "procedure", "rule_set", "data", "engine", "idempotency_key", "unit", "reason",
+    "prev", "signature", "hash",
+)  # fmt: skip
+"""The keys of a sealed record in the order ``to_wire`` and sealing give them (optional
+ones where they fall when present). A stored line keeps them sorted, the hash first."""
+
+
+def in_wire_order(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` (parsed from its line) with its keys in the order the engine sealed them.
+
+    Keys this format does not know keep their parsed order after the known ones.
+    """
+    ordered = {key: record[key] for key in WIRE_ORDER if key in record}
+    if len(ordered) != len(record):
+        ordered.update(record)
+    return ordered
+
+
 def _all_str(values: tuple[str, ...] | list[str]) -> bool:
     """Whether every value is a ``str`` (``join`` checks in C)."""
     try:
@@ -169,4 +189,4 @@ def _all_str(values: tuple[str, ...] | list[str]) -> bool:
     return True
 
 
-__all__ = ["AuditRecord", "ProcedureStamp", "Reason"]
+__all__ = ["WIRE_ORDER", "AuditRecord", "ProcedureStamp", "Reason", "in_wire_order"]

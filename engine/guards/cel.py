@@ -21,8 +21,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import CelCheckError as CelCheckError
@@ -92,17 +92,48 @@ class Bindings(dict[str, Any]):
     more than evaluating (about 15 µs for a two-field payload against 0.5 µs);
     ``Bindings`` converts once, on first use, and every expression of the attempt
     reuses that context. Treat it as read-only once built.
+
+    A value may be deferred (``defer``): it is computed when first read as an item
+    (``env[name]``, ``get``); ``in`` and iteration see it only from then on. ``now`` is:
+    turning the instant into the procedure's wall clock costs more than most guards,
+    and most procedures never read the time.
     """
 
-    __slots__ = ("_contexts", "_spent")
+    __slots__ = ("_contexts", "_deferred", "_spent")
 
-    _contexts: dict[tuple[str, ...], Any]
+    _contexts: dict[tuple[object, ...], Any]
+    _deferred: dict[str, Callable[[], Any]]
     _spent: int
+
+    def defer(self, name: str, compute: Callable[[], Any]) -> Bindings:
+        """These bindings, with ``name`` bound to ``compute()`` once it is first read."""
+        deferred = getattr(self, "_deferred", None)  # unset slot: cheaper than catching
+        if deferred is None:
+            self._deferred = {name: compute}
+        else:
+            deferred[name] = compute
+        return self
+
+    def __missing__(self, name: str) -> Any:
+        compute = getattr(self, "_deferred", {}).pop(name, None)
+        if compute is None:
+            raise KeyError(name)
+        value = self[name] = compute()
+        return value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            return default
 
     def rebind(self, **values: Any) -> Bindings:
         """New bindings with ``values`` replaced, for the same attempt (budget carried)."""
         fresh = Bindings(self, **values)
         fresh._spent = getattr(self, "_spent", 0)
+        deferred = getattr(self, "_deferred", None)
+        if deferred:
+            fresh._deferred = dict(deferred)
         return fresh
 
     def charge(self, cost: int, source: str) -> None:
@@ -124,34 +155,42 @@ class Bindings(dict[str, Any]):
             )
         self._spent = spent
 
-    def cel_context(self, variables: tuple[str, ...], hoisted: _Hoisted = ()) -> Any:
-        """The CEL context holding ``variables`` (those an expression reads), built once.
+    def cel_context(self, expression: CelExpression) -> Any:
+        """The CEL context ``expression`` evaluates in, built once per attempt and shape.
 
-        Most expressions read only the payload; converting the whole case data for them
-        would cost more than everything else they do. ``hoisted`` fields that are present
-        are bound as variables of their own (see ``CelExpression``).
+        Most expressions read a few fields; converting a whole payload or case data
+        for them would cost more than everything else they do (the core converts
+        each string, a key included, in about 2 µs). The fields an expression reads
+        are bound as variables of their own (see ``CelExpression``); the roots
+        (``payload``, ``data``) are converted only when the expression still reads
+        them as a whole, or a field is missing and its read stays as written.
+        Expressions of the same shape share the context.
 
         Returns:
-            The context and the aliases of the hoisted fields that are missing.
+            The context and the aliases of the bound fields that are missing.
         """
-        try:
-            contexts = self._contexts
-        except AttributeError:
-            contexts = {}
-            self._contexts = contexts
-        key = variables + tuple(alias for alias, _ in hoisted)
+        contexts = getattr(self, "_contexts", None)
+        if contexts is None:
+            contexts = self._contexts = {}
+        key = expression.shape
         found = contexts.get(key)
         if found is None:
-            values, missing = _values(self, variables, hoisted)
-            found = contexts[key] = (new_context(values), missing)
+            values, missing = _values(self, expression.residual, expression.bound)
+            if missing:  # the missing fields are read as written: bind their roots too
+                values, missing = _values(self, expression.variables, expression.bound)
+            context = new_context(values, helpers=expression.helpers)
+            found = contexts[key] = (context, missing)
         return found
 
 
-def new_context(values: dict[str, Any]) -> Any:
-    """A CEL context holding ``values`` and the dialect's list helpers (sum, min, max)."""
+def new_context(values: dict[str, Any], *, helpers: bool = True) -> Any:
+    """A CEL context holding ``values`` and, when ``helpers``, the dialect's list helpers
+    (sum, min, max): registering them costs more than evaluating a simple guard, so an
+    expression that calls none of them goes without."""
     context = cel.Context(values)
-    for name, function in HELPERS.items():
-        context.add_function(name, function)
+    if helpers:
+        for name, function in HELPERS.items():
+            context.add_function(name, function)
     return context
 
 
@@ -159,8 +198,9 @@ def new_context(values: dict[str, Any]) -> Any:
 class CelExpression:
     """A compiled, checked CEL expression.
 
-    Fields read inside macros are bound once per evaluation (``hoisted``); see
-    ``variant`` for what happens when one is missing.
+    The fields it reads are bound once per evaluation as variables of their own
+    (``hoisted`` inside macros, ``lifted`` elsewhere); see ``variant`` for what
+    happens when one is missing.
 
     ``cost`` is its static bound in units (``engine.guards.cel_cost``), set when the
     procedure's schemas are known; each evaluation charges it to the attempt's budget.
@@ -178,6 +218,23 @@ class CelExpression:
     hoisted: _Hoisted = ()
     spans: tuple[tuple[int, int, str], ...] = ()
     variants: dict[frozenset[str], Program] = field(default_factory=dict, compare=False)
+    # Fields read outside macros (``payload.yes``), bound the same way for another
+    # reason: the core converts a bound value from Python on every attempt, a map
+    # key as dearly as a string value, so binding ``payload.yes`` (an integer) costs
+    # a fraction of binding ``payload``. ``residual``: the variables the expression
+    # still reads as a whole when every bound field is present.
+    lifted: _Hoisted = ()
+    residual: tuple[str, ...] = ()
+    helpers: bool = True  # whether it calls sum, min or max (``new_context``)
+    # Worked out once from the fields above: every bound field, and what the context
+    # holds (expressions of one shape share one context per attempt).
+    bound: _Hoisted = field(init=False, repr=False, compare=False)
+    shape: tuple[object, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bound", self.hoisted + self.lifted)
+        shape = (self.variables, self.hoisted, self.lifted, self.helpers)
+        object.__setattr__(self, "shape", shape)
 
     def variant(self, missing: frozenset[str]) -> Program:
         """The program with every hoisted field but the ``missing`` ones bound once.
@@ -203,11 +260,11 @@ class CelExpression:
         """
         if isinstance(env, Bindings):
             env.charge(self.cost, self.source)
-            context, missing = env.cel_context(self.variables, self.hoisted)
+            context, missing = env.cel_context(self)
         else:
-            values, missing = _values(env, self.variables, self.hoisted)
-            context = new_context(values)
-        program = self.variant(missing) if self.hoisted else self.program
+            values, missing = _values(env, self.variables, self.bound)
+            context = new_context(values, helpers=self.helpers)
+        program = self.variant(missing) if self.spans else self.program
         try:
             return program.execute(context)
         except Exception as exc:  # the Rust core raises several builtin types
@@ -279,45 +336,56 @@ def compile_cel(source: str) -> CelExpression:
             *find_position(source, name),
         )
     found = _hoist(code)
-    spans = tuple((start, end, alias) for start, end, alias, _ in found)
-    hoisted = tuple({alias: parts for _, _, alias, parts in found}.items())
-    return CelExpression(
+    spans = tuple((start, end, alias) for start, end, alias, _, _ in found)
+    hoisted = tuple({alias: parts for _, _, alias, parts, inside in found if inside}.items())
+    lifted = tuple({alias: parts for _, _, alias, parts, inside in found if not inside}.items())
+    lifted = tuple(item for item in lifted if item not in hoisted)
+    variables = tuple(v for v in refs["variables"] if v in VARIABLES)
+    expression = CelExpression(
         source=source,
         program=program,
-        variables=tuple(v for v in refs["variables"] if v in VARIABLES),
+        variables=variables,
         fields=field_paths(source),
         hoisted=hoisted,
         spans=spans,
+        lifted=lifted,
+        residual=variables,
+        helpers=not HELPERS.keys().isdisjoint(refs["functions"]),
     )
+    if not spans:
+        return expression
+    # Compiled now, not on first use: which variables it still reads is needed anyway.
+    rewritten = expression.variant(frozenset())
+    still = set(rewritten.references()["variables"])
+    return replace(expression, residual=tuple(v for v in variables if v in still))
 
 
 _HAS_OPEN = re.compile(r"has\s*\(\s*$")
 
 
-def _hoist(code: str) -> tuple[tuple[int, int, str, tuple[str, ...]], ...]:
-    """Where each field read inside a macro is, and the variable that will stand for it.
+def _hoist(code: str) -> tuple[tuple[int, int, str, tuple[str, ...], bool], ...]:
+    """Where each field read is, the variable that will stand for it, and whether the
+    read is inside a macro (``CelExpression.hoisted``) or not (``lifted``).
 
     Reads under ``has(…)`` stay (``has`` needs a field selection), as do paths whose
     root a macro rebinds. An alias is a digest of its path, the same in every
     expression, so expressions reading the same fields share one bound context.
 
     Returns:
-        (start, end, alias, path parts) for each read, in source order.
+        (start, end, alias, path parts, inside a macro) for each read, in source order.
     """
     calls = macro_calls(code)
-    if not calls:
-        return ()
-    spans: list[tuple[int, int, str, tuple[str, ...]]] = []
+    spans: list[tuple[int, int, str, tuple[str, ...], bool]] = []
     for match in _FIELD_PATH.finditer(code):
         around = enclosing(calls, match.start())
         root = match.group(1)
-        if not around or any(call.var == root for call in around):
+        if any(call.var == root for call in around):
             continue
         if _HAS_OPEN.search(code[: match.start()]):
             continue
         parts = (root, *re.sub(r"\s+", "", match.group(2)).strip(".").split("."))
         alias = "yishi_" + hashlib.sha256(".".join(parts).encode()).hexdigest()[:16]
-        spans.append((match.start(), match.end(), alias, parts))
+        spans.append((match.start(), match.end(), alias, parts, bool(around)))
     return tuple(spans)
 
 
@@ -326,7 +394,12 @@ def _values(
 ) -> tuple[dict[str, Any], frozenset[str]]:
     """The context's values (``variables`` and the hoisted fields present), and the
     aliases of the hoisted fields that are missing."""
-    values = {v: env[v] for v in variables if v in env}
+    values = {}
+    for name in variables:
+        try:
+            values[name] = env[name]  # not ``in``: a deferred binding is made when read
+        except KeyError:
+            continue
     missing = []
     for alias, parts in hoisted:
         node: Any = env

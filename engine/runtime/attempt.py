@@ -13,6 +13,7 @@ import difflib
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -64,6 +65,11 @@ class Runner:
             eid: SchemaCheck(e.payload_schema) for eid, e in self.procedure.events.items()
         }
         self.data = SchemaCheck(self.procedure.data_schema)
+        # The states each event may leave (admission asks on every attempt).
+        self.sources = {
+            eid: frozenset(s for t in e.transitions for s in t.sources)
+            for eid, e in self.procedure.events.items()
+        }
         self.identity = {
             "id": self.procedure.id,
             "version": self.procedure.version,
@@ -182,10 +188,11 @@ def make_env(
     """What guards and action expressions may read: data, payload, actor and now.
 
     ``now`` is the instant ``at`` on the procedure's wall clock, so ``now.getHours()``
-    says the same hour whatever offset the client wrote ``at`` with.
+    says the same hour whatever offset the client wrote ``at`` with. It is worked out
+    when an expression first reads it (most never do).
     """
-    now = local_time(at, time_zone)
-    return Bindings(data=data, payload=payload, actor=actor.record(), now=now)
+    env = Bindings(data=data, payload=payload, actor=actor.record())
+    return env.defer("now", partial(local_time, at, time_zone))
 
 
 def _deadline(runner: Runner, state: str, entered: datetime) -> tuple[datetime | None, str | None]:
@@ -332,7 +339,7 @@ def admission(
         close = difflib.get_close_matches(event, list(procedure.events), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return Reason(code="not-allowed", message=f"unknown event {event!r}{hint}")
-    if not any(snapshot.state in t.sources for t in spec.transitions):
+    if snapshot.state not in runner.sources[event]:
         here = [e.id for e in procedure.events_from(snapshot.state)]
         allowed = ", ".join(here) if here else "nothing (the case is finished)"
         return Reason(
@@ -543,7 +550,11 @@ def _run_actions(
     *,
     actor: Actor,
     at: datetime,
-) -> tuple[Reason | None, dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[Reason | None, Mapping[str, Any], list[dict[str, Any]]]:
+    if not chosen.transition.actions:
+        # Nothing can change the data, and it was checked (schema and exactness) when
+        # it was written under this very procedure version: the snapshots share it.
+        return None, data, []
     working = copy_json(dict(data))
     ctx = ActionContext(
         data=working,
@@ -566,7 +577,7 @@ def _run_actions(
         plain = copy_json(params) if params is not None else _plain(call.params)
         outputs.append({"name": call.name, "params": plain, "output": output})
         ctx.stale = True
-    unsealable = _unsealable(outputs, working)
+    unsealable = _unsealable(outputs, working, data)
     if unsealable is not None:
         return unsealable, dict(data), []
     violations = runner.data.violations(working)
@@ -582,7 +593,9 @@ def _run_actions(
     return None, working, outputs
 
 
-def _unsealable(outputs: list[dict[str, Any]], working: dict[str, Any]) -> Reason | None:
+def _unsealable(
+    outputs: list[dict[str, Any]], working: dict[str, Any], before: Mapping[str, Any]
+) -> Reason | None:
     """An ``action-failed`` reason when the actions produced what a record cannot hold.
 
     An action may compute a value that no audit record can hold exactly (an
@@ -590,9 +603,19 @@ def _unsealable(outputs: list[dict[str, Any]], working: dict[str, Any]) -> Reaso
     the record would then fail after the guards had passed; checked here, the
     attempt is a recorded refusal instead and the case data stays as it was.
     This is the one check of what actions leave: sealing does not walk it again.
+
+    Only what the actions may have changed is walked: a top-level value of the
+    data that is still the very object it was ``before`` was checked when the data
+    was written (``copy_json`` gives every list and dict a new object, so those are
+    always walked; only scalars and immutable values can be the same object).
     """
+    changed = {
+        key: value
+        for key, value in working.items()
+        if key not in before or value is not before[key]
+    }
     try:
-        check_exact((working, outputs))  # one walk for both; apart only to name the place
+        check_exact((changed, outputs))  # one walk for both; apart only to name the place
         return None
     except (NotCanonicalizable, RecursionError):
         pass

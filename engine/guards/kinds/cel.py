@@ -38,10 +38,14 @@ class CelCheck:
     kind: Literal["cel"] = "cel"
     # Each field the expression reads, split once: the record quotes their values.
     _fields: tuple[tuple[str, tuple[str, ...]], ...] = field(init=False, repr=False, compare=False)
+    # The explanations of a verdict, written once (the guard runs on every attempt).
+    _verdicts: dict[bool, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         fields = tuple((dotted, tuple(dotted.split("."))) for dotted in self.expression.fields)
         object.__setattr__(self, "_fields", fields)
+        verdicts = {True: f"{self.describe()}: holds", False: f"{self.describe()}: does not hold"}
+        object.__setattr__(self, "_verdicts", verdicts)
 
     def describe(self) -> str:
         return self.explain or f"{self.expression.source} holds"
@@ -75,13 +79,12 @@ class CelCheck:
                 explanation=f"{self.describe()}: {message}",
                 error=message,
             )
-        verdict = "holds" if value else "does not hold"
         return GuardResult(
             kind="cel",
             label=self.label,
             passed=value,
             inputs=inputs,
-            explanation=f"{self.describe()}: {verdict}",
+            explanation=self._verdicts[value],
         )
 
     def _reads(self, env: Env) -> dict[str, Any]:

@@ -67,6 +67,7 @@ class ThresholdCheck:
     _head: str = field(init=False, repr=False, compare=False)
     _counted: str = field(init=False, repr=False, compare=False)
     _middle: str = field(init=False, repr=False, compare=False)
+    _fraction: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         bound = Bound.of(self.operator, self.fraction)
@@ -76,6 +77,7 @@ class ThresholdCheck:
         object.__setattr__(self, "_counted", f" {count_words}" if count_words else "")
         middle = f" {base_words} {SYMBOLS[self.operator]} {bound.fraction_text} ("
         object.__setattr__(self, "_middle", middle)
+        object.__setattr__(self, "_fraction", bound.fraction_text)
 
     def _words(self) -> tuple[str, str]:
         if self.kind == "quorum":
@@ -115,7 +117,7 @@ class ThresholdCheck:
                 "count": count,
                 "base": base,
                 "operator": self.operator,
-                "fraction": bound.fraction_text,
+                "fraction": self._fraction,
                 "bound": f"{numerator}/{denominator}",
             },
             explanation=explanation,
