@@ -1,4 +1,4 @@
-"""Check each procedure text, and compile each schema check, once per test process.
+"""Check each procedure text once per test process.
 
 Checking a procedure (``engine.definition.loader.check_source``) costs a tenth of a
 second to a second of CPU: every CEL expression is compiled and every document template
@@ -20,27 +20,21 @@ Everything else is checked afresh each time, as without this module. The compile
 procedure in a remembered report is shared, as ``runtime_support``'s memoised
 loaders already share theirs: it is frozen, and what a case changes lives in the store.
 
-Likewise each engine builds a runner per procedure version, and the runner compiles a
-``SchemaCheck`` (a generated ``fastjsonschema`` validator) for every event's payload:
-7 ms for 四议两公开, a third of a property test's time, since each example starts a new
-engine and replay builds its own runner. A ``SchemaCheck`` holds nothing but its
-schema and two validators, so one per schema (by its content) serves every runner.
+(Schema checks need nothing here: ``engine.runtime.payloads.schema_check`` keeps one
+per schema content for the process, as a server needs too.)
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import engine
 from engine.actions.registry import Registry
 from engine.definition import loader
 from engine.definition.loader import CheckReport
-from engine.runtime import payloads
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXED_DIRS = (
@@ -104,33 +98,6 @@ def memoised(check: Check) -> Check:
     return check_source
 
 
-def _content(value: Any) -> Any:
-    """A schema as plain JSON values, whatever read-only containers it is built from."""
-    if isinstance(value, Mapping):
-        return {str(k): _content(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_content(v) for v in value]
-    return value
-
-
-def shared_schema_checks(build: Callable[[Mapping[str, Any]], Any]) -> Callable[..., Any]:
-    """``build`` (``SchemaCheck``) returning one check per schema content."""
-    checks: dict[str, Any] = {}
-
-    def schema_check(schema: Mapping[str, Any]) -> Any:
-        # The type goes in the key, so values equal in JSON but not in Python stay apart.
-        key = json.dumps(
-            _content(schema), sort_keys=True, default=lambda v: f"<{type(v).__name__}:{v!r}>"
-        )
-        found = checks.get(key)
-        if found is None:
-            found = checks[key] = build(schema)
-        return found
-
-    schema_check.__wrapped__ = build  # type: ignore[attr-defined]
-    return schema_check
-
-
 def _replace(name: str, original: object, replacement: object, *, keep: str = "") -> None:
     """Put ``replacement`` wherever an engine module (but ``keep``) holds ``original``.
 
@@ -144,17 +111,11 @@ def _replace(name: str, original: object, replacement: object, *, keep: str = ""
 
 
 def install() -> None:
-    """Put the memoised check and the shared schema checks in place (once)."""
+    """Put the memoised check in place (once)."""
     original = loader.check_source
     if hasattr(original, "__wrapped__"):
         return
     _replace("check_source", original, memoised(original))
-    # Runners are built in engine.runtime.attempt: import it so that its name is replaced.
-    import engine.runtime.attempt  # noqa: F401
-
-    # The class itself stays in payloads (a test may build one); runners get shared ones.
-    shared = shared_schema_checks(payloads.SchemaCheck)
-    _replace("SchemaCheck", payloads.SchemaCheck, shared, keep=payloads.__name__)
 
 
-__all__ = ["FIXED_DIRS", "LIMIT", "install", "memoised", "shared_schema_checks"]
+__all__ = ["FIXED_DIRS", "LIMIT", "install", "memoised"]

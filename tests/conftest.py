@@ -29,7 +29,7 @@ import compile_cache
 import pytest
 from hypothesis import HealthCheck, settings
 
-# Each procedure text is checked, and each payload schema compiled, once per worker, not
+# Each procedure text is checked once per worker, not
 # at each of its hundreds of loads. YISHI_TEST_COMPILE_CACHE=0 does it every time (and
 # cli_support rebuilds the command tree at every run), to measure what the caches save.
 if os.environ.get("YISHI_TEST_COMPILE_CACHE") != "0":

@@ -31,7 +31,7 @@ from engine.governance.secrecy import canonical_ballots, secrecy_violations
 from engine.guards.cel import Bindings, CelRuntimeError
 from engine.runtime.clock import DEFAULT_TIME_ZONE, format_time, local_time, parse_time
 from engine.runtime.deadlines import deadline_after
-from engine.runtime.payloads import SchemaCheck
+from engine.runtime.payloads import schema_check
 from engine.runtime.provenance import provenance
 from engine.runtime.refusal import (
     WITHHELD,
@@ -62,9 +62,9 @@ class Runner:
         self.procedure = compiled.procedure
         self.selector = Selector(compiled)
         self.payloads = {
-            eid: SchemaCheck(e.payload_schema) for eid, e in self.procedure.events.items()
+            eid: schema_check(e.payload_schema) for eid, e in self.procedure.events.items()
         }
-        self.data = SchemaCheck(self.procedure.data_schema)
+        self.data = schema_check(self.procedure.data_schema)
         # The states each event may leave (admission asks on every attempt).
         self.sources = {
             eid: frozenset(s for t in e.transitions for s in t.sources)
