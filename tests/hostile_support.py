@@ -6,8 +6,14 @@ its threads do not take the measuring client's interpreter lock: 200 idle
 sockets (reopened when the server closes them), heads and bodies dribbled a
 byte at a time, a no-role token reading, explaining and sending oversized or
 pathological bodies, and an expensive but valid guard explained over and over.
-None of these requests may write to a chain. At the end the attack prints one
-JSON line: how many requests got each status, and how many sockets it opened.
+None of these requests may write to a chain. Once the idle sockets are open the
+attack prints ``ready``; at the end it prints one JSON line: how many requests got
+each status, and how many sockets it opened.
+
+With ``--until-stdin-closes`` the attack lasts at least ``--seconds`` and goes on
+until its standard input closes: a test closes it when its measuring client is
+done, so every measured request runs under attack and none waits for a fixed
+deadline chosen for the slowest machine.
 
 Every loop is bounded by a count and by the deadline.
 """
@@ -159,10 +165,14 @@ def p99(values: list[float]) -> float:
 
 
 class _Tally:
-    def __init__(self) -> None:
+    def __init__(self, over: Callable[[], bool]) -> None:
         self.lock = threading.Lock()
         self.statuses: Counter[str] = Counter()
         self.sockets = 0
+        self.over = over
+        """True once the attack should end (every loop asks it between steps)."""
+        self.idle_open = threading.Event()
+        """Set once the idle sockets are open, so a caller can start measuring."""
 
     def count(self, status: str) -> None:
         with self.lock:
@@ -200,10 +210,11 @@ def _status_of(reply: bytes) -> str:
     return parts[1].decode("ascii", "replace") if len(parts) > 1 else "closed"
 
 
-def _idle(host: str, port: int, deadline: float, tally: _Tally) -> None:
+def _idle(host: str, port: int, tally: _Tally) -> None:
     sockets = [_connect(host, port, tally) for _ in range(IDLE_SOCKETS)]
+    tally.idle_open.set()
     for _ in range(MAX_REQUESTS_PER_THREAD):
-        if time.monotonic() > deadline:
+        if tally.over():
             break
         for index, conn in enumerate(sockets):
             if conn is None or _closed(conn):
@@ -216,9 +227,9 @@ def _idle(host: str, port: int, deadline: float, tally: _Tally) -> None:
             conn.close()
 
 
-def _dribble(host: str, port: int, deadline: float, tally: _Tally, message: bytes) -> None:
+def _dribble(host: str, port: int, tally: _Tally, message: bytes) -> None:
     for _ in range(MAX_REQUESTS_PER_THREAD):
-        if time.monotonic() > deadline:
+        if tally.over():
             return
         conn = _connect(host, port, tally)
         if conn is None:
@@ -226,7 +237,7 @@ def _dribble(host: str, port: int, deadline: float, tally: _Tally, message: byte
             continue
         with conn:
             for byte in message:
-                if time.monotonic() > deadline or _closed(conn):
+                if tally.over() or _closed(conn):
                     break
                 try:
                     conn.sendall(bytes([byte]))
@@ -240,12 +251,10 @@ def _dribble(host: str, port: int, deadline: float, tally: _Tally, message: byte
                 tally.count("closed")
 
 
-def _junk(
-    url: str, deadline: float, tally: _Tally, requests: list[Callable[[httpx.Client], Any]]
-) -> None:
+def _junk(url: str, tally: _Tally, requests: list[Callable[[httpx.Client], Any]]) -> None:
     with httpx.Client(base_url=url, timeout=30) as client:
         for number in range(MAX_REQUESTS_PER_THREAD):
-            if time.monotonic() > deadline:
+            if tally.over():
                 return
             try:
                 answer = requests[number % len(requests)](client)
@@ -282,13 +291,22 @@ def _poster(path: str, body: bytes, headers: dict[str, str]) -> Callable[[httpx.
     return post
 
 
-def attack(url: str, case: str, seconds: float) -> dict[str, Any]:
+def attack(
+    url: str,
+    case: str,
+    seconds: float,
+    *,
+    stop: threading.Event | None = None,
+    ready: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Run every attack against ``url`` for ``seconds``; return the tally.
 
     Args:
         url: the server, e.g. ``http://127.0.0.1:8000``.
         case: a case the legitimate client uses (read and probed, never written).
-        seconds: how long the attack lasts.
+        seconds: how long the attack lasts (at least, when ``stop`` is given).
+        stop: when given, the attack also goes on until it is set.
+        ready: called once the idle sockets are open.
 
     Returns:
         ``{"statuses": {status: count}, "sockets": opened}``.
@@ -296,37 +314,62 @@ def attack(url: str, case: str, seconds: float) -> dict[str, Any]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     deadline = time.monotonic() + seconds
-    tally = _Tally()
+
+    def over() -> bool:
+        return time.monotonic() > deadline and (stop is None or stop.is_set())
+
+    tally = _Tally(over)
     head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 200 + b"\r\n\r\n"
     body = (
         f"POST /cases/{case}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Authorization: Bearer {NOBODY_TOKEN}\r\nContent-Type: application/json\r\n"
         "Content-Length: 400\r\n\r\n"
     ).encode("ascii") + b" " * 400
-    threads = [threading.Thread(target=_idle, args=(host, port, deadline, tally))]
+    threads = [threading.Thread(target=_idle, args=(host, port, tally))]
     threads += [
-        threading.Thread(target=_dribble, args=(host, port, deadline, tally, message))
+        threading.Thread(target=_dribble, args=(host, port, tally, message))
         for message in (head, head, head, body, body)
     ]
     threads += [
-        threading.Thread(target=_junk, args=(url, deadline, tally, _requests(case)))
-        for _ in range(3)
+        threading.Thread(target=_junk, args=(url, tally, _requests(case))) for _ in range(3)
     ]
     for thread in threads:
         thread.start()
+    tally.idle_open.wait(60)
+    if ready is not None:
+        ready()
     for thread in threads:
-        thread.join(seconds + 60)
+        thread.join()  # every loop is bounded by a count, and ends soon after ``over``
     return {"statuses": dict(tally.statuses), "sockets": tally.sockets}
 
 
 def main() -> None:
-    """``python hostile_support.py --url URL --case ID --seconds S``: attack, print the tally."""
+    """``python hostile_support.py --url URL --case ID --seconds S [--until-stdin-closes]``:
+    attack, print ``ready`` once the idle sockets are open, then the tally."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--case", required=True)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--until-stdin-closes", action="store_true")
     options = parser.parse_args()
-    print(json.dumps(attack(options.url, options.case, options.seconds)), flush=True)
+    stop: threading.Event | None = None
+    if options.until_stdin_closes:
+        stop = threading.Event()
+        threading.Thread(target=_set_at_eof, args=(stop,), daemon=True).start()
+    tally = attack(
+        options.url,
+        options.case,
+        options.seconds,
+        stop=stop,
+        ready=lambda: print("ready", flush=True),
+    )
+    print(json.dumps(tally), flush=True)
+
+
+def _set_at_eof(stop: threading.Event) -> None:
+    """Read standard input to its end, then set ``stop``."""
+    sys.stdin.read()
+    stop.set()
 
 
 if __name__ == "__main__":

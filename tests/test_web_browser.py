@@ -4,8 +4,8 @@ One long flow (sign in, open a 四议两公开 case, check first, a refusal, eve
 through its form to the end, a conflict from a second actor, the highlighted
 diagram and the timeline, the audit log downloaded, tampered and uploaded) and
 a few focused tests (injection corpus, phone width). The browser is shared by
-the module. Screenshots of each page are saved (``$YISHI_SCREENSHOTS`` or the
-test's tmp dir). Any CSP violation or dialog is a failure.
+the module. Screenshots of each page are saved when ``$YISHI_SCREENSHOTS`` names
+a folder. Any CSP violation or dialog is a failure.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def driver() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return screenshots_dir(tmp_path_factory.mktemp("screens"))
+def shots() -> Path | None:
+    return screenshots_dir()
 
 
 def _by_id(driver: Any, element_id: str) -> Any:
@@ -103,7 +103,7 @@ def _clean(driver: Any) -> None:
 
 
 def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one flow, in order
-    server: LiveWorkbench, driver: Any, shots: Path, tmp_path: Path
+    server: LiveWorkbench, driver: Any, shots: Path | None, tmp_path: Path
 ) -> None:
     """Sign in, open, check first, refusal, every event, conflict, diagram, timeline, audit."""
     from selenium.webdriver.common.by import By
@@ -236,7 +236,7 @@ def test_a_clerk_takes_a_case_from_opening_to_its_end(  # noqa: PLR0915 - one fl
     assert "/ui/signin" in driver.current_url
 
 
-def test_the_case_page_fits_a_phone(server: LiveWorkbench, driver: Any, shots: Path) -> None:
+def test_the_case_page_fits_a_phone(server: LiveWorkbench, driver: Any, shots: Path | None) -> None:
     """At 375 px wide nothing scrolls sideways and the forms are there (staff use phones)."""
     sign_in(driver, server.url, CLERK_TOKEN)
     server.engine.open_case(
@@ -262,7 +262,7 @@ HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)>"
 
 
 def test_markup_from_procedures_cases_and_payloads_is_shown_as_text(
-    server: LiveWorkbench, driver: Any, shots: Path
+    server: LiveWorkbench, driver: Any, shots: Path | None
 ) -> None:
     """Labels, a case id, data and payload text holding markup and script are text: nothing runs."""
     from selenium.webdriver.common.by import By
@@ -310,7 +310,7 @@ def test_markup_from_procedures_cases_and_payloads_is_shown_as_text(
 
 
 def test_the_playground_checks_as_you_type_draws_and_runs_a_scenario(
-    server: LiveWorkbench, driver: Any, shots: Path
+    server: LiveWorkbench, driver: Any, shots: Path | None
 ) -> None:
     """Typing a mistake shows its located problem (debounced fetch); a scenario runs as a table."""
     from selenium.webdriver.common.by import By
