@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from math import gcd
 from typing import Any, Literal
 
 from engine.errors import SourceLocation
@@ -101,9 +102,13 @@ class ThresholdCheck:
             base = self.base.value(env)
         except InputError as exc:
             return failed(self.kind, self.label, self.describe(), str(exc))
+        # Bound.met and Bound.bound, inlined (each guard of each event passes here):
+        # q·count <op> p·base, and p·base/q reduced as the record writes it.
         bound = self._bound
-        met = bound.met(count, base)
-        numerator, denominator = bound.bound(base)
+        scaled, denominator = bound.numerator * base, bound.denominator
+        met = bound.compare(denominator * count, scaled)
+        divisor = gcd(scaled, denominator)
+        numerator, denominator = scaled // divisor, denominator // divisor
         # explain_threshold's wording, with the parts that never change prepared.
         explanation = (
             f"{self._head}{count}{self._counted} of {base}{self._middle}"
