@@ -404,7 +404,8 @@ def _values(
     for alias, parts in hoisted:
         node: Any = env
         for part in parts:
-            if not isinstance(node, Mapping) or part not in node:
+            # ``type(…) is dict`` first: an ABC ``isinstance`` costs ~0.2 µs, per part.
+            if not (type(node) is dict or isinstance(node, Mapping)) or part not in node:
                 missing.append(alias)
                 break
             node = node[part]
