@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -58,17 +59,24 @@ def split_path(path: str) -> list[str]:
     return parts[1:]
 
 
-def _parent(data: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
+@lru_cache(maxsize=1024)
+def _split(path: str) -> tuple[tuple[str, ...], str]:
+    """``data.a.b.c`` → ``(("a", "b"), "c")``: a procedure's few paths, split once each."""
     keys = split_path(path)
+    return tuple(keys[:-1]), keys[-1]
+
+
+def _parent(data: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
+    parents, last = _split(path)
     node = data
-    for key in keys[:-1]:
+    for key in parents:
         child = node.get(key)
         if child is None:
             child = node[key] = {}
         if not isinstance(child, dict):
             raise ActionFailed(f"{path}: {key!r} holds {type(child).__name__}, not an object")
         node = child
-    return node, keys[-1]
+    return node, last
 
 
 def _value(params: Mapping[str, Any], ctx: ActionContext) -> Any:

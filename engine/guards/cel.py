@@ -404,13 +404,18 @@ def _values(
     for alias, parts in hoisted:
         node: Any = env
         for part in parts:
-            if not isinstance(node, Mapping) or part not in node:
+            # A dict (``Bindings`` is one) first: an ABC ``isinstance`` costs ~0.2 µs a part.
+            if not isinstance(node, (dict, Mapping)) or part not in node:
                 missing.append(alias)
                 break
             node = node[part]
         else:
             values[alias] = node
-    return values, frozenset(missing)
+    return values, frozenset(missing) if missing else _NONE_MISSING
+
+
+_NONE_MISSING: frozenset[str] = frozenset()
+"""``_values``'s answer when every field is present (almost always): made once."""
 
 
 def _check_calls(source: str, code: str) -> None:

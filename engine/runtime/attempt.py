@@ -291,7 +291,11 @@ def copy_json(value: Any) -> Any:
     """
     kind = type(value)
     if kind is dict:
-        return {key: copy_json(item) for key, item in value.items()}
+        # Scalars are kept without a call: case data is mostly counts and names.
+        atoms = _ATOMS
+        return {
+            key: item if type(item) in atoms else copy_json(item) for key, item in value.items()
+        }
     if kind is list:
         return [copy_json(item) for item in value]
     if kind in _ATOMS:
@@ -555,7 +559,8 @@ def _run_actions(
         # Nothing can change the data, and it was checked (schema and exactness) when
         # it was written under this very procedure version: the snapshots share it.
         return None, data, []
-    working = copy_json(dict(data))
+    # A dict is copied as it is (``dict(data)`` first would copy it twice).
+    working = copy_json(data if type(data) is dict else dict(data))
     ctx = ActionContext(
         data=working,
         payload=payload,

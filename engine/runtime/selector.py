@@ -106,7 +106,11 @@ class Selector:
         chosen: CompiledTransition | None = None
         for candidate in self._candidates.get((event, state), ()):
             results = tuple([guard.evaluate(env) for guard in candidate.guards])
-            ready = all(result.passed for result in results)
+            ready = True
+            for result in results:  # a loop: ``all`` over a generator costs more here
+                if not result.passed:
+                    ready = False
+                    break
             judged.append(Judged(candidate=candidate, guards=results, ready=ready))
             if ready and chosen is None:
                 chosen = candidate

@@ -98,7 +98,8 @@ class CelCheck:
                 else:
                     node = None
                     break
-            if node is None or isinstance(node, str | int | bool):
+            # Counts first: a union ``isinstance`` costs several times a ``type`` test.
+            if node is None or type(node) is int or isinstance(node, str | int | bool):
                 out[dotted] = node
         return out
 

@@ -68,6 +68,13 @@ class ThresholdCheck:
     _counted: str = field(init=False, repr=False, compare=False)
     _middle: str = field(init=False, repr=False, compare=False)
     _fraction: str = field(init=False, repr=False, compare=False)
+    # What depends on the base alone, by base: its scaled bound p·base, the bound's
+    # text and the explanation from the base on. A base is most often the case's
+    # own constant (a committee's members), so an event finds it here; at most
+    # _BASES are kept, whatever bases payloads send.
+    _by_base: dict[int, tuple[int, str, str]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         bound = Bound.of(self.operator, self.fraction)
@@ -101,14 +108,13 @@ class ThresholdCheck:
             base = self.base.value(env)
         except InputError as exc:
             return failed(self.kind, self.label, self.describe(), str(exc))
-        bound = self._bound
-        met = bound.met(count, base)
-        numerator, denominator = bound.bound(base)
+        known = self._by_base.get(base)
+        if known is None:
+            known = self._prepare(base)
+        scaled, bound_text, tail = known
+        # Bound.met, inlined (each guard of each event passes here): q·count <op> p·base.
+        met = self._bound.compare(self._bound.denominator * count, scaled)
         # explain_threshold's wording, with the parts that never change prepared.
-        explanation = (
-            f"{self._head}{count}{self._counted} of {base}{self._middle}"
-            f"{show_ratio(numerator, denominator)}): {'met' if met else 'not met'}"
-        )
         return GuardResult(
             kind=self.kind,
             label=self.label,
@@ -118,10 +124,26 @@ class ThresholdCheck:
                 "base": base,
                 "operator": self.operator,
                 "fraction": self._fraction,
-                "bound": f"{numerator}/{denominator}",
+                "bound": bound_text,
             },
-            explanation=explanation,
+            explanation=f"{self._head}{count}{self._counted}{tail}{'met' if met else 'not met'}",
         )
+
+    def _prepare(self, base: int) -> tuple[int, str, str]:
+        """``p·base``, the reduced bound's text and the explanation's tail, kept for ``base``."""
+        bound = self._bound
+        scaled = bound.numerator * base
+        numerator, denominator = bound.bound(base)
+        tail = f" of {base}{self._middle}{show_ratio(numerator, denominator)}): "
+        known = (scaled, f"{numerator}/{denominator}", tail)
+        if len(self._by_base) >= _BASES:
+            self._by_base.clear()
+        self._by_base[base] = known
+        return known
+
+
+_BASES = 64
+"""Bases kept per guard (see ``ThresholdCheck._by_base``): a procedure has a few."""
 
 
 def build_quorum(ctx: BuildContext, path: Path, raw: Mapping[str, Any]) -> ThresholdGuard:
