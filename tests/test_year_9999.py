@@ -10,6 +10,7 @@ that does have a UTC form is accepted.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -114,3 +115,64 @@ def test_a_running_server_answers_the_located_422(tmp_path: Path) -> None:
         assert answer.status_code == 422, answer.text
         assert answer.json()["violations"][0]["path"] == "query.updated_since"
     assert "Traceback" not in server.log
+
+
+LATE_NOW = """\
+id: late-now
+version: "1.0.0"
+title: 最后一刻
+time_zone: Asia/Shanghai
+rule_set:
+  name: test
+roles:
+  clerk:
+    label: 文书
+data:
+  type: object
+initial: open
+states:
+  open:
+    label: 办理中
+  done:
+    label: 办结
+    final: true
+events:
+  close:
+    label: 办结
+    roles: [clerk]
+    transitions:
+      - from: open
+        to: done
+        guards:
+          - cel: GUARD
+            explain: 检查
+"""
+
+
+@pytest.mark.parametrize(
+    ("guard", "status"), [("1 == 1", "applied"), ("now.getFullYear() > 2000", "refused")]
+)
+def test_an_instant_whose_wall_clock_is_past_year_9999_fails_only_what_reads_now(
+    guard: str, status: str
+) -> None:
+    """Rule: 9999-12-31T16:00Z is a holdable instant, but on the +08:00 wall clock it is
+    already year 10000. An attempt then is recorded as usual; a guard that reads ``now``
+    fails as its explained result (the attempt is refused and recorded), never an
+    exception out of fire (a 500 over HTTP)."""
+    from engine import Actor, load_source
+
+    procedure = load_source(LATE_NOW.replace("GUARD", repr(guard)), "<late-now>")
+    clerk = Actor(id="文书甲", roles=("clerk",))
+    engine = Engine()
+    engine.open_case(procedure, "c-1", {}, actor=clerk, at=datetime.fromisoformat(EDGE))
+    outcome = engine.fire(
+        "c-1", "close", actor=clerk, at=datetime.fromisoformat("9999-12-31T16:00:00+00:00")
+    )
+
+    assert outcome.status == status
+    assert engine.case("c-1").seq == 2
+    if status == "refused":
+        [judged] = outcome.to_json()["guards"]
+        assert "past 9999-12-31 on the Asia/Shanghai wall clock" in json.dumps(
+            judged, ensure_ascii=False
+        )

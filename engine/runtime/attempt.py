@@ -192,7 +192,25 @@ def make_env(
     when an expression first reads it (most never do).
     """
     env = Bindings(data=data, payload=payload, actor=actor.record())
-    return env.defer("now", partial(local_time, at, time_zone))
+    return env.defer("now", partial(_wall_clock, at, time_zone))
+
+
+def _wall_clock(at: datetime, time_zone: str) -> datetime:
+    """``at`` on the zone's wall clock, for ``now``.
+
+    Raises:
+        CelRuntimeError: when the wall clock is past the last day a time can show
+            (an instant late on 9999-12-31 UTC, east of UTC): the expression that
+            reads ``now`` fails as its guard's explained result, never the attempt.
+    """
+    try:
+        return local_time(at, time_zone)
+    except OverflowError as exc:
+        raise CelRuntimeError(
+            f"now ({format_time(at)}) is past 9999-12-31 on the {time_zone} wall clock "
+            "and cannot be read",
+            "now",
+        ) from exc
 
 
 def _deadline(runner: Runner, state: str, entered: datetime) -> tuple[datetime | None, str | None]:
