@@ -11,30 +11,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from toy_procedures import one_event
+
 from engine import Actor, Engine, load_source
 from engine.actions import ActionContext, ActionSpec, default_registry
 from engine.actions.registry import ActionFunction
 
-SOURCE = """\
-# yaml-language-server: $schema=../schemas/procedure.schema.json
-id: action-context
-version: "1.0.0"
-title: 动作语境
-rule_set:
-  name: test
-roles:
-  clerk:
-    label: 文书
-data:
-  type: object
-initial: open
-states:
-  open:
-    label: 办理中
-  done:
-    label: 办结
-    final: true
-events:
+SOURCE = one_event(
+    "action-context",
+    "动作语境",
+    """\
   sign:
     label: 签收
     roles: [clerk]
@@ -43,7 +29,9 @@ events:
         to: done
         actions:
           - stamp: {}
-"""
+""",
+    schema_comment=True,
+)
 
 
 def _stamp(params: Mapping[str, Any], ctx: ActionContext) -> Any:

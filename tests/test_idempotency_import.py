@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from toy_procedures import one_event
 
 from engine import Actor, Engine, IdempotencyMismatch, load_procedure, load_source
 from engine.definition.compile import CompiledProcedure
@@ -44,25 +45,10 @@ VOTE = {
     ],
 }
 
-INEXACT = """\
-id: inexact-retry
-version: "1.0.0"
-title: 不精确的载荷
-rule_set:
-  name: test
-roles:
-  clerk:
-    label: 文书
-data:
-  type: object
-initial: open
-states:
-  open:
-    label: 办理中
-  done:
-    label: 办结
-    final: true
-events:
+INEXACT = one_event(
+    "inexact-retry",
+    "不精确的载荷",
+    """\
   count:
     label: 计数
     roles: [clerk]
@@ -73,7 +59,8 @@ events:
     transitions:
       - from: open
         to: done
-"""
+""",
+)
 CLERK = Actor(id="文书甲", roles=("clerk",))
 
 

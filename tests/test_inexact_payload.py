@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 import pytest
+from toy_procedures import one_event
 
 from engine import Actor, Engine, load_source
 from engine.audit.canonical import MAX_SAFE_INT
@@ -22,25 +23,10 @@ from engine.definition.compile import CompiledProcedure
 from engine.runtime.refusal import WITHHELD
 from engine.runtime.replay import replay_records
 
-SOURCE = """\
-id: inexact-payload
-version: "1.0.0"
-title: 不精确的载荷
-rule_set:
-  name: test
-roles:
-  clerk:
-    label: 文书
-data:
-  type: object
-initial: open
-states:
-  open:
-    label: 办理中
-  done:
-    label: 办结
-    final: true
-events:
+SOURCE = one_event(
+    "inexact-payload",
+    "不精确的载荷",
+    """\
   count:
     label: 计数
     roles: [clerk]
@@ -55,7 +41,8 @@ events:
         guards:
           - cel: payload.n >= 0
             explain: 非负
-"""
+""",
+)
 
 CLERK = Actor(id="文书甲", roles=("clerk",))
 AT = datetime(2024, 3, 1, tzinfo=UTC)

@@ -29,7 +29,9 @@ from server_support import (
     register,
     seed,
 )
+from toy_procedures import one_event
 
+from engine import Actor, load_source
 from engine.runtime.clock import normalise
 from engine.runtime.engine import Engine
 
@@ -117,26 +119,10 @@ def test_a_running_server_answers_the_located_422(tmp_path: Path) -> None:
     assert "Traceback" not in server.log
 
 
-LATE_NOW = """\
-id: late-now
-version: "1.0.0"
-title: 最后一刻
-time_zone: Asia/Shanghai
-rule_set:
-  name: test
-roles:
-  clerk:
-    label: 文书
-data:
-  type: object
-initial: open
-states:
-  open:
-    label: 办理中
-  done:
-    label: 办结
-    final: true
-events:
+LATE_NOW = one_event(
+    "late-now",
+    "最后一刻",
+    """\
   close:
     label: 办结
     roles: [clerk]
@@ -146,7 +132,9 @@ events:
         guards:
           - cel: GUARD
             explain: 检查
-"""
+""",
+    time_zone="Asia/Shanghai",
+)
 
 
 @pytest.mark.parametrize(
@@ -159,8 +147,6 @@ def test_an_instant_whose_wall_clock_is_past_year_9999_fails_only_what_reads_now
     already year 10000. An attempt then is recorded as usual; a guard that reads ``now``
     fails as its explained result (the attempt is refused and recorded), never an
     exception out of fire (a 500 over HTTP)."""
-    from engine import Actor, load_source
-
     procedure = load_source(LATE_NOW.replace("GUARD", repr(guard)), "<late-now>")
     clerk = Actor(id="文书甲", roles=("clerk",))
     engine = Engine()
