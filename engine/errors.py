@@ -30,6 +30,7 @@ for a missing key), the error subclasses that builtin too::
     │   ├── InvalidUnit             a unit path cannot be a unit (422; also ValueError)
     │   ├── IdempotencyMismatch     a key reused for a different request (422)
     │   ├── TimeWentBackwards       an event before the case's last record (422)
+    │   ├── TimeOutOfRange          a time the procedure's wall clock cannot show (422)
     │   └── MigrationRefused        a case cannot be migrated as asked
     ├── ProcedureMissing            replay was not given a procedure a case names
     ├── AuditError                  an audit trail is broken or unreadable
@@ -316,6 +317,15 @@ class TimeWentBackwards(CaseError):
 
     http_status = 422
     problem_code = "time-backwards"
+
+
+class TimeOutOfRange(CaseError, ValueError):
+    """An event's ``at`` is past 9999-12-31 (or before year 1) on the procedure's wall
+    clock: an instant in the last hours of year 9999 UTC east of Greenwich, or the first
+    of year 1 west of it. No one could read its local time, so nothing is recorded."""
+
+    http_status = 422
+    problem_code = "time-out-of-range"
 
 
 class MigrationRefused(CaseError):

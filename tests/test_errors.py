@@ -133,6 +133,7 @@ def test_the_statuses_the_api_documents() -> None:
         "ScenarioInvalid": (422, "procedure-invalid"),
         "IdempotencyMismatch": (422, "idempotency-key-reused"),
         "TimeWentBackwards": (422, "time-backwards"),
+        "TimeOutOfRange": (422, "time-out-of-range"),
         "StoreError": (503, "store-unavailable"),
         "EngineError": (500, "internal-error"),
         "CelRuntimeError": (500, "internal-error"),

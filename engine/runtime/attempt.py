@@ -29,7 +29,13 @@ from engine.errors import EngineError
 from engine.errors import InvalidData as InvalidData
 from engine.governance.secrecy import canonical_ballots, secrecy_violations
 from engine.guards.cel import Bindings, CelRuntimeError
-from engine.runtime.clock import DEFAULT_TIME_ZONE, format_time, local_time, parse_time
+from engine.runtime.clock import (
+    DEFAULT_TIME_ZONE,
+    format_time,
+    local_time,
+    parse_time,
+    shown_on_wall_clock,
+)
 from engine.runtime.deadlines import deadline_after
 from engine.runtime.payloads import schema_check
 from engine.runtime.provenance import provenance
@@ -192,25 +198,7 @@ def make_env(
     when an expression first reads it (most never do).
     """
     env = Bindings(data=data, payload=payload, actor=actor.record())
-    return env.defer("now", partial(_wall_clock, at, time_zone))
-
-
-def _wall_clock(at: datetime, time_zone: str) -> datetime:
-    """``at`` on the zone's wall clock, for ``now``.
-
-    Raises:
-        CelRuntimeError: when the wall clock is past the last day a time can show
-            (an instant late on 9999-12-31 UTC, east of UTC): the expression that
-            reads ``now`` fails as its guard's explained result, never the attempt.
-    """
-    try:
-        return local_time(at, time_zone)
-    except OverflowError as exc:
-        raise CelRuntimeError(
-            f"now ({format_time(at)}) is past 9999-12-31 on the {time_zone} wall clock "
-            "and cannot be read",
-            "now",
-        ) from exc
+    return env.defer("now", partial(local_time, at, time_zone))
 
 
 def _deadline(runner: Runner, state: str, entered: datetime) -> tuple[datetime | None, str | None]:
@@ -241,8 +229,10 @@ def open_record(
     Raises:
         InvalidData: when ``data`` does not match the data schema.
         InvalidUnit: when ``unit`` is not a unit path.
+        TimeOutOfRange: when the procedure's wall clock cannot show ``at``.
     """
     procedure = runner.procedure
+    shown_on_wall_clock(at, procedure.time_zone)
     check_unit(unit)
     initial_data = copy_json(dict(data))
     violations = runner.data.violations(initial_data)
@@ -438,7 +428,12 @@ def attempt(
     signer: Signer | None = None,
 ) -> tuple[dict[str, Any], CaseSnapshot]:
     """Steps 1–6 without the commit: the sealed (and, with ``signer``, signed) record
-    and the snapshot after it."""
+    and the snapshot after it.
+
+    Raises:
+        TimeOutOfRange: when the procedure's wall clock cannot show ``at``.
+    """
+    shown_on_wall_clock(at, runner.procedure.time_zone)
     at_text = format_time(at)
     payload, reason = _screen_payload(runner, event, payload)
     kept, inexact = _exact_payload(event, payload)

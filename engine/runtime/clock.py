@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from engine.errors import TimeOutOfRange
 from engine.guards.cel_time import DEFAULT_TIME_ZONE, local_time, zone
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "local_time",
     "normalise",
     "parse_time",
+    "shown_on_wall_clock",
     "zone",
 ]
 
@@ -96,4 +98,32 @@ def normalise(at: datetime) -> datetime:
     except OverflowError as exc:
         raise ValueError(
             f"{at.isoformat()} has no UTC form: records hold UTC, in years 1 to 9999"
+        ) from exc
+
+
+# Zone offsets stay within ±14 hours, so only instants this close to the ends of the
+# years records hold can have no wall-clock form; every other instant skips the check.
+_SAFE_FROM = datetime(1, 1, 2, tzinfo=UTC)
+_SAFE_UNTIL = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def shown_on_wall_clock(at: datetime, zone_name: str | None) -> None:
+    """Refuse an instant (UTC) the procedure's wall clock cannot show.
+
+    An instant in the last hours of 9999-12-31 UTC is already year 10000 east of
+    Greenwich: ``now``, a working-day count or a page showing the record's local time
+    could not be worked out, so such an event is refused before anything is recorded.
+
+    Raises:
+        TimeOutOfRange: naming the time and the zone.
+    """
+    if _SAFE_FROM <= at < _SAFE_UNTIL:
+        return
+    name = zone_name or DEFAULT_TIME_ZONE
+    try:
+        local_time(at, name)
+    except OverflowError as exc:
+        raise TimeOutOfRange(
+            f"{format_time(at)} is outside years 1 to 9999 on the {name} wall clock "
+            "the procedure keeps time by: no record can be made at that time"
         ) from exc

@@ -50,6 +50,7 @@ TITLES: dict[str, str] = {
     "idempotency-key-reused": "This idempotency key was used for a different request",
     "procedure-version-taken": "Another text is registered under this procedure id and version",
     "time-backwards": "The event's time is before the case's last record",
+    "time-out-of-range": "The procedure's wall clock cannot show the event's time",
     "deadline-out-of-range": "The deadline falls after the years a record can hold",
     "not-allowed": "The event is not allowed in this state",
     "not-authorised": "The actor holds none of the event's roles",
