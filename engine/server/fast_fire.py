@@ -26,6 +26,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -61,15 +62,13 @@ MAX_FAST_BODY = 64 * 1024
 one that is not taken would otherwise be parsed twice (on the event loop, both times)."""
 FIRE_THREADS = 40
 """Threads firing events at once (as many as FastAPI's pool gives its endpoints)."""
-_pool: list[ThreadPoolExecutor] = []
 
 
+@cache
 def _threads() -> ThreadPoolExecutor:
     # One pool per process, made on first use. A plain executor hop costs less than
     # anyio's worker-thread machinery (about 45 against 56 us a call, measured).
-    if not _pool:
-        _pool.append(ThreadPoolExecutor(FIRE_THREADS, thread_name_prefix="yishi-fire"))
-    return _pool[0]
+    return ThreadPoolExecutor(FIRE_THREADS, thread_name_prefix="yishi-fire")
 
 
 class FastFire:
