@@ -1,6 +1,6 @@
 """What one attempt produces: a pure function of the procedure, the snapshot and the inputs.
 
-Steps 1–5 of every attempt (DESIGN.md "Running a case") and its sealed record live
+The steps of every attempt (admission, payload, guards, actions, record) and its sealed record live
 here, apart from the ``Engine`` that commits them, because replay must run the
 very same code and get the very same record: ``attempt`` reads nothing but its
 arguments (time only from ``at``) and changes nothing.
