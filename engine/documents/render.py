@@ -64,8 +64,9 @@ td.name, th.name { text-align: left; }
 .line { display: inline-block; min-width: 40mm; border-bottom: 0.6pt solid #000; }
 .meta { text-align: center; font-size: 10pt; }
 .provenance { margin-top: 10mm; border-top: 0.6pt solid #000; padding-top: 2mm;
-  font-size: 8pt; line-height: 1.4; display: flex; gap: 4mm; break-inside: avoid; }
-.provenance .qr svg { width: 26mm; height: 26mm; }
+  font-size: 8pt; line-height: 1.4; display: flow-root; break-inside: avoid; }
+.provenance .qr { float: left; margin-right: 4mm; }
+.provenance .qr svg { display: block; width: 26mm; height: 26mm; }
 .provenance code { font-family: "DejaVu Sans Mono", monospace; word-break: break-all; }
 """.replace("FONTS", FONT_FAMILIES)
 
