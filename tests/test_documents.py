@@ -21,7 +21,7 @@ from cli_support import completed
 
 from engine.definition.loader import check_source, read_source
 from engine.documents.library import CaseDocuments, case_documents
-from engine.documents.render import DocumentError
+from engine.documents.render import DocumentError, forget_pdfs
 from engine.documents.sandbox import (
     DocumentSandbox,
     RenderStopped,
@@ -164,10 +164,57 @@ def test_a_second_render_is_byte_identical(
         # The module's earlier render (its own CaseDocuments) is the first: a PDF
         # takes a second of layout, and an earlier render proves as much as a twin.
         first: bytes = request.getfixturevalue("results_pdf")
+        forget_pdfs()  # the second is laid out again, not the kept first
     else:
         first = _docs(trail[0]).render("results-report", format).content
     again = _docs(trail[0]).render("results-report", format).content
     assert first == again
+
+
+def test_the_same_page_is_laid_out_once(trail: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PDF asked for again is the kept one; another page, or one too big to keep, is laid out.
+
+    The layout is replaced by one that counts its calls and returns the page's own bytes
+    (what is kept, and when, is the point here, not WeasyPrint: the tests above read
+    real PDFs, and the byte-identity test lays one out twice)."""
+    from engine.documents import render
+
+    layouts: list[str] = []
+
+    def counted(page: str, spec: Any, context: Any) -> bytes:
+        layouts.append(spec.name)
+        return b"%PDF-" + page.encode("utf-8")
+
+    monkeypatch.setattr(render, "_layout_pdf", counted)
+    forget_pdfs()
+    docs = _docs(trail[0])
+    first = docs.render("election-minutes", "pdf").content
+    assert _docs(trail[0]).render("election-minutes", "pdf").content == first
+    assert layouts == ["election-minutes"]
+    early = CaseDocuments(
+        procedure=docs.procedure,
+        procedure_file=docs.procedure_file,
+        records=trail[1][:-1],
+        data=docs.data,
+    )
+    assert early.render("election-minutes", "pdf").content != first, "an older head"
+    assert layouts == ["election-minutes"] * 2
+    for name in ("review-notice", "results-report", *["election-minutes"] * 6):
+        docs.render(name, "pdf")
+    assert layouts == ["election-minutes"] * 2 + ["review-notice", "results-report"]
+    assert len(render._PDFS) == 4
+    monkeypatch.setattr(render, "PDFS_KEPT", 2)
+    early.render("review-notice", "pdf")
+    assert len(render._PDFS) == 2, "the least recently asked for are dropped"
+    docs.render("election-minutes", "pdf")  # asked for most often, last: kept
+    docs.render("results-report", "pdf")  # dropped: laid out again
+    assert layouts[4:] == ["review-notice", "results-report"]
+    monkeypatch.setattr(render, "PDF_KEPT_BYTES", len(first) - 1)
+    forget_pdfs()
+    docs.render("election-minutes", "pdf")
+    docs.render("election-minutes", "pdf")
+    assert layouts[-2:] == ["election-minutes"] * 2, "a PDF over the size limit is not kept"
+    forget_pdfs()
 
 
 def test_a_pdf_renders_to_an_a4_page(results_pdf: bytes, tmp_path: Path) -> None:

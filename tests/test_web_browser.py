@@ -24,6 +24,7 @@ from web_support import (
     ADMIN_TOKEN,
     CLERK_TOKEN,
     OTHER_TOKEN,
+    POLL,
     LiveWorkbench,
     SecondSession,
     browser_problems,
@@ -319,7 +320,7 @@ def test_the_playground_checks_as_you_type_draws_and_runs_a_scenario(
 
     sign_in(driver, server.url, ADMIN_TOKEN)
     driver.get(f"{server.url}/ui/playground?from={compiled().procedure.sha256}")
-    wait = WebDriverWait(driver, 30)
+    wait = WebDriverWait(driver, 30, POLL)
     wait.until(lambda d: text_of(d, "live-status").startswith("✓"))
     source = _by_id(driver, "source")
     source.send_keys(Keys.CONTROL, Keys.END)

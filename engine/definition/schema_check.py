@@ -67,19 +67,22 @@ def check_schema(doc: Document, registry: Registry) -> list[Problem]:
     """Every schema violation in ``doc``, located and explained."""
     validator = _validator_class()(procedure_schema(registry))
     errors = list(validator.iter_errors(doc.value))
-    misspelt = _misspelt_required(errors)
-    problems: list[Problem] = []
-    for error in errors:
-        if (
-            error.validator == "required"
-            and (
-                tuple(error.absolute_path),
-                _missing_key(error),
-            )
-            in misspelt
-        ):
-            continue  # "unknown key 'lable'; did you mean 'label'?" already says it
-        problems.extend(_explain(doc, error))
+    try:
+        misspelt = _misspelt_required(errors)
+        problems: list[Problem] = []
+        for error in errors:
+            if (
+                error.validator == "required"
+                and (
+                    tuple(error.absolute_path),
+                    _missing_key(error),
+                )
+                in misspelt
+            ):
+                continue  # "unknown key 'lable'; did you mean 'label'?" already says it
+            problems.extend(_explain(doc, error))
+    finally:
+        _closest.cache_clear()
     return _dedupe(problems)
 
 
@@ -96,9 +99,9 @@ def _misspelt_required(errors: list[ValidationError]) -> set[tuple[Path, str]]:
         schema = error.schema if isinstance(error.schema, dict) else {}
         allowed = list(schema.get("properties", {}))
         for extra in (k for k in error.instance if k not in allowed):
-            close = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
-            if close and close[0] not in error.instance:
-                found.add((tuple(error.absolute_path), close[0]))
+            close = _closest(extra, tuple(allowed))
+            if close is not None and close not in error.instance:
+                found.add((tuple(error.absolute_path), close))
     return found
 
 
@@ -118,8 +121,22 @@ def _problem(doc: Document, path: Path, message: str, code: str, *, key: bool = 
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = _closest(word, tuple(choices))
+    return f"; did you mean {close!r}?" if close is not None else ""
+
+
+@cache
+def _closest(word: str, choices: tuple[str, ...]) -> str | None:
+    """The choice closest to ``word`` (difflib, cutoff 0.6), or None.
+
+    Remembered during one ``check_schema`` (which empties it when done) because an
+    unknown key was looked up three times (is it a misspelt required key? the message's
+    hint, and whether to list the allowed keys instead), and difflib's ratios were 85%
+    of checking a file of 60,000 unknown keys. The file's size limit bounds what one
+    check remembers.
+    """
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return close[0] if close else None
 
 
 _MAX_QUOTED = 80
@@ -162,8 +179,8 @@ def _explain(doc: Document, error: ValidationError) -> list[Problem]:
             _problem(
                 doc,
                 (*path, extra),
-                f"unknown {what} {extra!r}{_suggest(extra, allowed)}"
-                + ("" if _suggest(extra, allowed) else f" (allowed: {', '.join(allowed)})"),
+                f"unknown {what} {extra!r}"
+                + (_suggest(extra, allowed) or f" (allowed: {', '.join(allowed)})"),
                 "schema.unknown-key",
                 key=True,
             )

@@ -6,6 +6,8 @@ leave out: procedure id, version and sha256, the case, the head (seq and record
 hash) it was built from, how to check it, and a QR code holding the same. The
 same trail always gives the same bytes: nothing here reads the clock, PDF
 metadata dates come from the head record and the PDF identifier from its hash.
+So the last few PDFs are kept and a request for the same page again (the
+workbench's link, the API, a second download) is answered without a new layout.
 
 ``render_document`` is the one entry point the CLI, the HTTP API and the
 workbench share.
@@ -64,8 +66,9 @@ td.name, th.name { text-align: left; }
 .line { display: inline-block; min-width: 40mm; border-bottom: 0.6pt solid #000; }
 .meta { text-align: center; font-size: 10pt; }
 .provenance { margin-top: 10mm; border-top: 0.6pt solid #000; padding-top: 2mm;
-  font-size: 8pt; line-height: 1.4; display: flex; gap: 4mm; break-inside: avoid; }
-.provenance .qr svg { width: 26mm; height: 26mm; }
+  font-size: 8pt; line-height: 1.4; display: flow-root; break-inside: avoid; }
+.provenance .qr { float: left; margin-right: 4mm; }
+.provenance .qr svg { display: block; width: 26mm; height: 26mm; }
 .provenance code { font-family: "DejaVu Sans Mono", monospace; word-break: break-all; }
 """.replace("FONTS", FONT_FAMILIES)
 
@@ -222,7 +225,50 @@ def _page(
     )
 
 
+_PDFS: OrderedDict[str, bytes] = OrderedDict()
+PDFS_KEPT = 8
+"""How many laid-out PDFs are kept (the most recently asked for)."""
+PDF_KEPT_BYTES = 4 * 1024 * 1024
+"""A PDF larger than this is not kept: the cache holds at most 32 MB."""
+_PDFS_LOCK = threading.Lock()
+
+
 def _pdf(page: str, spec: DocumentSpec, context: Mapping[str, Any]) -> bytes:
+    """The PDF of ``page``, laid out once for each exact page and kept for the next request.
+
+    A layout takes about a second; the same page always lays out to the same bytes
+    (nothing reads the clock; dates and identifier come from the head record). The
+    workbench links each document and the API serves it, so the same PDF is asked for
+    again and again while the case stands still: the key is everything the bytes come
+    from (the page, which holds the head, the template's sha256 and the procedure's; the
+    title, the head's time and hash), so a new record or a changed template is a new page.
+    """
+    head = context["head"]
+    key = hashlib.sha256(
+        "\0".join((page, spec.title, str(head["at"]), str(head["hash"]))).encode("utf-8")
+    ).hexdigest()
+    with _PDFS_LOCK:
+        found = _PDFS.get(key)
+        if found is not None:
+            _PDFS.move_to_end(key)
+            return found
+    pdf = _layout_pdf(page, spec, context)
+    if len(pdf) <= PDF_KEPT_BYTES:
+        with _PDFS_LOCK:
+            _PDFS[key] = pdf
+            while len(_PDFS) > PDFS_KEPT:
+                _PDFS.popitem(last=False)
+    return pdf
+
+
+def forget_pdfs() -> None:
+    """Drop the kept PDFs, so the next request lays its page out again (what a test of
+    byte-identical renders needs)."""
+    with _PDFS_LOCK:
+        _PDFS.clear()
+
+
+def _layout_pdf(page: str, spec: DocumentSpec, context: Mapping[str, Any]) -> bytes:
     try:
         import weasyprint
     except (ImportError, OSError) as exc:
