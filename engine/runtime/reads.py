@@ -27,6 +27,7 @@ from engine.runtime.queries import (
 from engine.storage.base import Store
 
 if TYPE_CHECKING:
+    from engine.definition.compile import CompiledProcedure
     from engine.documents.library import CaseDocuments
 
 
@@ -40,6 +41,10 @@ class StoreReads:
         if snapshot is None:
             raise UnknownCase(f"no case {case_id!r}")
         return snapshot
+
+    def procedure(self, sha256: str) -> CompiledProcedure | None:
+        """The compiled procedure version with this sha256, or None (the Engine's cache)."""
+        raise NotImplementedError
 
     def procedures(self) -> list[ProcedureRef]:
         """Every registered procedure version, sorted by id, version and sha256."""
@@ -135,7 +140,7 @@ class StoreReads:
         """
         from engine.documents.library import case_documents
 
-        return case_documents(self.store, case_id, directories)
+        return case_documents(self.store, case_id, directories, self.procedure)
 
     def ping(self) -> None:
         """Read from the store once (readiness).
