@@ -106,13 +106,18 @@ _LENT: list[tuple[tuple[tuple[str, Any], ...], FastAPI]] | None = None
 """Apps ``client`` handed out during the running test (None outside a test's own fixtures)."""
 
 
-def client(store: Store | None = None, **options: Any) -> TestClient:
+def client(
+    store: Store | None = None, *, tokens: TokenTable | None = None, **options: Any
+) -> TestClient:
     """An in-process client of an app over ``store`` (in memory when omitted).
+
+    ``tokens`` is the token table (the test tokens when omitted); ``options`` go to
+    ``create_app``.
 
     The app's engine already holds the compiled bundled procedure in its cache, so tests that
     ``seed`` it skip compiling it again (registering over HTTP still checks the text).
 
-    Every call gives a new engine over ``store``, a new token table and a new session table.
+    Every call gives a new engine over ``store``, its own token table and a new session table.
     Within a test, each call also gives an app no one else is using; the app (its routes and
     middleware, all set by the options) may be one an earlier test used, given those new
     services: FastAPI prepares each app's routes at its first request, ~45 ms of CPU that
@@ -121,14 +126,15 @@ def client(store: Store | None = None, **options: Any) -> TestClient:
     Apps made outside a test's own fixtures (at import, for a module) are never shared.
     """
     engine = Engine(store=store)
+    table = token_table() if tokens is None else tokens
     key = _options_key(options)
     spare = _SPARE_APPS.get(key) if key is not None and _LENT is not None else None
     if spare:
         app = spare.pop()
-        app.state.services = Services(engine=engine, tokens=token_table())
+        app.state.services = Services(engine=engine, tokens=table)
         app.state.web = WebState(sessions=SessionTable())
     else:
-        app = create_app(engine, token_table(), **options)
+        app = create_app(engine, table, **options)
     if key is not None and _LENT is not None:
         _LENT.append((key, app))
     engine.preload(compiled())
