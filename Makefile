@@ -53,9 +53,14 @@ typecheck: install
 
 # -n auto: one pytest-xdist worker per core; --dist worksteal lets an idle worker take
 # tests queued on a busy one, so a few long tests do not leave a core waiting.
+# Every worker collects every test module, and pytest rewrites each module's asserts
+# unless tests/__pycache__ (git-ignored) holds the rewritten module from an earlier
+# run; PYTHONDONTWRITEBYTECODE, if set, would stop it being kept, and every run would
+# rewrite ~25,000 lines again in each worker (~2.5 s of CPU per worker). A first run
+# on a fresh clone gains nothing: both workers rewrite at the same time.
 test: system-deps lint typecheck
-	cd tests && ../$(BIN)/python -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml \
-	  -n auto --dist worksteal
+	cd tests && PYTHONDONTWRITEBYTECODE= ../$(BIN)/python -m pytest -q -p no:cacheprovider \
+	  --rootdir=.. -c ../pyproject.toml -n auto --dist worksteal
 
 # docs/actions.md, docs/guards.md and docs/counting.md are generated; a test compares them.
 reference: install

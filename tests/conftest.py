@@ -23,6 +23,8 @@ written on the tests themselves.
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import compile_cache
@@ -85,6 +87,21 @@ def _uses_postgres(item: pytest.Item) -> bool:
     if callspec is not None and "postgresql" in callspec.params.values():
         return True
     return "postgres" in item.name.lower()
+
+
+@pytest.fixture(autouse=True)
+def _apps_lent_for_one_test() -> Iterator[None]:
+    """Let ``server_support.client`` reuse, in this test, apps that earlier tests are done with.
+
+    Looked up rather than imported, so a process whose tests never import it (the xdist
+    controller among them) does not load FastAPI for nothing.
+    """
+    support = sys.modules.get("server_support")
+    if support is None:
+        yield
+        return
+    with support.lending_apps():
+        yield
 
 
 @pytest.fixture

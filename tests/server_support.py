@@ -23,13 +23,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import load_procedure
 from engine.runtime.engine import Engine
 from engine.server import Principal, TokenTable, create_app, token_hash
+from engine.server.deps import Services
 from engine.storage.base import Store
+from engine.web import SessionTable, WebState
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCEDURE_PATH = ROOT / "procedures" / "four-deliberations-two-disclosures.yaml"
@@ -97,15 +100,65 @@ def compiled() -> CompiledProcedure:
     return load_procedure(PROCEDURE_PATH)
 
 
-def client(store: Store | None = None, **options: Any) -> TestClient:
+_SPARE_APPS: dict[tuple[tuple[str, Any], ...], list[FastAPI]] = {}
+"""Apps a finished test used, by ``create_app`` options, for a later test to take."""
+_LENT: list[tuple[tuple[tuple[str, Any], ...], FastAPI]] | None = None
+"""Apps ``client`` handed out during the running test (None outside a test's own fixtures)."""
+
+
+def client(
+    store: Store | None = None, *, tokens: TokenTable | None = None, **options: Any
+) -> TestClient:
     """An in-process client of an app over ``store`` (in memory when omitted).
+
+    ``tokens`` is the token table (the test tokens when omitted); ``options`` go to
+    ``create_app``.
 
     The app's engine already holds the compiled bundled procedure in its cache, so tests that
     ``seed`` it skip compiling it again (registering over HTTP still checks the text).
+
+    Every call gives a new engine over ``store``, its own token table and a new session table.
+    Within a test, each call also gives an app no one else is using; the app (its routes and
+    middleware, all set by the options) may be one an earlier test used, given those new
+    services: FastAPI prepares each app's routes at its first request, ~45 ms of CPU that
+    hundreds of tests paid again for the same routes. Every state an app keeps between
+    requests is in ``app.state.services`` and ``app.state.web``, which are replaced here.
+    Apps made outside a test's own fixtures (at import, for a module) are never shared.
     """
-    app = create_app(Engine(store=store), token_table(), **options)
-    app.state.services.engine.preload(compiled())
+    engine = Engine(store=store)
+    table = token_table() if tokens is None else tokens
+    key = _options_key(options)
+    spare = _SPARE_APPS.get(key) if key is not None and _LENT is not None else None
+    if spare:
+        app = spare.pop()
+        app.state.services = Services(engine=engine, tokens=table)
+        app.state.web = WebState(sessions=SessionTable())
+    else:
+        app = create_app(engine, table, **options)
+    if key is not None and _LENT is not None:
+        _LENT.append((key, app))
+    engine.preload(compiled())
     return TestClient(app, raise_server_exceptions=False)
+
+
+def _options_key(options: dict[str, Any]) -> tuple[tuple[str, Any], ...] | None:
+    """The options as a key, or None when one is not a plain value (a session table)."""
+    if not all(isinstance(value, int | float | bool) for value in options.values()):
+        return None
+    return tuple(sorted(options.items()))
+
+
+@contextlib.contextmanager
+def lending_apps() -> Iterator[None]:
+    """Around one test (tests/conftest.py): afterwards, the apps it used are spare."""
+    global _LENT  # noqa: PLW0603 - one test at a time per process
+    outer, _LENT = _LENT, []
+    try:
+        yield
+    finally:
+        for key, app in _LENT:
+            _SPARE_APPS.setdefault(key, []).append(app)
+        _LENT = outer
 
 
 def seed(http: TestClient) -> str:

@@ -9,6 +9,7 @@ pass by silently not testing PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from engine.audit.verify import verify_lines
+from engine.audit.verify import CaseHead, verify_lines
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import load_procedure
 from engine.runtime.engine import Engine
@@ -96,6 +97,33 @@ def verify_store(store: Store) -> dict[str, int]:
         assert report.heads[0].seq == snapshot.seq == len(lines)
         assert report.heads[0].hash == snapshot.head
         heads[case_id] = snapshot.seq
+    return heads
+
+
+def verify_store_after(store: Store, kept: dict[str, CaseHead]) -> dict[str, CaseHead]:
+    """Check what every case appended after its ``kept`` head; return each case's new head.
+
+    The record at each kept head must still carry the kept hash; the records after it
+    must continue the chain from there (``verify_lines(..., after=...)``), and the
+    snapshot must sit on the last one. Records before a kept head are not re-checked:
+    a caller that keeps heads across rounds runs ``verify_store`` once at the end.
+    """
+    heads = {}
+    for case_id in store.case_ids():
+        lines = store.export_lines(case_id)
+        head = kept.get(case_id)
+        if head is None:
+            report = verify_lines(lines)
+        else:
+            assert len(lines) >= head.seq, f"{case_id}: seq {head.seq} was verified, then lost"
+            assert json.loads(lines[head.seq - 1])["hash"] == head.hash, f"{case_id}: changed"
+            report = verify_lines(lines[head.seq :], after=[head])
+        assert report.ok, f"{case_id}: {report.failure}"
+        snapshot = store.get_case(case_id)
+        assert snapshot is not None
+        assert report.heads[0].seq == snapshot.seq == len(lines)
+        assert report.heads[0].hash == snapshot.head
+        heads[case_id] = report.heads[0]
     return heads
 
 

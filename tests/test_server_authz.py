@@ -25,6 +25,7 @@ from server_support import (
     PRINCIPALS,
     SECRETARY_TOKEN,
     auth,
+    client,
     compiled,
     procedure_text,
 )
@@ -60,10 +61,9 @@ PROPOSE = {"present": 4, "yes": 3}
 
 def _client(store: Store | None = None) -> TestClient:
     table = TokenTable([(token_hash(t), who) for t, who in {**PRINCIPALS, **SCOPED}.items()])
-    app = create_app(Engine(store=store), table)
-    app.state.services.engine.preload(compiled())
-    app.state.services.engine.register(compiled())
-    return TestClient(app, raise_server_exceptions=False)
+    http = client(store, tokens=table)
+    http.app.state.services.engine.register(compiled())  # type: ignore[attr-defined]
+    return http
 
 
 @pytest.fixture

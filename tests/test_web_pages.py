@@ -24,6 +24,7 @@ from server_support import (
     procedure_text,
     token_table,
 )
+from server_support import client as api_client
 from starlette.datastructures import FormData
 
 from engine.runtime.engine import Engine
@@ -38,10 +39,15 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def _app(sessions: SessionTable | None = None) -> tuple[TestClient, Engine]:
-    engine = Engine(store=MemoryStore())
-    app = create_app(engine, token_table(), sessions=sessions)
+    if sessions is None:
+        http = api_client(MemoryStore())  # an app an earlier test is done with, if any
+        engine: Engine = http.app.state.services.engine  # type: ignore[attr-defined]
+    else:
+        engine = Engine(store=MemoryStore())
+        app = create_app(engine, token_table(), sessions=sessions)
+        http = TestClient(app, raise_server_exceptions=False)
     engine.register(compiled())
-    return TestClient(app, raise_server_exceptions=False), engine
+    return http, engine
 
 
 def _sign_in(http: TestClient, token: str) -> str:

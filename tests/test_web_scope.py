@@ -13,12 +13,12 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from server_support import DATA, compiled, procedure_text
+from server_support import DATA, client, compiled, procedure_text
 
 from engine.definition.compile import CompiledProcedure
 from engine.definition.loader import load_source
 from engine.runtime.engine import Engine
-from engine.server import Principal, TokenTable, create_app, token_hash
+from engine.server import Principal, TokenTable, token_hash
 from engine.storage.base import CaseFilter
 from engine.storage.memory import MemoryStore
 
@@ -58,15 +58,15 @@ def _secretary_opens() -> CompiledProcedure:
 
 def _app() -> tuple[TestClient, Engine]:
     """An app over a fresh store holding c-a (柳树村) and c-b (杨村), both at seq 1."""
-    engine = Engine(store=MemoryStore())
     table = TokenTable([(token_hash(t), who) for t, who in PRINCIPALS.items()])
-    app = create_app(engine, table)
+    http = client(MemoryStore(), tokens=table)  # an app an earlier test is done with, if any
+    engine: Engine = http.app.state.services.engine  # type: ignore[attr-defined]
     engine.register(compiled())
     engine.register(_secretary_opens())
     opener = {"id": "张书记", "roles": ["branch_secretary"]}
     engine.open_case(compiled(), "c-a", DATA, actor=opener, unit=VILLAGE)
     engine.open_case(compiled(), "c-b", DATA, actor=opener, unit=NEIGHBOUR)
-    return TestClient(app, raise_server_exceptions=False), engine
+    return http, engine
 
 
 def _sign_in(http: TestClient, token: str) -> str:

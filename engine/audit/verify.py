@@ -18,6 +18,13 @@ later one must be signed too, and every case must end with a signed record
 head's seq must still have the kept hash (``head-mismatch``) and the case must
 still reach that seq (``head-missing``).
 
+Resuming (``after``): an auditor who verified a log up to each case's head can
+verify only what was appended since. The lines then hold the records after those
+heads; each case continues from its head (seq + 1, ``prev`` = its hash) instead of
+from seq 1. Records at or before a head are not read, so a record changed there
+since is not caught: the report says so (``resumed``, ``proves``), and only a
+full verify, or kept heads (``since``), proves the earlier records unchanged.
+
 What the chain alone cannot see: records missing from the *end* of a case (the
 file is a valid shorter log), or a trail rewritten and re-sealed by someone who
 can write the store. Kept heads catch the first; signatures by a key the
@@ -139,6 +146,8 @@ class VerifyReport:
     """Records after the kept heads, in the cases they name."""
     signed: int = 0
     """Records that carry a signature (checked only when ``key`` is set)."""
+    resumed: int = 0
+    """Cases continued from a head verified earlier (``after``); earlier records were not read."""
 
     @property
     def message(self) -> str:
@@ -164,16 +173,33 @@ class VerifyReport:
                 f"; {self.kept} kept head(s) unchanged and present, "
                 f"{self.after_kept} record(s) after them"
             )
+        if self.resumed:
+            what += (
+                f"; {self.resumed} case(s) resumed from heads verified earlier: "
+                "records at or before those heads were not re-checked"
+            )
         return what
 
 
 class _Chains:
     """Per-case (seq, hash, line, at) of the last verified record, and the checks beyond links."""
 
-    __slots__ = ("heads", "kept", "key", "last_signed", "matched", "records", "signed", "wanted")
+    __slots__ = (
+        "heads", "kept", "key", "last_signed", "matched", "records", "resumed", "signed", "wanted",
+    )  # fmt: skip
 
-    def __init__(self, verifier: Verifier | None = None, since: Iterable[CaseHead] = ()) -> None:
-        self.heads: dict[str, tuple[int, str, int, str]] = {}
+    def __init__(
+        self,
+        verifier: Verifier | None = None,
+        since: Iterable[CaseHead] = (),
+        after: Iterable[CaseHead] = (),
+    ) -> None:
+        # A resumed head has line 0 (it is not in the lines) and no time: the first
+        # record after it is not compared with the head's time, which was not read.
+        self.heads: dict[str, tuple[int, str, int, str]] = {
+            head.case: (head.seq, head.hash, 0, "") for head in after
+        }
+        self.resumed = len(self.heads)
         self.records = 0
         self.key = verifier.fingerprint if verifier is not None else None
         self.last_signed: dict[str, int] = {}
@@ -266,21 +292,20 @@ class _Chains:
                 f"found {kind} with prev {prev[:16]}…"
             )
         last_seq, last_hash, last_line, _at = head
+        where = f"line {last_line}" if last_line else "the head resumed from"
         if seq == last_seq + 1:
             if prev == last_hash:
                 return None
             return "broken-link", (
-                f"broken link: prev is {prev[:16]}…, but seq {last_seq} (line {last_line}) "
+                f"broken link: prev is {prev[:16]}…, but seq {last_seq} ({where}) "
                 f"has hash {last_hash[:16]}…"
             )
         if seq == last_seq:
-            return "duplicate-seq", f"duplicate seq: seq {seq} is also at line {last_line}"
+            return "duplicate-seq", f"duplicate seq: seq {seq} is also at {where}"
         if seq < last_seq:
-            return "out-of-order", (
-                f"out of order: seq {seq} comes after seq {last_seq} (line {last_line})"
-            )
+            return "out-of-order", f"out of order: seq {seq} comes after seq {last_seq} ({where})"
         return "seq-gap", (
-            f"seq gap: expected seq {last_seq + 1} after seq {last_seq} (line {last_line}), "
+            f"seq gap: expected seq {last_seq + 1} after seq {last_seq} ({where}), "
             f"found seq {seq}: records are missing or out of order"
         )
 
@@ -304,6 +329,7 @@ class _Chains:
             kept=self.kept,
             after_kept=after,
             signed=self.signed,
+            resumed=self.resumed,
         )
 
     def finish(self) -> VerifyReport:
@@ -344,6 +370,7 @@ def verify_file(
     *,
     verifier: Verifier | None = None,
     since: Iterable[CaseHead] = (),
+    after: Iterable[CaseHead] = (),
 ) -> VerifyReport:
     """Verify every chain in a JSON Lines audit file.
 
@@ -351,6 +378,8 @@ def verify_file(
         path: the audit file.
         verifier: when given, signatures are required and checked with its key.
         since: heads kept from an earlier check; each must still be in the log.
+        after: heads verified earlier; the file holds only what came after them
+            (see ``verify_lines``).
 
     Returns:
         The report; ``ok`` is False and ``failure`` set at the first problem.
@@ -359,7 +388,7 @@ def verify_file(
         LogUnreadable: the file cannot be opened (missing, a directory, no permission).
     """
     with open_log(path) as handle:
-        return verify_lines(handle, verifier=verifier, since=since)
+        return verify_lines(handle, verifier=verifier, since=since, after=after)
 
 
 def verify_bytes(
@@ -374,6 +403,7 @@ def verify_lines(  # noqa: PLR0915 - one hot loop
     *,
     verifier: Verifier | None = None,
     since: Iterable[CaseHead] = (),
+    after: Iterable[CaseHead] = (),
 ) -> VerifyReport:
     """Verify lines as iterating a binary file yields them (each ending in ``\\n``).
 
@@ -381,11 +411,32 @@ def verify_lines(  # noqa: PLR0915 - one hot loop
         lines: the file's lines, newline kept; only the last may lack one.
         verifier: when given, signatures are required and checked with its key.
         since: heads kept from an earlier check; each must still be in the log.
+        after: heads verified earlier (e.g. the ``heads`` of the last report):
+            ``lines`` hold only the records appended since. A case named here
+            continues from its head, one not named starts at seq 1. Records at or
+            before these heads are not read, so a change to them is not caught
+            (``resumed`` and ``proves`` say so). With no new record, the report is
+            ok and keeps the heads as they were.
 
     Returns:
         The report.
+
+    Raises:
+        ValueError: ``after`` with ``verifier`` or ``since`` (signatures and kept
+            heads need the records before the heads: verify the whole log), or
+            two heads for one case.
     """
-    chains = _Chains(verifier, since)
+    resume = tuple(after)
+    kept = tuple(since)
+    if resume:
+        if verifier is not None or kept:
+            raise ValueError(
+                "resuming after verified heads cannot check signatures or kept heads, "
+                "which need the records before them: verify the whole log instead"
+            )
+        if len({head.case for head in resume}) != len(resume):
+            raise ValueError("two heads to resume from for one case")
+    chains = _Chains(verifier, kept, resume)
     wanted = chains.wanted
     heads = chains.heads
     sha256 = hashlib.sha256
