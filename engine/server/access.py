@@ -1,9 +1,11 @@
 """The door of the HTTP API: a token's scope applied to cases, before the engine is asked.
 
-Every case endpoint fetches the case through here. A case outside the token's
+Every case endpoint fetches the case through here, except an event attempt: the
+engine hands ``write_refusal`` the snapshot it fires on (``Engine.fire``'s
+``door``), so the case is not read twice. A case outside the token's
 units, a write by an auditor, or an attempt by an actor who holds no role in the
 case's procedure is answered ``403 forbidden`` and logged by the server, one
-bounded line per refusal; nothing reaches the engine, so nothing is written to
+bounded line per refusal; the attempt is not recorded, so nothing is written to
 any chain. The engine makes the same role checks itself (``Forbidden``), so an
 embedding system that bypasses this module is held to them too.
 """
