@@ -20,6 +20,7 @@ from store_support import RECONVENE, SECRETARY, T0, open_case, verify_store
 
 from engine.errors import Conflict, TimeWentBackwards
 from engine.runtime.engine import Engine
+from engine.runtime.snapshot import CaseSnapshot
 from engine.storage import open_store
 
 
@@ -127,3 +128,79 @@ def test_reads_never_come_from_the_kept_snapshot(tmp_path: Path) -> None:
         second.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)
 
         assert first.case("c-1", history=False).seq == 2
+
+
+# -- a host's door, asked about the snapshot the engine fires on ----------------------------------
+
+
+class _Refused(Exception):
+    pass
+
+
+def test_the_door_is_asked_about_the_kept_snapshot_and_nothing_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The door sees the snapshot the engine kept from its last commit; the store is not read."""
+    engine = Engine(open_store(f"sqlite:///{tmp_path / 'cases.db'}"))
+    with engine:
+        open_case(engine, "c-1")
+        engine.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)  # seq 2, kept
+        reads: list[str] = []
+        read = engine.store.get_case
+
+        def counted(case_id: str) -> CaseSnapshot | None:
+            reads.append(case_id)
+            return read(case_id)
+
+        monkeypatch.setattr(engine.store, "get_case", counted)
+        asked: list[int] = []
+
+        outcome = engine.fire(
+            "c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0,
+            door=lambda snapshot: asked.append(snapshot.seq),
+        )  # fmt: skip
+
+        assert (asked, reads, outcome.seq, outcome.status) == ([2], [], 3, "applied")
+
+
+def test_a_door_refusing_a_stale_kept_snapshot_is_asked_again_on_the_stored_case(
+    tmp_path: Path,
+) -> None:
+    """Another engine moved the case: the door judges the stored case, and the event lands."""
+    first, second = _two_engines(tmp_path)
+    with first, second:
+        open_case(first, "c-1")
+        first.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)  # seq 2, kept
+        second.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)  # seq 3
+        asked: list[int] = []
+
+        def door(snapshot: CaseSnapshot) -> None:
+            asked.append(snapshot.seq)
+            if snapshot.seq < 3:
+                raise _Refused("judged on an old snapshot")
+
+        outcome = first.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0, door=door)
+
+        assert (asked, outcome.seq, outcome.status) == ([2, 3], 4, "applied")
+        assert verify_store(first.store) == {"c-1": 4}
+
+
+def test_a_door_refusing_the_stored_case_is_the_answer_and_nothing_is_recorded(
+    tmp_path: Path,
+) -> None:
+    """A refusal on the case as stored is raised as it is; the chain does not grow."""
+    engine = Engine(open_store(f"sqlite:///{tmp_path / 'cases.db'}"))
+    with engine:
+        open_case(engine, "c-1")
+        engine.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)  # seq 2, kept
+        asked: list[int] = []
+
+        def door(snapshot: CaseSnapshot) -> None:
+            asked.append(snapshot.seq)
+            raise _Refused("not this caller")
+
+        with pytest.raises(_Refused, match="not this caller"):
+            engine.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0, door=door)
+
+        assert asked == [2, 2]  # the kept snapshot, then the stored case
+        assert verify_store(engine.store) == {"c-1": 2}

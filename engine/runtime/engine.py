@@ -19,7 +19,7 @@ the very same record. Time comes only from the attempt's ``at``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -314,11 +314,18 @@ class Engine(StoreReads):
         at: datetime | None = None,
         idempotency_key: str | None = None,
         expected_seq: int | None = None,
+        door: Callable[[CaseSnapshot], None] | None = None,
     ) -> Outcome:
         """Attempt ``event`` on a case; the outcome says applied or refused, and why.
 
         Idempotency keys are the actor's own: the same key sent by two actors names
         two different requests.
+
+        ``door``, when given, is asked first about the snapshot the attempt starts
+        from, and what it raises is the answer (nothing is recorded): a host's own
+        check of who may act on the case (the HTTP API's units and roles) then needs
+        no read of its own. A snapshot the engine kept from its last commit may be
+        stale, so a refusal on it is asked again on the case as stored now.
 
         Raises:
             UnknownCase: when there is no such case.
@@ -338,6 +345,8 @@ class Engine(StoreReads):
                 cached = snapshot is not None
                 if snapshot is None:
                     snapshot = self._snapshot(case_id)
+                if door is not None:
+                    snapshot, cached = self._admitted(snapshot, cached, door)
                 try:
                     return self._fire(
                         snapshot, event, actor=actor, payload=payload, at=at,
@@ -364,6 +373,21 @@ class Engine(StoreReads):
         finally:
             if turn:
                 self._turns.give(case_id)
+
+    def _admitted(
+        self, snapshot: CaseSnapshot, cached: bool, door: Callable[[CaseSnapshot], None]
+    ) -> tuple[CaseSnapshot, bool]:
+        """``snapshot`` once ``door`` lets it through; a kept one it refuses is read again."""
+        try:
+            door(snapshot)
+        except Exception:
+            if not cached:
+                raise
+            self._cases.drop(snapshot.id)
+            fresh = self._snapshot(snapshot.id)
+            door(fresh)
+            return fresh, False
+        return snapshot, cached
 
     def _fire(
         self,

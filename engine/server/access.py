@@ -1,9 +1,11 @@
 """The door of the HTTP API: a token's scope applied to cases, before the engine is asked.
 
-Every case endpoint fetches the case through here. A case outside the token's
+Every case endpoint fetches the case through here, except an event attempt: the
+engine hands ``write_refusal`` the snapshot it fires on (``Engine.fire``'s
+``door``), so the case is not read twice. A case outside the token's
 units, a write by an auditor, or an attempt by an actor who holds no role in the
 case's procedure is answered ``403 forbidden`` and logged by the server, one
-bounded line per refusal; nothing reaches the engine, so nothing is written to
+bounded line per refusal; the attempt is not recorded, so nothing is written to
 any chain. The engine makes the same role checks itself (``Forbidden``), so an
 embedding system that bypasses this module is held to them too.
 """
@@ -62,8 +64,12 @@ def readable_case(
     """
     snapshot = services.engine.snapshot(case_id)
     if not caller.may_read(snapshot.unit):
-        raise forbidden(request, f"{caller.actor} may not see case {case_id}: outside their units")
+        raise forbidden(request, _unseen(caller, case_id))
     return snapshot
+
+
+def _unseen(caller: Principal, case_id: str) -> str:
+    return f"{caller.actor} may not see case {case_id}: outside their units"
 
 
 def procedure_of(services: Services, snapshot: CaseSnapshot) -> Procedure:
@@ -76,6 +82,25 @@ def procedure_of(services: Services, snapshot: CaseSnapshot) -> Procedure:
     return compiled.procedure
 
 
+def write_refusal(services: Services, caller: Principal, snapshot: CaseSnapshot) -> str | None:
+    """Why ``caller`` may not attempt events on the case ``snapshot`` shows; None when they may.
+
+    Raises:
+        ProblemError: 503 when the case's procedure version is not in the store.
+    """
+    if not caller.may_read(snapshot.unit):
+        return _unseen(caller, snapshot.id)
+    if caller.auditor:
+        return f"{caller.actor} is an auditor: auditors read, they do not act"
+    procedure = procedure_of(services, snapshot)
+    if not caller.may_write(procedure, snapshot.unit):
+        return (
+            f"{caller.actor} holds no role of {procedure.id} ({procedure.title}); "
+            "the attempt was not recorded"
+        )
+    return None
+
+
 def writable_case(
     services: Services, caller: Principal, request: Request, case_id: str
 ) -> CaseSnapshot:
@@ -86,14 +111,8 @@ def writable_case(
         ProblemError: 403 for an auditor, a case outside the caller's units, or a
             caller who holds no role in the case's procedure.
     """
-    snapshot = readable_case(services, caller, request, case_id)
-    if caller.auditor:
-        raise forbidden(request, f"{caller.actor} is an auditor: auditors read, they do not act")
-    procedure = procedure_of(services, snapshot)
-    if not caller.may_write(procedure, snapshot.unit):
-        raise forbidden(
-            request,
-            f"{caller.actor} holds no role of {procedure.id} ({procedure.title}); "
-            "the attempt was not recorded",
-        )
+    snapshot = services.engine.snapshot(case_id)
+    detail = write_refusal(services, caller, snapshot)
+    if detail is not None:
+        raise forbidden(request, detail)
     return snapshot

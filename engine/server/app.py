@@ -26,8 +26,12 @@ from engine.server.limits import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_IN_FLIGHT,
     DEFAULT_MAX_BODY,
+    ASGIApp,
     BodyLimit,
     InFlightLimit,
+    Receive,
+    Scope,
+    Send,
 )
 from engine.server.models import Health
 from engine.server.problems import (
@@ -85,7 +89,7 @@ def create_app(
         routes_procedures,
     )
 
-    app = FastAPI(
+    app = _Api(
         title="yishi",
         version="0.1.0",
         summary="Governance procedures as audited state machines",
@@ -102,13 +106,37 @@ def create_app(
     _add_health(app)
     _add_handlers(app)
     mount_workbench(app, sessions)
-    # The last added runs first: bodies are read before a request counts as in flight,
-    # and the lean event path runs within both limits.
+    # Bodies are read before a request counts as in flight, and the lean event path
+    # runs within both limits; all three come before FastAPI's own layers.
+    inner: ASGIApp = app.whole
     if fast_fire:
-        app.add_middleware(FastFire, api=app)
-    app.add_middleware(InFlightLimit, limit=in_flight)
-    app.add_middleware(BodyLimit, max_body=max_body, body_timeout=body_timeout)
+        inner = FastFire(inner, api=app)
+    app.front = BodyLimit(
+        InFlightLimit(inner, limit=in_flight), max_body=max_body, body_timeout=body_timeout
+    )
     return app
+
+
+class _Api(FastAPI):
+    """FastAPI behind the request limits and the lean event path.
+
+    They run before FastAPI's own layers (its error, telemetry and body-size
+    middleware, Starlette's router), not among them: a request they answer —
+    an event attempt through ``engine.server.fast_fire``, or a refusal for size,
+    time or load — then costs none of that work. Everything else goes on to
+    FastAPI as it came.
+    """
+
+    front: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve through the limits, then the lean path, then FastAPI."""
+        scope["app"] = self
+        await self.front(scope, receive, send)
+
+    async def whole(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI itself, with all its layers."""
+        await super().__call__(scope, receive, send)
 
 
 def _add_health(app: FastAPI) -> None:

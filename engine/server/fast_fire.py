@@ -2,8 +2,9 @@
 
 Through FastAPI, firing an event cost about three times the engine's own work
 (issue 11): route matching over every route, dependency solving, the pydantic
-body model and header validation. This ASGI middleware sits inside the body and
-in-flight limits and takes only a request that is plainly well formed — the
+body model and header validation, and FastAPI's own middleware layers. This ASGI
+middleware sits inside the body and in-flight limits, in front of all of FastAPI
+(``create_app``), and takes only a request that is plainly well formed — the
 path's case id, a bearer token in the token file, at most one of each header it
 reads, each matching its pattern, a JSON object body of ``event`` and
 ``payload`` of the right types. Everything else (a missing or unknown token, a
@@ -75,7 +76,7 @@ class FastFire:
     """ASGI middleware: fire well-formed events directly; hand anything else to ``app``.
 
     Args:
-        app: the rest of the application (FastAPI's exception middleware and router).
+        app: FastAPI, with all its layers (``create_app`` puts this path in front of them).
         api: the FastAPI application, for its services and exception handlers.
     """
 

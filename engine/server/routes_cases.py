@@ -24,9 +24,10 @@ from pydantic import AwareDatetime
 
 from engine.errors import Conflict
 from engine.runtime.queries import CaseFilter
+from engine.runtime.snapshot import CaseSnapshot
 from engine.runtime.types import Actor, Outcome
 from engine.runtime.types import Reason as ReasonValue
-from engine.server.access import forbidden, readable_case, writable_case
+from engine.server.access import forbidden, readable_case, writable_case, write_refusal
 from engine.server.auth import Principal
 from engine.server.deps import MAX_PAGE, Caller, Deps, Services
 from engine.server.exact_json import require_exact, require_shallow
@@ -297,6 +298,10 @@ def fire(
     )
 
 
+class _Refused(Exception):
+    """The door's refusal inside ``Engine.fire``: answered 403 and logged once, outside it."""
+
+
 def fire_checked(
     deps: Services,
     caller: Principal,
@@ -317,12 +322,19 @@ def fire_checked(
     Raises:
         as ``fire``.
     """
-    writable_case(deps, caller, request, case_id)
-    # Inexact values go on to the engine, which refuses and records them (payload withheld).
-    require_shallow(payload, "body.payload")
     expected = None
     if if_match is not None and if_match != "*":
         expected = int(if_match.strip('"'))
+
+    def door(snapshot: CaseSnapshot) -> None:
+        # Asked by the engine about the snapshot it fires on, so the door reads nothing.
+        detail = write_refusal(deps, caller, snapshot)
+        if detail is not None:
+            raise _Refused(detail)
+        # Inexact values go on to the engine, which refuses and records them (payload
+        # withheld); only nesting too deep to copy is stopped, after the door.
+        require_shallow(payload, "body.payload")
+
     try:
         outcome = deps.engine.fire(
             case_id,
@@ -331,7 +343,10 @@ def fire_checked(
             payload=payload,
             idempotency_key=idempotency_key,
             expected_seq=expected,
+            door=door,
         )
+    except _Refused as exc:
+        raise forbidden(request, str(exc)) from None
     except Conflict as exc:
         if expected is None:
             raise
