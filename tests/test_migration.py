@@ -130,6 +130,39 @@ def test_1990_rules_migrated_mid_way_to_2020_and_finished(tmp_path: Path, store:
     }
 
 
+def test_the_next_event_after_a_migration_starts_from_the_migrated_case(store: Store) -> None:
+    """After ``migrate_cases``, the engine that migrated fires the next event on the migrated
+    case itself (its door asked about the new version) without reading the case again or
+    having an attempt refused as stale: a kept pre-migration snapshot would have let an
+    idempotent retry be answered before the door saw the new version's roles."""
+    engine = Engine(store=store)
+    body = election_body()
+    vote, *_ = open_election(engine, CASE, body)
+    rules_2020 = amended()
+    when = parse_time("2004-04-02T08:00:00+08:00")
+    (result,) = migrate_cases(engine, [CASE], rules_2020, state_map={}, data_map={},
+                              reason=WHY, actor=ADMIN, at=when)  # fmt: skip
+    assert result.seq is not None
+
+    asked: list[tuple[str, int]] = []
+    reads: list[str] = []
+    get_case = store.get_case
+
+    def counted(case_id: str) -> Any:
+        reads.append(case_id)
+        return get_case(case_id)
+
+    store.get_case = counted  # type: ignore[method-assign]
+    outcome = engine.fire(
+        CASE, vote["event"], actor=Actor.of(body["actors"][vote["actor"]]),
+        payload=vote["payload"], at=parse_time("2004-04-02T09:00:00+08:00"),
+        door=lambda snapshot: asked.append((snapshot.procedure_sha256, snapshot.seq)),
+    )  # fmt: skip
+    assert outcome.applied, outcome.reason
+    assert asked == [(rules_2020.procedure.sha256, result.seq)]
+    assert reads == []
+
+
 def test_a_migrated_case_imports_into_another_store(tmp_path: Path) -> None:
     """Migration: an exported case with a case.migrated record imports elsewhere, each segment
     re-executed under its own version, and lands under the version it migrated to."""
