@@ -204,3 +204,31 @@ def test_a_door_refusing_the_stored_case_is_the_answer_and_nothing_is_recorded(
 
         assert asked == [2, 2]  # the kept snapshot, then the stored case
         assert verify_store(engine.store) == {"c-1": 2}
+
+
+def test_a_keyed_retry_is_answered_only_after_the_door_saw_the_stored_case(
+    tmp_path: Path,
+) -> None:
+    """Another engine moved the case after the first attempt: before the retry's first
+    outcome is given back, the door judges the case as stored now, and its refusal (the
+    caller's unit or role gone, say) is the answer instead of the replay."""
+    first, second = _two_engines(tmp_path)
+    with first, second:
+        open_case(first, "c-1")
+        keyed = {"actor": SECRETARY, "payload": RECONVENE, "at": T0, "idempotency_key": "k1"}
+        applied = first.fire("c-1", "propose", **keyed)  # seq 2, kept by `first`
+        second.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)  # seq 3
+        asked: list[int] = []
+
+        def door(snapshot: CaseSnapshot) -> None:
+            asked.append(snapshot.seq)
+            if snapshot.seq >= 3:
+                raise _Refused("no longer this caller's case")
+
+        with pytest.raises(_Refused, match="no longer this caller's case"):
+            first.fire("c-1", "propose", door=door, **keyed)
+        assert asked == [2, 3, 3]  # the kept snapshot, then the stored case (asked again)
+
+        replayed = first.fire("c-1", "propose", door=lambda _: None, **keyed)
+        assert (replayed.seq, replayed.replayed, applied.seq) == (2, True, 2)
+        assert verify_store(first.store) == {"c-1": 3}

@@ -348,10 +348,16 @@ class Engine(StoreReads):
                 if door is not None:
                     snapshot, cached = self._admitted(snapshot, cached, door)
                 try:
-                    return self._fire(
+                    outcome = self._fire(
                         snapshot, event, actor=actor, payload=payload, at=at,
                         idempotency_key=idempotency_key, expected_seq=expected_seq,
                     )  # fmt: skip
+                    if not (outcome.replayed and cached and self._moved(snapshot)):
+                        return outcome
+                    # A retry's first outcome is answered only once the door and the role
+                    # check have judged the case as stored now, not a kept snapshot.
+                    snapshot = self._cases.get(case_id)
+                    continue
                 except EngineError as exc:
                     # A cached snapshot may be stale: every error it led to is checked on
                     # a fresh read. A fresh one was current when read: only a Conflict
@@ -373,6 +379,15 @@ class Engine(StoreReads):
         finally:
             if turn:
                 self._turns.give(case_id)
+
+    def _moved(self, kept: CaseSnapshot) -> bool:
+        """Whether the stored case moved past ``kept``; if so, the stored one is kept instead."""
+        stored = self._snapshot(kept.id)
+        if stored.seq == kept.seq:
+            return False
+        self._cases.drop(kept.id)
+        self._cases.put(stored)
+        return True
 
     def _admitted(
         self, snapshot: CaseSnapshot, cached: bool, door: Callable[[CaseSnapshot], None]
