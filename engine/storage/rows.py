@@ -159,8 +159,17 @@ def record_line(record: Mapping[str, Any]) -> str:
         StoreError: when the record is not sealed, or (for a record not straight from
             ``seal``) was changed after sealing.
     """
+    return record_bytes(record).decode("utf-8")
+
+
+def record_bytes(record: Mapping[str, Any]) -> bytes:
+    """``record_line`` as its UTF-8 bytes (as sealed: nothing decoded).
+
+    Raises:
+        StoreError: as ``record_line``.
+    """
     try:
-        return line_of(record)[:-1].decode("utf-8")
+        return line_of(record)[:-1]
     except AuditError as exc:
         raise StoreError(f"refusing to store case {record.get('case')!r}: {exc}") from exc
 

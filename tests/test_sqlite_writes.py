@@ -1,8 +1,11 @@
-"""Specification: the SQLite store's queries stay indexed, and a commit rewrites no idle index.
+"""Specification: what a SQLite commit writes — no idle index, each line as the text it is.
 
 Every commit rewrites the index entries holding ``updated_us``, so the schema keeps
-only indexes some query uses (schema 4 dropped ``cases_unit``, which none did). The
+only indexes some query uses (schema 4 dropped ``cases_unit``, which none did); the
 statements are the store's own, caught as it runs them, and asked for their plan.
+A record's line is bound as its UTF-8 bytes and stored as text (``CAST``), so it is
+neither decoded nor encoded again per commit; a file whose text is not UTF-8 gets
+``str`` as before.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from store_support import DATA, RECONVENE, SECRETARY, T0, procedure, verify_store
 
+from engine.audit.jsonl import line_of
 from engine.runtime.engine import Engine
 from engine.storage import CaseFilter
 from engine.storage.migrations import LATEST
@@ -114,3 +118,46 @@ def test_a_schema_3_database_loses_the_idle_unit_index_and_keeps_its_cases(
     assert (version, left) == (LATEST, 0)
     assert [case.id for case in scoped.cases] == ["c-1"]
     assert heads == {"c-1": 1, "c-2": 1}
+
+
+def _lines_as_stored(path: Path) -> list[tuple[str, bytes]]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT typeof(record), CAST(record AS BLOB) FROM events ORDER BY seq"
+        ).fetchall()
+    conn.close()
+    return [(str(kind), bytes(blob)) for kind, blob in rows]
+
+
+def test_each_line_is_stored_as_the_text_that_was_sealed(tmp_path: Path) -> None:
+    """Rule: the events column holds text (not a blob), the very bytes the record was
+    sealed with, and export gives them back."""
+    path = tmp_path / "cases.db"
+    store = SqliteStore(path)
+    engine = Engine(store=store)
+    engine.open_case(procedure(), "c-1", DATA, actor=SECRETARY, at=T0)
+    engine.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)
+    sealed = [line_of(record)[:-1] for record in store.records("c-1")]
+    exported = store.export_lines("c-1")
+    store.close()
+
+    assert store.sqlite.line_bytes
+    assert _lines_as_stored(path) == [("text", line) for line in sealed]
+    assert exported == [line + b"\n" for line in sealed]
+
+
+def test_a_file_whose_text_is_utf16_gets_its_lines_as_text_too(tmp_path: Path) -> None:
+    """Rule: in a database made with UTF-16 text, bytes cast to text would be misread;
+    the store binds lines as str there, and they read back and verify."""
+    path = tmp_path / "utf16.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA encoding = 'UTF-16le'")
+        conn.execute("CREATE TABLE made (one INTEGER)")
+    conn.close()
+    with SqliteStore(path) as store:
+        engine = Engine(store=store)
+        engine.open_case(procedure(), "c-1", DATA, actor=SECRETARY, at=T0)
+        engine.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)
+        assert not store.sqlite.line_bytes
+        assert verify_store(store) == {"c-1": 2}
+        assert store.records("c-1")[0]["data"]["matter"] == DATA["matter"]
