@@ -330,7 +330,7 @@ def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
 
     result = yishi("case", "show", "c-0", "--db", f"sqlite:///{path}", cwd=tmp_path)
 
-    assert_one_clear_line(result, "schema version 99", "up to 3", "upgrade yishi")
+    assert_one_clear_line(result, "schema version 99", "up to 4", "upgrade yishi")
     assert _files(tmp_path) == before
 
 

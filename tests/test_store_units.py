@@ -209,7 +209,6 @@ def test_a_refused_door_stores_nothing(engine: Engine, store: Store) -> None:
 
 def _sqlite_to_v1(path: Path) -> None:
     with sqlite3.connect(path) as conn:
-        conn.execute("DROP INDEX cases_unit")
         conn.execute("ALTER TABLE cases DROP COLUMN unit")
         conn.execute("ALTER TABLE procedures DROP COLUMN registered_at")  # schema 3's
         conn.execute("ALTER TABLE procedures DROP COLUMN registered_by")
@@ -224,7 +223,6 @@ def _pg_to_v1(url: str) -> None:
     base, schema = url.split("?schema=", 1)
     with psycopg.connect(base, autocommit=True) as conn:
         name = sql.Identifier(schema)
-        conn.execute(sql.SQL("DROP INDEX {}.cases_unit").format(name))
         conn.execute(sql.SQL("ALTER TABLE {}.cases DROP COLUMN unit").format(name))
         for column in ("registered_at", "registered_by"):  # schema 3's
             conn.execute(

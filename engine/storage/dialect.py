@@ -51,7 +51,8 @@ class CaseWrite:
     case_id: str
     seq: int
     row: tuple[Any, ...]
-    line: str
+    line: str | bytes
+    """The record's line as the dialect binds it (``Dialect.line_bytes``)."""
     expected_seq: int
     prev: str
     key: str | None
@@ -69,11 +70,16 @@ class Dialect(Protocol):
         where: how messages name the database (a path, or a URL without password).
         claim_lock: what follows the claim query's inner SELECT (row locks to skip).
         no_limit: the LIMIT value that means "all rows".
+        line_bytes: whether a record's line is bound as its UTF-8 bytes, which
+            ``CAST(? AS TEXT)`` stores as the text they encode (SQLite, whose text is
+            UTF-8: no decoding to ``str`` and encoding back per commit), rather than as
+            ``str`` (PostgreSQL, where the cast of bytes would be their hex).
     """
 
     where: str
     claim_lock: str
     no_limit: int | None
+    line_bytes: bool
 
     def reading(self) -> AbstractContextManager[Session]:
         """A session for reads (no transaction of its own).

@@ -59,7 +59,15 @@ _V3 = (
     "ALTER TABLE procedures ADD COLUMN registered_by TEXT",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+_V4 = (
+    # cases_unit served no query: a unit scope matches a path or its prefix (``substr``),
+    # which neither database looks up in an index, so both walk cases_updated. Yet every
+    # commit rewrote its entry (it holds updated_us): one more page per commit to write and
+    # fsync. IF EXISTS: a database taken back to an older version by hand may lack it.
+    "DROP INDEX IF EXISTS cases_unit",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 """``MIGRATIONS[n - 1]`` takes a database from version n - 1 to version n."""
 
 LATEST = len(MIGRATIONS)

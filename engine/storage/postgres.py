@@ -116,6 +116,7 @@ class PostgresDialect:
 
     claim_lock = " FOR UPDATE SKIP LOCKED"
     no_limit: int | None = None
+    line_bytes = False  # bytes would be bytea, cast to its hex text
 
     def __init__(self, url: str, *, connect_timeout: int = 5) -> None:
         self.where = self.url = redact(url)

@@ -32,6 +32,7 @@ from engine.storage.rows import (
     micros,
     parse_line_text,
     procedure_ref,
+    record_bytes,
     record_line,
     snapshot_of,
 )
@@ -47,7 +48,8 @@ _UPDATE_CASE = (
     + ", lease_until = NULL WHERE id = ? AND seq = ? AND head = ?"
 )
 _SELECT_CASE = f"SELECT {_COLUMNS} FROM cases"
-_INSERT_EVENT = "INSERT INTO events (case_id, seq, record) VALUES (?, ?, ?)"
+_INSERT_EVENT = "INSERT INTO events (case_id, seq, record) VALUES (?, ?, CAST(? AS TEXT))"
+"""The line is bound as text, or as UTF-8 bytes stored as the text they are (``line_bytes``)."""
 _INSERT_KEY = (
     "INSERT INTO idempotency_keys (case_id, key, fingerprint, seq) VALUES (?, ?, ?, ?) "
     "ON CONFLICT DO NOTHING"
@@ -181,7 +183,7 @@ class SqlStore:
             case_id=snapshot.id,
             seq=snapshot.seq,
             row=case_row(snapshot),
-            line=record_line(record),
+            line=record_bytes(record) if self.dialect.line_bytes else record_line(record),
             expected_seq=expected_seq,
             prev=str(record.get("prev")),
             key=idempotency_key if fingerprint is not None else None,

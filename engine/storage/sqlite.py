@@ -120,6 +120,7 @@ class SqliteDialect:
 
     claim_lock = ""
     no_limit: int | None = -1
+    line_bytes = True  # unless the file's text is not UTF-8 (see ``_prepare``)
 
     def __init__(
         self, path: str | Path, *, sync: Sync = "full", timeout: float = 30.0, max_batch: int = 1000
@@ -171,6 +172,10 @@ class SqliteDialect:
             conn.execute("PRAGMA journal_mode = WAL").fetchone()
             conn.execute(f"PRAGMA synchronous = {self.sync.upper()}")
             conn.execute("PRAGMA cache_size = -65536")
+            # CAST(? AS TEXT) reads bound bytes in the file's encoding: UTF-8 unless
+            # someone made the file otherwise, and then lines are bound as str.
+            encoding = conn.execute("PRAGMA encoding").fetchone()
+            self.line_bytes = encoding is not None and str(encoding[0]) == "UTF-8"
             if self._schema_is_current(conn):
                 return
             conn.execute("BEGIN IMMEDIATE")
