@@ -21,7 +21,7 @@ import orjson
 from engine.actions.context import ActionContext
 from engine.audit.canonical import canonical_bytes, check_exact, exact_copy
 from engine.audit.chain import GENESIS, Sealed, seal_record
-from engine.audit.entry import AuditRecord, ProcedureStamp
+from engine.audit.entry import ProcedureStamp, new_record
 from engine.audit.errors import NotCanonicalizable
 from engine.audit.record import Kind
 from engine.definition.compile import CompiledProcedure, CompiledTransition
@@ -48,11 +48,12 @@ from engine.runtime.refusal import (
     withheld_reason,
 )
 from engine.runtime.selector import Selector
-from engine.runtime.snapshot import CaseSnapshot
+from engine.runtime.snapshot import CaseSnapshot, new_snapshot
 from engine.runtime.types import (
     Actor,
     Outcome,
     Reason,
+    new_outcome,
 )
 from engine.units import check_unit
 
@@ -239,7 +240,7 @@ def open_record(
     if violations:
         raise InvalidData(violations)
     at_text = format_time(at)
-    record = AuditRecord(
+    record = new_record(
         case=case_id,
         seq=1,
         at=at_text,
@@ -259,7 +260,7 @@ def open_record(
     )
     sealed = seal_record(record, GENESIS, signer)
     due, timer_event = _deadline(runner, procedure.initial, at)
-    snapshot = CaseSnapshot(
+    snapshot = new_snapshot(
         id=case_id,
         procedure_id=procedure.id,
         procedure_version=procedure.version,
@@ -473,7 +474,7 @@ def attempt(
         kind: Kind = "timer.fired"  # applied or not: the reason says which
     else:
         kind = "event.refused" if reason is not None else "event.applied"
-    record = AuditRecord(
+    record = new_record(
         case=snapshot.id,
         seq=snapshot.seq + 1,
         at=at_text,
@@ -503,7 +504,7 @@ def attempt(
         due, timer_event = None, None  # a refused timer is recorded, not retried
     # Every field named (``replace`` costs several times more); a test holds this
     # list to CaseSnapshot's fields.
-    new = CaseSnapshot(
+    new = new_snapshot(
         id=snapshot.id,
         procedure_id=snapshot.procedure_id,
         procedure_version=snapshot.procedure_version,
@@ -668,7 +669,7 @@ def outcome_of(record: Mapping[str, Any]) -> Outcome:
     """
     entry = record.entry if isinstance(record, Sealed) else None
     if entry is not None:
-        return Outcome(
+        return new_outcome(
             case=entry.case,
             seq=entry.seq,
             status="refused" if entry.reason is not None else "applied",
@@ -680,7 +681,7 @@ def outcome_of(record: Mapping[str, Any]) -> Outcome:
             record=record,
         )
     reason = record.get("reason")
-    return Outcome(
+    return new_outcome(
         case=record["case"],
         seq=record["seq"],
         status="refused" if "reason" in record else "applied",

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from engine.errors import SourceLocation
 from engine.guards.cel import CelExpression, CelRuntimeError
-from engine.guards.checks import Env, GuardResult
+from engine.guards.checks import Env, GuardResult, guard_result
 from engine.guards.kind import LABEL_SCHEMA, BuildContext, CompileContext, GuardKind, Path
 
 
@@ -61,7 +61,7 @@ class CelCheck:
         try:
             value = self.expression.evaluate(env)
         except CelRuntimeError as exc:
-            return GuardResult(
+            return guard_result(
                 kind="cel",
                 label=self.label,
                 passed=False,
@@ -71,7 +71,7 @@ class CelCheck:
             )
         if not isinstance(value, bool):
             message = f"gave {value!r}, not true or false"
-            return GuardResult(
+            return guard_result(
                 kind="cel",
                 label=self.label,
                 passed=False,
@@ -79,7 +79,7 @@ class CelCheck:
                 explanation=f"{self.describe()}: {message}",
                 error=message,
             )
-        return GuardResult(
+        return guard_result(
             kind="cel",
             label=self.label,
             passed=value,
