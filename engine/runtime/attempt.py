@@ -198,7 +198,7 @@ def make_env(
     says the same hour whatever offset the client wrote ``at`` with. It is worked out
     when an expression first reads it (most never do).
     """
-    env = Bindings(data=data, payload=payload, actor=actor.record())
+    env = Bindings.fresh(data=data, payload=payload, actor=actor.record())
     return env.defer("now", partial(local_time, at, time_zone))
 
 

@@ -57,9 +57,10 @@ class CelCheck:
         return self.describe()
 
     def evaluate(self, env: Env) -> GuardResult:
-        inputs = {"expression": self.expression.source, "reads": self._reads(env)}
+        reads = self._reads(env)
+        inputs = {"expression": self.expression.source, "reads": reads}
         try:
-            value = self.expression.evaluate(env)
+            value = self.expression.evaluate(env, reads)
         except CelRuntimeError as exc:
             return guard_result(
                 kind="cel",
