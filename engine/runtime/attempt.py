@@ -235,7 +235,7 @@ def open_record(
     procedure = runner.procedure
     shown_on_wall_clock(at, procedure.time_zone)
     check_unit(unit)
-    initial_data = copy_json(dict(data))
+    initial_data = copy_json(data if type(data) is dict else dict(data))  # a dict: one copy
     violations = runner.data.violations(initial_data)
     if violations:
         raise InvalidData(violations)
@@ -530,7 +530,8 @@ def _exact_payload(event: str, payload: Mapping[str, Any]) -> tuple[dict[str, An
     check is still copied for the record, which then keeps only its withheld form.
     """
     try:
-        return exact_copy(dict(payload)), None
+        # A dict is copied as it is (``dict(payload)`` first would copy it twice).
+        return exact_copy(payload if type(payload) is dict else dict(payload)), None
     except (NotCanonicalizable, RecursionError) as exc:
         return copy_json(dict(payload)), _inexact_reason(event, exc)
 
