@@ -32,7 +32,16 @@ ENGINE = Path(__file__).resolve().parent.parent / "engine"
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("errors", ("engine.errors",)),
-    ("foundations", ("engine.bundled", "engine.regular_file", "engine.schemas", "engine.units")),
+    (
+        "foundations",
+        (
+            "engine.bundled",
+            "engine.frozen",
+            "engine.regular_file",
+            "engine.schemas",
+            "engine.units",
+        ),
+    ),
     ("guards", ("engine.guards",)),
     ("governance", ("engine.governance",)),
     ("actions", ("engine.actions",)),

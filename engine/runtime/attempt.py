@@ -21,7 +21,7 @@ import orjson
 from engine.actions.context import ActionContext
 from engine.audit.canonical import canonical_bytes, check_exact, exact_copy
 from engine.audit.chain import GENESIS, Sealed, seal_record
-from engine.audit.entry import AuditRecord, ProcedureStamp
+from engine.audit.entry import ProcedureStamp, new_record
 from engine.audit.errors import NotCanonicalizable
 from engine.audit.record import Kind
 from engine.definition.compile import CompiledProcedure, CompiledTransition
@@ -48,11 +48,12 @@ from engine.runtime.refusal import (
     withheld_reason,
 )
 from engine.runtime.selector import Selector
-from engine.runtime.snapshot import CaseSnapshot
+from engine.runtime.snapshot import CaseSnapshot, new_snapshot
 from engine.runtime.types import (
     Actor,
     Outcome,
     Reason,
+    new_outcome,
 )
 from engine.units import check_unit
 
@@ -197,7 +198,7 @@ def make_env(
     says the same hour whatever offset the client wrote ``at`` with. It is worked out
     when an expression first reads it (most never do).
     """
-    env = Bindings(data=data, payload=payload, actor=actor.record())
+    env = Bindings.fresh(data=data, payload=payload, actor=actor.record())
     return env.defer("now", partial(local_time, at, time_zone))
 
 
@@ -234,12 +235,12 @@ def open_record(
     procedure = runner.procedure
     shown_on_wall_clock(at, procedure.time_zone)
     check_unit(unit)
-    initial_data = copy_json(dict(data))
+    initial_data = copy_json(data if type(data) is dict else dict(data))  # a dict: one copy
     violations = runner.data.violations(initial_data)
     if violations:
         raise InvalidData(violations)
     at_text = format_time(at)
-    record = AuditRecord(
+    record = new_record(
         case=case_id,
         seq=1,
         at=at_text,
@@ -259,7 +260,7 @@ def open_record(
     )
     sealed = seal_record(record, GENESIS, signer)
     due, timer_event = _deadline(runner, procedure.initial, at)
-    snapshot = CaseSnapshot(
+    snapshot = new_snapshot(
         id=case_id,
         procedure_id=procedure.id,
         procedure_version=procedure.version,
@@ -473,7 +474,7 @@ def attempt(
         kind: Kind = "timer.fired"  # applied or not: the reason says which
     else:
         kind = "event.refused" if reason is not None else "event.applied"
-    record = AuditRecord(
+    record = new_record(
         case=snapshot.id,
         seq=snapshot.seq + 1,
         at=at_text,
@@ -503,7 +504,7 @@ def attempt(
         due, timer_event = None, None  # a refused timer is recorded, not retried
     # Every field named (``replace`` costs several times more); a test holds this
     # list to CaseSnapshot's fields.
-    new = CaseSnapshot(
+    new = new_snapshot(
         id=snapshot.id,
         procedure_id=snapshot.procedure_id,
         procedure_version=snapshot.procedure_version,
@@ -529,7 +530,8 @@ def _exact_payload(event: str, payload: Mapping[str, Any]) -> tuple[dict[str, An
     check is still copied for the record, which then keeps only its withheld form.
     """
     try:
-        return exact_copy(dict(payload)), None
+        # A dict is copied as it is (``dict(payload)`` first would copy it twice).
+        return exact_copy(payload if type(payload) is dict else dict(payload)), None
     except (NotCanonicalizable, RecursionError) as exc:
         return copy_json(dict(payload)), _inexact_reason(event, exc)
 
@@ -668,7 +670,7 @@ def outcome_of(record: Mapping[str, Any]) -> Outcome:
     """
     entry = record.entry if isinstance(record, Sealed) else None
     if entry is not None:
-        return Outcome(
+        return new_outcome(
             case=entry.case,
             seq=entry.seq,
             status="refused" if entry.reason is not None else "applied",
@@ -680,7 +682,7 @@ def outcome_of(record: Mapping[str, Any]) -> Outcome:
             record=record,
         )
     reason = record.get("reason")
-    return Outcome(
+    return new_outcome(
         case=record["case"],
         seq=record["seq"],
         status="refused" if "reason" in record else "applied",

@@ -33,6 +33,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from engine.definition.compile import CompiledProcedure, CompiledTransition
+from engine.frozen import builder
 from engine.guards.checks import Env, GuardResult
 
 
@@ -66,6 +67,11 @@ class Selection:
     def failing(self) -> list[str]:
         """The explanation of every guard that did not hold, in order."""
         return [g.explanation for judged in self.judged for g in judged.guards if not g.passed]
+
+
+_judged = builder(Judged)
+_selection = builder(Selection)
+# Each attempt makes a selection and a judgement per candidate tried (``engine.frozen``).
 
 
 class Selector:
@@ -111,12 +117,12 @@ class Selector:
                 if not result.passed:
                     ready = False
                     break
-            judged.append(Judged(candidate=candidate, guards=results, ready=ready))
+            judged.append(_judged(candidate, results, ready))
             if ready and chosen is None:
                 chosen = candidate
                 if not every:
                     break
-        return Selection(judged=tuple(judged), chosen=chosen)
+        return _selection(tuple(judged), chosen)
 
 
 class GuardsHold:

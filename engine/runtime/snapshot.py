@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engine.frozen import builder
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CaseSnapshot:
@@ -33,3 +35,7 @@ class CaseSnapshot:
     updated_at: str
     unit: str = ""
     """The organisational unit the case belongs to (a path such as 县/镇/村; "" for none)."""
+
+
+new_snapshot = builder(CaseSnapshot)
+"""``CaseSnapshot(...)`` at a fraction of the cost (``engine.frozen``): a snapshot per attempt."""

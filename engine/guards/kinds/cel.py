@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from engine.errors import SourceLocation
 from engine.guards.cel import CelExpression, CelRuntimeError
-from engine.guards.checks import Env, GuardResult
+from engine.guards.checks import Env, GuardResult, guard_result
 from engine.guards.kind import LABEL_SCHEMA, BuildContext, CompileContext, GuardKind, Path
 
 
@@ -57,11 +57,12 @@ class CelCheck:
         return self.describe()
 
     def evaluate(self, env: Env) -> GuardResult:
-        inputs = {"expression": self.expression.source, "reads": self._reads(env)}
+        reads = self._reads(env)
+        inputs = {"expression": self.expression.source, "reads": reads}
         try:
-            value = self.expression.evaluate(env)
+            value = self.expression.evaluate(env, reads)
         except CelRuntimeError as exc:
-            return GuardResult(
+            return guard_result(
                 kind="cel",
                 label=self.label,
                 passed=False,
@@ -71,7 +72,7 @@ class CelCheck:
             )
         if not isinstance(value, bool):
             message = f"gave {value!r}, not true or false"
-            return GuardResult(
+            return guard_result(
                 kind="cel",
                 label=self.label,
                 passed=False,
@@ -79,7 +80,7 @@ class CelCheck:
                 explanation=f"{self.describe()}: {message}",
                 error=message,
             )
-        return GuardResult(
+        return guard_result(
             kind="cel",
             label=self.label,
             passed=value,

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from engine.errors import SourceLocation
 from engine.guards.arithmetic import SYMBOLS, WORDS, Bound, Operator, show_ratio
-from engine.guards.checks import Count, Env, GuardResult, InputError, failed
+from engine.guards.checks import Count, Env, GuardResult, InputError, failed, guard_result
 from engine.guards.kind import (
     LABEL_SCHEMA,
     OPERATOR_SCHEMAS,
@@ -115,7 +115,7 @@ class ThresholdCheck:
         # Bound.met, inlined (each guard of each event passes here): q·count <op> p·base.
         met = self._bound.compare(self._bound.denominator * count, scaled)
         # explain_threshold's wording, with the parts that never change prepared.
-        return GuardResult(
+        return guard_result(
             kind=self.kind,
             label=self.label,
             passed=met,
