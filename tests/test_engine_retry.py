@@ -232,3 +232,28 @@ def test_a_keyed_retry_is_answered_only_after_the_door_saw_the_stored_case(
         replayed = first.fire("c-1", "propose", door=lambda _: None, **keyed)
         assert (replayed.seq, replayed.replayed, applied.seq) == (2, True, 2)
         assert verify_store(first.store) == {"c-1": 3}
+
+
+def test_a_keyed_retry_on_a_case_that_never_stands_still_still_gets_its_outcome(
+    tmp_path: Path,
+) -> None:
+    """Each time the engine checks whether the stored case moved, another writer has moved it
+    again: the retries are bounded, and the last try answers the first outcome (judged on
+    the case as read for the try before) instead of failing."""
+    first, second = _two_engines(tmp_path)
+    with first, second:
+        open_case(first, "c-1")
+        keyed = {"actor": SECRETARY, "payload": RECONVENE, "at": T0, "idempotency_key": "k1"}
+        applied = first.fire("c-1", "propose", **keyed)  # seq 2, kept by `first`
+        asked: list[int] = []
+
+        def busy_door(snapshot: CaseSnapshot) -> None:
+            asked.append(snapshot.seq)
+            second.fire("c-1", "propose", actor=SECRETARY, payload=RECONVENE, at=T0)
+
+        replayed = first.fire("c-1", "propose", door=busy_door, **keyed)
+
+        assert (replayed.seq, replayed.replayed, applied.seq) == (2, True, 2)
+        assert len(asked) == 9  # the first try and eight retries, each on a case moved since
+        assert asked == sorted(asked) and len(set(asked)) == 9
+        assert verify_store(first.store) == {"c-1": 2 + len(asked)}

@@ -352,10 +352,11 @@ class Engine(StoreReads):
                         snapshot, event, actor=actor, payload=payload, at=at,
                         idempotency_key=idempotency_key, expected_seq=expected_seq,
                     )  # fmt: skip
-                    if not (outcome.replayed and cached and self._moved(snapshot)):
+                    if not (outcome.replayed and cached and retry and self._moved(snapshot)):
                         return outcome
                     # A retry's first outcome is answered only once the door and the role
-                    # check have judged the case as stored now, not a kept snapshot.
+                    # check have judged the case as stored now, not a kept snapshot (on
+                    # the last try, the one read for the try before).
                     snapshot = self._cases.get(case_id)
                     continue
                 except EngineError as exc:
