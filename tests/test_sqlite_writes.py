@@ -91,6 +91,39 @@ def test_a_commit_leaves_no_index_it_does_not_need(tmp_path: Path) -> None:
     assert names == {"cases_due", "cases_updated", "cases_procedure_state"}
 
 
+def _wal_frames(path: Path) -> int:
+    """Pages written to the WAL since it was last reset (its header is 32 bytes, each
+    frame a 24-byte header and one page)."""
+    wal = path.with_name(path.name + "-wal")
+    with sqlite3.connect(path) as conn:
+        page = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    conn.close()
+    size = wal.stat().st_size if wal.exists() else 0
+    return max(0, size - 32) // (page + 24)
+
+
+def test_a_single_event_commit_writes_about_six_wal_pages(tmp_path: Path) -> None:
+    """docs/storage.md: a single-event commit writes 6 pages to the WAL (the case's row and
+    its two indexes holding the update order, the record and its (case, seq) index, and
+    every other commit a new page above them and the file header); schema 3, with its
+    idle unit index, wrote 7. Counted over 60 commits, as pages split now and then."""
+    path = tmp_path / "cases.db"
+    commits = 60
+    with Engine(store=SqliteStore(path)) as engine:
+        for case_id in ("c-1", "c-2", "c-3"):
+            engine.open_case(procedure(), case_id, DATA, actor=SECRETARY, at=T0)
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        conn.close()
+        assert _wal_frames(path) == 0
+        for step in range(commits):
+            case_id = f"c-{step % 3 + 1}"
+            engine.fire(case_id, "propose", actor=SECRETARY, payload=RECONVENE, at=T0)
+        frames = _wal_frames(path)
+        assert verify_store(engine.store) == {"c-1": 21, "c-2": 21, "c-3": 21}
+    assert 5 * commits <= frames <= round(6.5 * commits), frames / commits
+
+
 def test_a_schema_3_database_loses_the_idle_unit_index_and_keeps_its_cases(
     tmp_path: Path,
 ) -> None:
