@@ -1,7 +1,7 @@
 """Specification: the lean event path answers exactly as the FastAPI route does.
 
 ``engine.server.fast_fire`` takes well-formed ``POST /cases/{id}/events`` requests
-away from FastAPI's machinery (issue 11). Two applications over equal stores and
+away from FastAPI's machinery. Two applications over equal stores and
 one fixed clock, one with the lean path and one without, get the same requests
 in the same order: every answer — status, headers and body bytes — must be the
 same, refusals, door checks and malformed requests included.

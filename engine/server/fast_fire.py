@@ -1,7 +1,7 @@
 """A lean path for ``POST /cases/{id}/events``, the API's hot call: same answers, less work.
 
 Through FastAPI, firing an event cost about three times the engine's own work
-(issue 11): route matching over every route, dependency solving, the pydantic
+(bench/http_bench.py): route matching over every route, dependency solving, the pydantic
 body model and header validation, and FastAPI's own middleware layers. This ASGI
 middleware sits inside the body and in-flight limits, in front of all of FastAPI
 (``create_app``), and takes only a request that is plainly well formed — the
