@@ -1,8 +1,8 @@
 """Uvicorn's HTTP/1.1 protocol with the limits it lacks, so idle sockets lock nobody out.
 
 The protocol is uvicorn's httptools one (llhttp, in C): the request parser was a
-good part of each request's cost with the pure-Python h11 (measured by bench/http_bench.py). Uvicorn
-arms a timer only after a response: a connection that opens and sends nothing,
+good part of each request's cost with the pure-Python h11 (bench/http_bench.py).
+Uvicorn arms a timer only after a response: a connection that opens and sends nothing,
 or dribbles its request head a byte at a time, is kept for ever; its
 ``limit_concurrency`` counts open connections, so 70 silent sockets answered
 every other client 503 for as long as they stayed open; and with httptools it
