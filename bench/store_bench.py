@@ -429,14 +429,16 @@ class GroupRound:
 
 
 def median_round(rounds: list[GroupRound]) -> GroupRound:
-    """The round whose engine ratio is the median, kept whole.
+    """The round whose engine ratio is the median (for one writer, whose ratio is 1, the
+    round of the median rate), kept whole.
 
     Ratios are taken within a round, the runs compared back to back, because fsync
     latency on a shared disk drifts between rounds. The printed line must then come
     from one round too: picking each figure's median on its own would pair a ratio
     with rates of another round (and print a one-writer rate that is not its base).
     """
-    return sorted(rounds, key=lambda found: found.engine_ratio)[len(rounds) // 2]
+    ordered = sorted(rounds, key=lambda found: (found.engine_ratio, found.engine))
+    return ordered[len(rounds) // 2]
 
 
 def group_commit(directory: Path, work: list[list[Commit]]) -> None:
