@@ -30,9 +30,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+if TYPE_CHECKING:
+    from engine.server.lean_protocol import LeanEvents
 
 # uvicorn's own logger: `yishi serve` prints it at INFO, next to the access log.
 _log = logging.getLogger("uvicorn.error")
@@ -158,6 +161,7 @@ def guarded_protocol(
     header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     max_head: int = DEFAULT_MAX_HEAD,
+    lean: LeanEvents | None = None,
 ) -> type[GuardedProtocol]:
     """A protocol class for one server (give it to uvicorn as ``http=``).
 
@@ -165,6 +169,9 @@ def guarded_protocol(
         header_timeout: seconds a client has to send a request head.
         max_connections: open sockets beyond which the longest-waiting idle one is closed.
         max_head: the most bytes of a request head.
+        lean: the application's lean event path (``create_app``'s ``app.lean``): when
+            given, well-formed event attempts are answered by the protocol itself
+            (``engine.server.lean_protocol``).
 
     Returns:
         A subclass of ``GuardedProtocol`` whose connections share one waiting list.
@@ -175,4 +182,8 @@ def guarded_protocol(
         "max_head": max_head,
         "waiting": OrderedDict(),
     }
-    return type("ServerProtocol", (GuardedProtocol,), limits)
+    if lean is None:
+        return type("ServerProtocol", (GuardedProtocol,), limits)
+    from engine.server.lean_protocol import LeanProtocol
+
+    return type("ServerProtocol", (LeanProtocol,), {**limits, "lean": lean})

@@ -152,6 +152,7 @@ def run_serve(options: ServeOptions) -> int:
                 header_timeout=options.header_timeout,
                 max_connections=options.max_connections,
                 max_head=MAX_HEADER_BYTES,
+                lean=app.state.lean,
             ),
             timeout_keep_alive=options.timeout_keep_alive,
             backlog=256,
