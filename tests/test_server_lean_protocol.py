@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import socket
 import threading
@@ -61,7 +62,7 @@ def _app(*, fast: bool) -> FastAPI:
 
 
 @contextlib.contextmanager
-def _serving(app: FastAPI, *, lean: bool) -> Iterator[int]:
+def _serving(app: FastAPI, *, lean: bool, access_log: bool = False) -> Iterator[int]:
     """Serve ``app`` as ``yishi serve`` does (its protocol, with or without the lean path)."""
     port = free_port()
     protocol = guarded_protocol(lean=app.state.lean if lean else None)
@@ -71,8 +72,8 @@ def _serving(app: FastAPI, *, lean: bool) -> Iterator[int]:
         port=port,
         http=protocol,
         lifespan="off",
-        log_level="warning",
-        access_log=False,
+        log_level="info" if access_log else "warning",
+        access_log=access_log,
         server_header=False,
     )
     server = uvicorn.Server(config)
@@ -383,3 +384,34 @@ def test_a_client_gone_before_its_answer_leaves_nothing_held(
     with _connect(lean_port) as conn:
         conn.sendall(request)
         assert _answer(conn, bytearray()).startswith(b"HTTP/1.1 200 ")
+
+
+def test_the_access_log_line_is_the_routes(taken: list[str]) -> None:
+    """An attempt the protocol answers is logged in uvicorn's access log as the route's is
+    (so ``yishi serve``'s redaction filter sees the same record)."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    request = _request(EVENTS + "?token=x", _bearer(SECRETARY_TOKEN), {"json": PROPOSE})
+    logged = []
+    for lean in (False, True):
+        with _serving(_app(fast=lean), lean=lean, access_log=True) as port:
+            access = logging.getLogger("uvicorn.access")
+            keep = Keep()
+            access.addHandler(keep)
+            try:
+                with _connect(port) as conn:
+                    conn.sendall(request)
+                    assert _answer(conn, bytearray()).startswith(b"HTTP/1.1 200 ")
+            finally:
+                access.removeHandler(keep)
+        (record,) = records
+        records.clear()
+        client, *rest = record.args  # type: ignore[misc]
+        logged.append((record.msg, client.rpartition(":")[0], *rest))
+    assert logged[0] == logged[1]
+    assert logged[1][1:] == ("127.0.0.1", "POST", "/cases/c1/events?token=x", "1.1", 200)
+    assert taken == ["/cases/c1/events"]

@@ -18,7 +18,9 @@ The limits are set here, so neither a slow nor a greedy client can exhaust the s
 
 The engine's calls are synchronous; FastAPI runs them in its thread pool (40
 threads), and ``engine.server.fast_fire`` event attempts in its own (40), one
-``Engine`` per process. The HTTP parser is uvicorn's httptools (C). An
+``Engine`` per process; a well-formed event attempt is taken below ASGI, by the
+protocol (``engine.server.lean_protocol``), within the same limits. The HTTP
+parser is uvicorn's httptools (C). An
 unexpected failure is logged once, in a bounded entry (``ContainFailures``
 keeps uvicorn from logging the whole traceback again). Tokens are never
 logged: the access log shows a query string's parameter names but never their
