@@ -415,3 +415,26 @@ def test_the_access_log_line_is_the_routes(taken: list[str]) -> None:
     assert logged[0] == logged[1]
     assert logged[1][1:] == ("127.0.0.1", "POST", "/cases/c1/events?token=x", "1.1", 200)
     assert taken == ["/cases/c1/events"]
+
+
+def test_held_bodies_lock_nobody_out_and_each_gets_its_408(
+    pair: tuple[FastAPI, int, int], taken: list[str]
+) -> None:
+    """Fifty sockets that send an attempt's head and part of its body hold no in-flight
+    slot: a legitimate attempt is answered meanwhile, and each of the fifty gets the
+    body timeout's 408 and is closed."""
+    lean_app, lean_port, _ = pair
+    request = _request(EVENTS, _bearer(SECRETARY_TOKEN), {"json": PROPOSE})
+    with contextlib.ExitStack() as stack:
+        stalled = [stack.enter_context(_connect(lean_port)) for _ in range(50)]
+        for conn in stalled:
+            conn.sendall(request[:-3])
+        with _connect(lean_port) as conn:
+            conn.sendall(request)
+            assert _answer(conn, bytearray()).startswith(b"HTTP/1.1 200 ")
+        assert lean_app.state.lean.in_flight.active == 0
+        for conn in stalled:
+            answer = _answer(conn, bytearray())
+            assert answer.startswith(b"HTTP/1.1 408 ") and b"body-timeout" in answer
+            assert _closed(conn)
+    assert taken == [EVENTS]
