@@ -109,11 +109,14 @@ class LeanEvents:
         limit = self.in_flight
         if attempt is None or limit.active >= limit.limit:
             return False
-        limit.active += 1
         scope["app"] = self.api  # as ``_Api`` sets it for the ASGI path
         self._loop = protocol.loop
         context = contextvars.copy_context()  # as FastFire and anyio give the route
-        _threads().submit(self._fire, protocol, cycle, scope, attempt, context)
+        try:
+            _threads().submit(self._fire, protocol, cycle, scope, attempt, context)
+        except RuntimeError:  # the pool is shut down: the ASGI path answers as it can
+            return False
+        limit.active += 1
         return True
 
     def _fire(
