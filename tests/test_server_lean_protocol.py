@@ -41,7 +41,7 @@ from engine.runtime.clock import FixedClock
 from engine.runtime.engine import Engine
 from engine.server import TokenTable, create_app, token_hash
 from engine.server.connections import guarded_protocol
-from engine.server.lean_protocol import LeanEvents
+from engine.server.lean_protocol import LeanEvents, lean_protocol
 from engine.server.limits import ContainFailures
 from engine.storage import MemoryStore
 
@@ -65,7 +65,7 @@ def _app(*, fast: bool) -> FastAPI:
 def _serving(app: FastAPI, *, lean: bool, access_log: bool = False) -> Iterator[int]:
     """Serve ``app`` as ``yishi serve`` does (its protocol, with or without the lean path)."""
     port = free_port()
-    protocol = guarded_protocol(lean=app.state.lean if lean else None)
+    protocol = lean_protocol(app.state.lean) if lean else guarded_protocol()
     config = uvicorn.Config(
         ContainFailures(app),
         host="127.0.0.1",

@@ -31,12 +31,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-if TYPE_CHECKING:
-    from engine.server.lean_protocol import LeanEvents
 
 # uvicorn's own logger: `yishi serve` prints it at INFO, next to the access log.
 _log = logging.getLogger("uvicorn.error")
@@ -215,7 +212,8 @@ def guarded_protocol(
     header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     max_head: int = DEFAULT_MAX_HEAD,
-    lean: LeanEvents | None = None,
+    base: type[GuardedProtocol] | None = None,
+    **attributes: Any,
 ) -> type[GuardedProtocol]:
     """A protocol class for one server (give it to uvicorn as ``http=``).
 
@@ -223,12 +221,12 @@ def guarded_protocol(
         header_timeout: seconds a client has to send a request head.
         max_connections: open sockets beyond which the longest-waiting idle one is closed.
         max_head: the most bytes of a request head.
-        lean: the application's lean event path (``create_app``'s ``app.state.lean``): when
-            given, well-formed event attempts are answered by the protocol itself
-            (``engine.server.lean_protocol``).
+        base: the class to subclass (``GuardedProtocol`` when None; a subclass such
+            as ``engine.server.lean_protocol.LeanProtocol``).
+        **attributes: further class attributes the base needs.
 
     Returns:
-        A subclass of ``GuardedProtocol`` whose connections share one waiting list.
+        A subclass of ``base`` whose connections share one waiting list.
     """
     limits: dict[str, Any] = {
         "header_timeout": header_timeout,
@@ -236,8 +234,4 @@ def guarded_protocol(
         "max_head": max_head,
         "waiting": OrderedDict(),
     }
-    if lean is None:
-        return type("ServerProtocol", (GuardedProtocol,), limits)
-    from engine.server.lean_protocol import LeanProtocol
-
-    return type("ServerProtocol", (LeanProtocol,), {**limits, "lean": lean})
+    return type("ServerProtocol", (base or GuardedProtocol,), {**limits, **attributes})

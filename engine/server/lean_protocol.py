@@ -42,7 +42,7 @@ from starlette.responses import Response
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
-from engine.server.connections import GuardedProtocol
+from engine.server.connections import GuardedProtocol, guarded_protocol
 from engine.server.fast_fire import MAX_FAST_BODY, FastFire, _Attempt, _threads
 from engine.server.limits import BodyLimit, InFlightLimit, Receive, Scope, Send, reject
 from engine.server.problems import log_failure
@@ -193,7 +193,7 @@ async def _no_body() -> dict[str, Any]:
 class LeanProtocol(GuardedProtocol):
     """``GuardedProtocol`` that answers well-formed event attempts itself (see the module).
 
-    Use ``engine.server.connections.guarded_protocol`` with ``lean=`` to make one.
+    Use ``lean_protocol`` to make one for a server.
     """
 
     lean: LeanEvents
@@ -277,3 +277,16 @@ class LeanProtocol(GuardedProtocol):
         if not cycle.keep_alive:
             self.transport.close()
         cycle.on_response()
+
+
+def lean_protocol(lean: LeanEvents, **limits: Any) -> type[GuardedProtocol]:
+    """A protocol class for one server that answers ``lean``'s event attempts itself.
+
+    Args:
+        lean: the application's lean event path (``create_app``'s ``app.state.lean``).
+        **limits: as ``engine.server.connections.guarded_protocol`` takes them.
+
+    Returns:
+        A subclass of ``LeanProtocol`` (give it to uvicorn as ``http=``).
+    """
+    return guarded_protocol(base=LeanProtocol, lean=lean, **limits)

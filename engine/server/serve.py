@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from urllib.parse import parse_qsl, quote
 
@@ -117,6 +118,7 @@ def run_serve(options: ServeOptions) -> int:
     from engine.server.app import create_app
     from engine.server.auth import load_tokens
     from engine.server.connections import guarded_protocol
+    from engine.server.lean_protocol import lean_protocol
     from engine.server.limits import ContainFailures
     from engine.web.local import check_local_host, prepare_local, signin_url
 
@@ -146,15 +148,17 @@ def run_serve(options: ServeOptions) -> int:
             in_flight=options.limit_concurrency,
             sessions=sessions,
         )
+        # Well-formed event attempts are answered by the protocol, below ASGI.
+        lean = app.state.lean
+        protocol = partial(lean_protocol, lean) if lean is not None else guarded_protocol
         config = uvicorn.Config(
             ContainFailures(app),
             host=options.host,
             port=options.port,
-            http=guarded_protocol(
+            http=protocol(
                 header_timeout=options.header_timeout,
                 max_connections=options.max_connections,
                 max_head=MAX_HEADER_BYTES,
-                lean=app.state.lean,
             ),
             timeout_keep_alive=options.timeout_keep_alive,
             backlog=256,
