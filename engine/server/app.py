@@ -22,6 +22,7 @@ from engine.server.access import log_refusal
 from engine.server.auth import TokenTable
 from engine.server.deps import Services, services
 from engine.server.fast_fire import FastFire
+from engine.server.lean_protocol import LeanEvents
 from engine.server.limits import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_IN_FLIGHT,
@@ -76,7 +77,9 @@ def create_app(
         in_flight: requests in progress (bodies received) beyond which new ones get 503.
         sessions: the workbench's browser sessions (a new table when None).
         fast_fire: answer well-formed event attempts without FastAPI's machinery
-            (``engine.server.fast_fire``); False only to compare the two.
+            (``engine.server.fast_fire``); False only to compare the two. The
+            application's ``state.lean`` is then the ``LeanEvents`` that
+            ``yishi serve``'s protocol answers them with (else None).
 
     Returns:
         The ASGI application.
@@ -109,11 +112,15 @@ def create_app(
     # Bodies are read before a request counts as in flight, and the lean event path
     # runs within both limits; all three come before FastAPI's own layers.
     inner: ASGIApp = app.whole
+    fast = None
     if fast_fire:
-        inner = FastFire(inner, api=app)
-    app.front = BodyLimit(
-        InFlightLimit(inner, limit=in_flight), max_body=max_body, body_timeout=body_timeout
-    )
+        inner = fast = FastFire(inner, api=app)
+    limit = InFlightLimit(inner, limit=in_flight)
+    app.front = body = BodyLimit(limit, max_body=max_body, body_timeout=body_timeout)
+    # Below ASGI, ``yishi serve``'s protocol answers event attempts with these same layers.
+    app.state.lean = None
+    if fast is not None:
+        app.state.lean = LeanEvents(api=app, fast=fast, in_flight=limit, body=body)
     return app
 
 

@@ -15,7 +15,9 @@ problem; no work with a side effect has been done by then.
 A request it takes is answered by ``routes_cases.fire_checked``, the route's own
 code from the door on, in a thread pool of its own; an exception is answered by the
 application's own exception handlers. So the door (403/404), exact JSON, ``If-Match``,
-idempotency and the outcome JSON are the route's, byte for byte.
+idempotency and the outcome JSON are the route's, byte for byte. Under ``yishi
+serve`` the HTTP protocol takes such a request before ASGI, with this class's
+checks and firing (``engine.server.lean_protocol``); this layer answers the rest.
 """
 
 from __future__ import annotations

@@ -68,18 +68,17 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body:
-            await _reject(send, 413, "body-too-large", self._too_large(declared))
+            await reject(send, 413, "body-too-large", self._too_large(declared))
             return
         try:
             # A deadline on this task, not ``wait_for``: that starts a task per request.
             async with asyncio.timeout(self.body_timeout):
                 body = await self._read(receive)
         except _TooLarge:
-            await _reject(send, 413, "body-too-large", self._too_large(None))
+            await reject(send, 413, "body-too-large", self._too_large(None))
             return
         except TimeoutError:
-            detail = f"the body did not arrive within {self.body_timeout:g} seconds"
-            await _reject(send, 408, "body-timeout", detail)
+            await self.timed_out(send)
             return
         delivered = False
 
@@ -91,6 +90,11 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def timed_out(self, send: Send) -> None:
+        """Answer 408 ``body-timeout``: the body did not arrive within ``body_timeout``."""
+        detail = f"the body did not arrive within {self.body_timeout:g} seconds"
+        await reject(send, 408, "body-timeout", detail)
 
     async def _read(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
@@ -123,9 +127,10 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _reject(
+async def reject(
     send: Send, status: int, code: str, detail: str, *, retry_after: int | None = None
 ) -> None:
+    """Answer a problem and close the connection (a limit's refusal, or a failure's 500)."""
     body = json.dumps(problem_body(status, code, detail), ensure_ascii=False).encode("utf-8")
     headers = [
         (b"content-type", PROBLEM_TYPE.encode("ascii")),
@@ -163,7 +168,7 @@ class InFlightLimit:
             return
         if self.active >= self.limit:
             detail = f"{self.limit} requests are in progress; retry shortly"
-            await _reject(send, 503, "overloaded", detail, retry_after=1)
+            await reject(send, 503, "overloaded", detail, retry_after=1)
             return
         # One event loop runs every request, so the count needs no lock.
         self.active += 1
@@ -209,4 +214,4 @@ class ContainFailures:
             if started:
                 return  # the application's handler answered and logged it already
             log_failure(_log, f"unexpected error on {scope.get('method')} {scope.get('path')}", exc)
-            await _reject(send, 500, "internal-error", "an unexpected error; see the server log")
+            await reject(send, 500, "internal-error", "an unexpected error; see the server log")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
@@ -77,6 +78,24 @@ def reason_out(reason: ReasonValue | None) -> Reason | None:
     return Reason(code=reason.code, message=reason.message, details=list(reason.details))
 
 
+class OutcomeJSON(JSONResponse):
+    """``JSONResponse``'s bytes, written by orjson (a sixth of the time, measured).
+
+    An outcome's values come from its sealed record, and the seal refuses floats
+    (docs/audit-log.md): for strings (every code point), integers, booleans, null,
+    lists and objects the two encoders write the same bytes (a property test checks
+    it). What orjson cannot write (an integer beyond 64 bits, a key that is not a
+    string) takes ``JSONResponse``'s own road, error included.
+    """
+
+    def render(self, content: Any) -> bytes:
+        """The compact UTF-8 JSON of ``content``, as ``JSONResponse.render`` writes it."""
+        try:
+            return orjson.dumps(content)
+        except TypeError:
+            return super().render(content)
+
+
 def outcome_response(
     outcome: Outcome, *, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -85,7 +104,7 @@ def outcome_response(
     The engine built it from checked values, so it is sent as it is (``OutcomeOut``
     documents it in the OpenAPI schema) rather than validated again per request.
     """
-    return JSONResponse(outcome.to_json(), status_code=status_code, headers=headers)
+    return OutcomeJSON(outcome.to_json(), status_code=status_code, headers=headers)
 
 
 def refusal(outcome: Outcome) -> JSONResponse:
@@ -111,7 +130,7 @@ def refusal(outcome: Outcome) -> JSONResponse:
         extra["guards"] = [dict(g) for g in outcome.guards]
     extra["outcome"] = outcome.to_json()
     headers = {} if outcome.replayed else {"ETag": etag(outcome.seq)}
-    return JSONResponse(
+    return OutcomeJSON(
         problem_body(422, reason.code, reason.message, extra),
         status_code=422,
         media_type=PROBLEM_TYPE,

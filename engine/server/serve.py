@@ -18,7 +18,9 @@ The limits are set here, so neither a slow nor a greedy client can exhaust the s
 
 The engine's calls are synchronous; FastAPI runs them in its thread pool (40
 threads), and ``engine.server.fast_fire`` event attempts in its own (40), one
-``Engine`` per process. The HTTP parser is uvicorn's httptools (C). An
+``Engine`` per process; a well-formed event attempt is taken below ASGI, by the
+protocol (``engine.server.lean_protocol``), within the same limits. The HTTP
+parser is uvicorn's httptools (C). An
 unexpected failure is logged once, in a bounded entry (``ContainFailures``
 keeps uvicorn from logging the whole traceback again). Tokens are never
 logged: the access log shows a query string's parameter names but never their
@@ -31,6 +33,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from urllib.parse import parse_qsl, quote
 
@@ -115,6 +118,7 @@ def run_serve(options: ServeOptions) -> int:
     from engine.server.app import create_app
     from engine.server.auth import load_tokens
     from engine.server.connections import guarded_protocol
+    from engine.server.lean_protocol import lean_protocol
     from engine.server.limits import ContainFailures
     from engine.web.local import check_local_host, prepare_local, signin_url
 
@@ -144,11 +148,14 @@ def run_serve(options: ServeOptions) -> int:
             in_flight=options.limit_concurrency,
             sessions=sessions,
         )
+        # Well-formed event attempts are answered by the protocol, below ASGI.
+        lean = app.state.lean
+        protocol = partial(lean_protocol, lean) if lean is not None else guarded_protocol
         config = uvicorn.Config(
             ContainFailures(app),
             host=options.host,
             port=options.port,
-            http=guarded_protocol(
+            http=protocol(
                 header_timeout=options.header_timeout,
                 max_connections=options.max_connections,
                 max_head=MAX_HEADER_BYTES,
