@@ -3,10 +3,7 @@ case's own chain, so verify and replay span versions; refused migrations change 
 
 from __future__ import annotations
 
-import atexit
 import copy
-import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
 from functools import cache
@@ -14,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from compile_cache import fixed_folder
 from jsonschema import Draft202012Validator
 from store_support import (
     PROCEDURE_PATH,
@@ -27,6 +25,7 @@ from whatif_support import (
     EXPECTED,
     amended,
     amended_election,
+    amended_election_file,
     copy_templates,
     drive,
     election,
@@ -223,30 +222,25 @@ def test_the_migrated_record_is_a_valid_audit_record(tmp_path: Path) -> None:
     )
 
 
-def _renamed_path(tmp_path: Path) -> Path:
-    """The 2020 rules with the members' meeting state renamed (a state the old map must name)."""
-    text = amended_election(tmp_path, "2.0.1").read_text(encoding="utf-8")
-    path = tmp_path / "renamed.yaml"
+@cache
+def _renamed_path() -> Path:
+    """The 2020 rules with the members' meeting state renamed (a state the old map must name).
+
+    It and the other versions below are derived from the bundled text and written once per
+    test process into a folder no test changes (``compile_cache.fixed_folder``): each is
+    checked once, not a second of CEL and template checks in every test that loads it or
+    names it to the CLI. A compiled procedure is frozen, so tests share it.
+    """
+    folder = fixed_folder("yishi-migration-")
+    text = amended_election(folder, "2.0.1").read_text(encoding="utf-8")
+    path = folder / "renamed.yaml"
     path.write_text(text.replace("members_meeting", "party_congress"), encoding="utf-8")
     return path
 
 
-def _own_folder() -> Path:
-    """A folder for one procedure version compiled once per test process, removed at exit.
-
-    The versions below are derived from the bundled text and compiled from a file with the
-    templates beside it: a second of CEL and template checks per load, which each test
-    paid again in its own tmp_path. A compiled procedure is frozen, so tests share it (as
-    ``whatif_support.amended`` shares the 2020 rules).
-    """
-    folder = Path(tempfile.mkdtemp(prefix="yishi-migration-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return folder
-
-
 @cache
 def _renamed() -> CompiledProcedure:
-    return load_procedure(_renamed_path(_own_folder()))
+    return load_procedure(_renamed_path())
 
 
 def test_an_unmapped_state_is_refused_and_changes_nothing(store: Store) -> None:
@@ -284,7 +278,7 @@ def test_a_map_to_a_state_the_new_version_lacks_is_refused(tmp_path: Path) -> No
 
 @cache
 def _needs_county() -> CompiledProcedure:
-    folder = _own_folder()
+    folder = fixed_folder("yishi-migration-")
     text = amended_election(folder, "2.0.2").read_text(encoding="utf-8")
     required = "required: [town, plenary_members, expected_members, reconvened"
     text = text.replace(f"{required}]", f"{required}, county]", 1)
@@ -364,7 +358,7 @@ def test_bulk_migration_is_per_case_atomic() -> None:
 
 @cache
 def _longer_period() -> CompiledProcedure:
-    folder = _own_folder()
+    folder = fixed_folder("yishi-migration-")
     text = PROCEDURE_PATH.read_text(encoding="utf-8")
     version = text.split('version: "', 1)[1].split('"', 1)[0]
     text = text.replace(f'version: "{version}"', f'version: "{version}-p10d"', 1)
@@ -411,12 +405,12 @@ def test_cli_migrate_dry_run_then_apply_then_verify_and_replay(tmp_path: Path) -
     store = open_store(db)
     open_election(Engine(store=store), CASE, election_body())
     store.close()
-    rules_2020 = amended_election(tmp_path)
+    rules_2020 = amended_election_file()
     common = ("--to", str(rules_2020), "--reason", WHY, "--actor", "县委组织部", "--db", db)
 
     dry = _yishi("case", "migrate", CASE, *common, "--dry-run")
     head = _yishi("case", "show", CASE, "--db", db, "--json")
-    unmapped = _yishi("case", "migrate", CASE, "--to", str(_renamed_path(tmp_path)),
+    unmapped = _yishi("case", "migrate", CASE, "--to", str(_renamed_path()),
                       "--reason", WHY, "--actor", "x", "--db", db)  # fmt: skip
     applied = _yishi("case", "migrate", CASE, *common, "--json")
     log = tmp_path / "case.jsonl"
