@@ -228,9 +228,9 @@ def step_for(state: str, data: Mapping[str, Any]) -> st.SearchStrategy[Step]:
 def _step_for(state: str, sizes: tuple[tuple[Any, type], ...]) -> st.SearchStrategy[Step]:
     """``step_for`` built once for a state and the bodies' sizes (missing ones are None)."""
     data = {field: size for field, (size, _) in zip(BODY.values(), sizes, strict=True)}
-    ticks = st.builds(Tick, advances())
+    fires, ticks = fire_for(state, data), st.builds(Tick, advances())
     return st.sampled_from([True, True, True, True, False]).flatmap(
-        lambda fire: fire_for(state, data) if fire else ticks
+        lambda fire: fires if fire else ticks
     )
 
 
