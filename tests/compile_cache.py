@@ -13,8 +13,10 @@ Only inputs whose report cannot change during a run are remembered:
 - the default registry (``registry=None``): a registry passed in may be one a test
   built and changes;
 - a file under a directory no test writes to (the bundled procedures, installed or
-  not, and the suite's own data), whose templates beside it are fixed too; or text
-  that is no file at all and whose ``$schema`` comment needs no file to be read.
+  not, and the suite's own data), whose templates beside it are fixed too; or under a
+  folder made by ``fixed_folder``, whose files are written once, before anything reads
+  them, and never changed; or text that is no file at all and whose ``$schema`` comment
+  needs no file to be read.
 
 Everything else is checked afresh each time, as without this module. The compiled
 procedure in a remembered report is shared, as ``runtime_support``'s memoised
@@ -26,7 +28,10 @@ per schema content for the process, as a server needs too.)
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import sys
+import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +49,9 @@ FIXED_DIRS = (
     Path(engine.__file__).resolve().parent / "_procedures",
 )
 """Directories whose files (procedures and their templates) no test changes."""
+
+_MADE_DIRS: list[Path] = []
+"""Folders made by ``fixed_folder``: fixed like FIXED_DIRS once written."""
 
 LIMIT = 128
 """Reports kept: the bundled procedures need a few dozen; generated texts (Hypothesis)
@@ -64,7 +72,7 @@ def _key(source: str, file: str) -> tuple[str, str, str] | None:
     try:
         if path.is_file():
             resolved = path.resolve()
-            fixed = any(resolved.is_relative_to(d) for d in FIXED_DIRS)
+            fixed = any(resolved.is_relative_to(d) for d in (*FIXED_DIRS, *_MADE_DIRS))
             return (source, file, str(resolved)) if fixed else None
     except (OSError, ValueError):
         return None
@@ -74,6 +82,20 @@ def _key(source: str, file: str) -> tuple[str, str, str] | None:
     if first.startswith(_SCHEMA_PREFIX) and first != loader.SCHEMA_COMMENT:
         return None
     return (source, file, "")
+
+
+def fixed_folder(prefix: str) -> Path:
+    """A new folder, removed at exit, for a procedure version a test builds once per process.
+
+    The caller writes its files (the procedure and the templates beside it) before anything
+    checks them and never changes them afterwards; from then on a check of a file there
+    is remembered as for FIXED_DIRS, so the CLI runs and loads that name the same built
+    version by its path check it once, not once per run.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix)).resolve()
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    _MADE_DIRS.append(folder)
+    return folder
 
 
 def memoised(check: Check) -> Check:
@@ -118,4 +140,4 @@ def install() -> None:
     _replace("check_source", original, memoised(original))
 
 
-__all__ = ["FIXED_DIRS", "LIMIT", "install", "memoised"]
+__all__ = ["FIXED_DIRS", "LIMIT", "fixed_folder", "install", "memoised"]

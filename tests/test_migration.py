@@ -6,10 +6,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from compile_cache import fixed_folder
 from jsonschema import Draft202012Validator
 from store_support import (
     PROCEDURE_PATH,
@@ -23,6 +25,7 @@ from whatif_support import (
     EXPECTED,
     amended,
     amended_election,
+    amended_election_file,
     copy_templates,
     drive,
     election,
@@ -219,24 +222,33 @@ def test_the_migrated_record_is_a_valid_audit_record(tmp_path: Path) -> None:
     )
 
 
-def _renamed_path(tmp_path: Path) -> Path:
-    """The 2020 rules with the members' meeting state renamed (a state the old map must name)."""
-    text = amended_election(tmp_path, "2.0.1").read_text(encoding="utf-8")
-    path = tmp_path / "renamed.yaml"
+@cache
+def _renamed_path() -> Path:
+    """The 2020 rules with the members' meeting state renamed (a state the old map must name).
+
+    It and the other versions below are derived from the bundled text and written once per
+    test process into a folder no test changes (``compile_cache.fixed_folder``): each is
+    checked once, not a second of CEL and template checks in every test that loads it or
+    names it to the CLI. A compiled procedure is frozen, so tests share it.
+    """
+    folder = fixed_folder("yishi-migration-")
+    text = amended_election(folder, "2.0.1").read_text(encoding="utf-8")
+    path = folder / "renamed.yaml"
     path.write_text(text.replace("members_meeting", "party_congress"), encoding="utf-8")
     return path
 
 
-def _renamed(tmp_path: Path) -> CompiledProcedure:
-    return load_procedure(_renamed_path(tmp_path))
+@cache
+def _renamed() -> CompiledProcedure:
+    return load_procedure(_renamed_path())
 
 
-def test_an_unmapped_state_is_refused_and_changes_nothing(tmp_path: Path, store: Store) -> None:
+def test_an_unmapped_state_is_refused_and_changes_nothing(store: Store) -> None:
     """Migration: a case whose state the new version lacks, with no --map for it, is refused
     with the state named; its record, snapshot and head are untouched. With the map it goes."""
     engine = Engine(store=store)
     open_election(engine, CASE, election_body())
-    renamed = _renamed(tmp_path)
+    renamed = _renamed()
     before = _state(engine, CASE)
 
     (refused,) = migrate_cases(engine, [CASE], renamed, state_map={}, data_map={}, reason=WHY,
@@ -264,25 +276,27 @@ def test_a_map_to_a_state_the_new_version_lacks_is_refused(tmp_path: Path) -> No
     assert len(engine.records(CASE)) == 10
 
 
-def _needs_county(tmp_path: Path) -> CompiledProcedure:
-    text = amended_election(tmp_path, "2.0.2").read_text(encoding="utf-8")
+@cache
+def _needs_county() -> CompiledProcedure:
+    folder = fixed_folder("yishi-migration-")
+    text = amended_election(folder, "2.0.2").read_text(encoding="utf-8")
     required = "required: [town, plenary_members, expected_members, reconvened"
     text = text.replace(f"{required}]", f"{required}, county]", 1)
     text = text.replace("    town:\n", "    county:\n      type: string\n    town:\n", 1)
-    path = tmp_path / "county.yaml"
+    path = folder / "county.yaml"
     path.write_text(text, encoding="utf-8")
     return load_procedure(path)
 
 
 def test_data_invalid_under_the_new_schema_is_refused_and_a_data_map_fixes_it(
-    tmp_path: Path, store: Store
+    store: Store,
 ) -> None:
     """Migration: data the new data schema rejects is refused with the path, nothing changed;
     a declared --data-map setting the field is applied, recorded as a set action with its
     value, and the case then replays."""
     engine = Engine(store=store)
     open_election(engine, CASE, election_body())
-    county = _needs_county(tmp_path)
+    county = _needs_county()
     before = _state(engine, CASE)
 
     (refused,) = migrate_cases(engine, [CASE], county, state_map={}, data_map={}, reason=WHY,
@@ -342,26 +356,28 @@ def test_bulk_migration_is_per_case_atomic() -> None:
     assert _state(engine, "b") == before_b
 
 
-def _longer_period(tmp_path: Path) -> CompiledProcedure:
+@cache
+def _longer_period() -> CompiledProcedure:
+    folder = fixed_folder("yishi-migration-")
     text = PROCEDURE_PATH.read_text(encoding="utf-8")
     version = text.split('version: "', 1)[1].split('"', 1)[0]
     text = text.replace(f'version: "{version}"', f'version: "{version}-p10d"', 1)
     text = text.replace("after: P7D", "after: P10D", 1)  # resolution_disclosed (calendar days)
-    path = tmp_path / "p10d.yaml"
+    path = folder / "p10d.yaml"
     path.write_text(text, encoding="utf-8")
-    copy_templates(tmp_path)
+    copy_templates(folder)
     return load_procedure(path)
 
 
 def test_deadlines_are_re_armed_from_the_state_entry_under_the_new_period(
-    tmp_path: Path, store: Store
+    store: Store,
 ) -> None:
     """Migration re-arms the deadline: the new version's period counted from when the case
     entered the state (7 → 10 days); the dry run reports both; the timer then fires at the
     new due time and not at the old one."""
     engine = Engine(store=store)
     entered = to_disclosure(engine, "d1") - timedelta(days=7)
-    amended = _longer_period(tmp_path)
+    amended = _longer_period()
 
     (dry,) = migrate_cases(engine, ["d1"], amended, state_map={}, data_map={}, reason="公示期延长",
                            actor=ADMIN, at=entered + timedelta(days=1), dry_run=True)  # fmt: skip
@@ -389,12 +405,12 @@ def test_cli_migrate_dry_run_then_apply_then_verify_and_replay(tmp_path: Path) -
     store = open_store(db)
     open_election(Engine(store=store), CASE, election_body())
     store.close()
-    rules_2020 = amended_election(tmp_path)
+    rules_2020 = amended_election_file()
     common = ("--to", str(rules_2020), "--reason", WHY, "--actor", "县委组织部", "--db", db)
 
     dry = _yishi("case", "migrate", CASE, *common, "--dry-run")
     head = _yishi("case", "show", CASE, "--db", db, "--json")
-    unmapped = _yishi("case", "migrate", CASE, "--to", str(_renamed_path(tmp_path)),
+    unmapped = _yishi("case", "migrate", CASE, "--to", str(_renamed_path()),
                       "--reason", WHY, "--actor", "x", "--db", db)  # fmt: skip
     applied = _yishi("case", "migrate", CASE, *common, "--json")
     log = tmp_path / "case.jsonl"
@@ -442,7 +458,7 @@ def test_cli_migrate_usage_errors_are_one_line(tmp_path: Path) -> None:
     ],
 )
 def test_a_data_map_that_cannot_be_evaluated_or_recorded_is_refused(
-    tmp_path: Path, expression: str, words: str
+    expression: str, words: str
 ) -> None:
     """Migration: a --data-map expression that does not compile, fails on the data, or gives
     a value no record can hold (a time) is refused with the path and expression; nothing
@@ -451,7 +467,7 @@ def test_a_data_map_that_cannot_be_evaluated_or_recorded_is_refused(
     open_election(engine, CASE, election_body())
     before = _state(engine, CASE)
 
-    (refused,) = migrate_cases(engine, [CASE], _needs_county(tmp_path), state_map={},
+    (refused,) = migrate_cases(engine, [CASE], _needs_county(), state_map={},
                                data_map={"data.county": expression}, reason=WHY, actor=ADMIN,
                                at=T0)  # fmt: skip
 

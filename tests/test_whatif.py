@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from runtime_support import ROOT, four
 from test_cli_run_replay import _yishi
 from test_replay_properties import SETTINGS, run_random_case
-from whatif_support import amended, amended_election, election, election_run, seq_of
+from whatif_support import (
+    amended,
+    amended_election,
+    amended_election_file,
+    election,
+    election_run,
+    seq_of,
+)
 
 from engine.audit.jsonl import write_file
 from engine.definition.loader import load_procedure
@@ -120,7 +127,7 @@ def test_cli_prints_a_table_and_json_and_changes_nothing(tmp_path: Path) -> None
     log = tmp_path / "election.jsonl"
     write_file(log, election_run(tmp_path, approvals=279))
     before = log.read_bytes()
-    amended = amended_election(tmp_path)
+    amended = amended_election_file()
 
     table = _yishi("replay", log, "--under", amended)
     as_json = _yishi("replay", log, "--under", amended, "--json")
@@ -145,11 +152,11 @@ def test_cli_exit_0_when_nothing_differs_and_2_when_the_log_is_broken(tmp_path: 
     compared (exit 2, one line, no traceback)."""
     log = tmp_path / "election.jsonl"
     write_file(log, election_run(tmp_path, approvals=300))
-    same = _yishi("replay", log, "--under", amended_election(tmp_path))
+    same = _yishi("replay", log, "--under", amended_election_file())
     lines = log.read_bytes().splitlines(keepends=True)
     (tmp_path / "broken.jsonl").write_bytes(b"".join(lines[:3] + lines[4:]))
 
-    broken = _yishi("replay", tmp_path / "broken.jsonl", "--under", amended_election(tmp_path))
+    broken = _yishi("replay", tmp_path / "broken.jsonl", "--under", amended_election_file())
 
     assert same.returncode == 0, same.stdout + same.stderr
     assert "no outcome differs in 1 case(s)" in same.stdout
@@ -167,7 +174,7 @@ def test_the_auditing_page_example_is_what_the_cli_prints(tmp_path: Path) -> Non
     log = tmp_path / "election.jsonl"
     write_file(log, election_run(tmp_path, approvals=279))
 
-    shown = _yishi("replay", log, "--under", amended_election(tmp_path))
+    shown = _yishi("replay", log, "--under", amended_election_file())
 
     printed = shown.stdout[shown.stdout.index("case ") :]
     assert printed == found.group(1)

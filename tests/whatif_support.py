@@ -4,15 +4,14 @@ expected-based majority, both derived from the bundled text so they follow its c
 
 from __future__ import annotations
 
-import atexit
 import copy
 import json
 import shutil
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from compile_cache import fixed_folder
 from runtime_support import ROOT
 
 from engine.definition.compile import CompiledProcedure
@@ -44,12 +43,18 @@ def amended_election(tmp_path: Path, version: str = "2.0.0") -> Path:
 
 
 @cache
+def amended_election_file(version: str = "2.0.0") -> Path:
+    """``amended_election`` written once per test process into a folder no test changes
+    (``compile_cache.fixed_folder``): the CLI runs given its path check it once per
+    process, not a second of CEL and template checks each."""
+    return amended_election(fixed_folder("yishi-amended-"), version)
+
+
+@cache
 def amended(version: str = "2.0.0") -> CompiledProcedure:
-    """``amended_election`` compiled once per test process, from a folder of its own (a
-    second of CEL and template checks per load; a compiled procedure is frozen, so shared)."""
-    folder = Path(tempfile.mkdtemp(prefix="yishi-amended-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return load_procedure(amended_election(folder, version))
+    """``amended_election`` compiled once per test process (a compiled procedure is frozen,
+    so shared)."""
+    return load_procedure(amended_election_file(version))
 
 
 def copy_templates(directory: Path) -> None:
