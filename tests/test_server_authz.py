@@ -144,6 +144,22 @@ def test_a_token_file_gives_units_and_auditor(tmp_path: Path) -> None:
     assert table.lookup(SECRETARY_TOKEN) == Principal(actor="张书记", roles=("branch_secretary",))
 
 
+def test_a_long_token_file_is_looked_up_by_the_presented_tokens_hash() -> None:
+    """docs/embedding.md: one hash and one lookup per request however long the token file
+    is. Ten thousand entries: the first and the last are found, a token differing from a
+    kept one in its last character is not, nor one with a lone surrogate, and the hash
+    itself (a kept entry's sha256, presented as a token) opens nothing."""
+    tokens = [f"village-token-{n:05d}-0123456789" for n in range(10_000)]
+    table = TokenTable([(token_hash(t), Principal(actor=f"村{n}")) for n, t in enumerate(tokens)])
+
+    assert len(table) == 10_000
+    assert table.lookup(tokens[0]) == Principal(actor="村0")
+    assert table.lookup(tokens[-1]) == Principal(actor="村9999")
+    assert table.lookup(tokens[-1][:-1] + "X") is None
+    assert table.lookup("village-token-\udcff") is None
+    assert table.lookup(token_hash(tokens[0])) is None
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
