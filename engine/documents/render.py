@@ -27,6 +27,7 @@ from typing import Any, Literal
 from engine.definition.model import DocumentSpec, Procedure
 from engine.documents.check import template_path
 from engine.documents.context import available, build_context
+from engine.documents.libraries import import_weasyprint
 from engine.documents.sandbox import DocumentSandbox, Limits, render_template
 from engine.documents.text import FILTERS
 from engine.errors import DocumentError as DocumentError
@@ -270,7 +271,7 @@ def forget_pdfs() -> None:
 
 def _layout_pdf(page: str, spec: DocumentSpec, context: Mapping[str, Any]) -> bytes:
     try:
-        import weasyprint
+        weasyprint = import_weasyprint()
     except (ImportError, OSError) as exc:
         # WeasyPrint loads pango through cffi at import: a missing library is an OSError.
         raise DocumentError(
