@@ -46,6 +46,7 @@ FIXED_DIRS = (
     ROOT / "procedures",
     ROOT / "tests" / "data",
     ROOT / "tests" / "procedures",
+    ROOT / "bench",
     Path(engine.__file__).resolve().parent / "_procedures",
 )
 """Directories whose files (procedures and their templates) no test changes."""
