@@ -7,9 +7,11 @@ in the body; bodies, pages and ids are bounded and checked before any engine cal
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -87,31 +89,40 @@ def test_every_endpoint_but_health_and_openapi_needs_a_token(http: TestClient) -
                 assert answer.status_code == 401, (method, path)
 
 
-def test_a_token_is_compared_as_a_hash_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lookup hashes the token and compares it with every entry through hmac.compare_digest."""
-    calls: list[tuple[bytes, bytes]] = []
-    original = hmac.compare_digest
-
-    def spy(a: bytes, b: bytes) -> bool:
-        calls.append((a, b))
-        return original(a, b)
-
-    monkeypatch.setattr(auth_module.hmac, "compare_digest", spy)
+def test_a_token_is_hashed_once_and_found_by_its_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lookup hashes the presented token once, whatever the file holds (here 502 entries),
+    and finds the principal by that sha256: no work per entry, and the token itself is
+    compared with nothing, so neither its length nor its likeness to a kept one shows."""
+    others = [{"actor": f"v{n}", "sha256": token_hash(f"village-{n:04d}-0123456789")}
+              for n in range(500)]  # fmt: skip
     table = parse_tokens(
         {
             "tokens": [
                 {"actor": "a", "sha256": token_hash("first-token-0123456789")},
+                *others,
                 {"actor": "b", "token": "second-token-0123456789"},
             ]
         },
         "t.yaml",
     )
+    hashed: list[bytes] = []
+    original = hashlib.sha256
+
+    def spy(data: bytes = b"", **options: bool) -> Any:
+        hashed.append(bytes(data))
+        return original(data, **options)
+
+    compared: list[object] = []
+    monkeypatch.setattr(auth_module.hashlib, "sha256", spy)
+    monkeypatch.setattr(hmac, "compare_digest", lambda *pair: compared.append(pair))
     who = table.lookup("first-token-0123456789")
     assert who is not None and who.actor == "a"
-    assert len(calls) == 2  # no early exit on the first match
-    assert all(len(a) == len(b) == 32 for a, b in calls)
-    assert table.lookup("second-token-0123456789") is not None
+    assert hashed == [b"first-token-0123456789"]
+    second = table.lookup("second-token-0123456789")
+    assert second is not None and second.actor == "b"
     assert table.lookup("nobody") is None
+    assert len(hashed) == 3
+    assert compared == []  # one compare_digest per entry was the old, linear lookup
 
 
 @pytest.mark.parametrize(
