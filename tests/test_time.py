@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from runtime_support import as_lines
 
 from engine.definition.compile import CompiledProcedure
@@ -184,6 +186,24 @@ def test_normalise_keeps_the_instant_and_refuses_naive_times() -> None:
     assert format_time(normalise(at)) == "2024-03-22T17:00:00Z"
     with pytest.raises(ValueError):
         normalise(datetime(2024, 3, 23, 1, 0))
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),  # every instant has a UTC form (normalise)
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=8))]),
+    )
+)
+@settings(max_examples=300)
+def test_format_time_is_isoformat_with_z_for_utc(at: datetime) -> None:
+    """format_time: ``isoformat`` with ``+00:00`` written ``Z`` (a UTC instant in whole
+    seconds takes a shorter way to the same text), years before 1000 padded to four digits."""
+    text = at.isoformat()
+
+    assert format_time(at) == (text[:-6] + "Z" if text.endswith("+00:00") else text)
+    assert format_time(normalise(at)) == normalise(at).isoformat().replace("+00:00", "Z")
+    assert parse_time(format_time(at)) == at
 
 
 def test_local_time_follows_daylight_saving() -> None:

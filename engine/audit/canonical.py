@@ -259,6 +259,10 @@ class _Inexact(Exception):
     """Raised inside ``_copy``; ``_locate`` then finds the path for the message."""
 
 
+_KEPT = frozenset({str, bool, type(None)})
+"""The types ``_copy`` keeps as they are, whatever their value (integers have a range)."""
+
+
 def _copy(item: Any) -> Any:
     kind = type(item)
     if kind is str or kind is bool or item is None:
@@ -267,15 +271,28 @@ def _copy(item: Any) -> Any:
         if -MAX_SAFE_INT <= item <= MAX_SAFE_INT:
             return item
         raise _Inexact
+    # A child that is kept as it is takes no call: payloads and case data are mostly
+    # counts and names, and the call cost more than the test.
+    kept = _KEPT
     if kind is dict:
         out = {}
         for key, child in item.items():
             if type(key) is not str:
                 raise _Inexact
-            out[key] = _copy(child)
+            of = type(child)
+            if (of is int and -MAX_SAFE_INT <= child <= MAX_SAFE_INT) or of in kept:
+                out[key] = child
+            else:
+                out[key] = _copy(child)
         return out
     if kind is list:
-        return [_copy(child) for child in item]
+        return [
+            child
+            if type(child) in kept
+            or (type(child) is int and -MAX_SAFE_INT <= child <= MAX_SAFE_INT)
+            else _copy(child)
+            for child in item
+        ]
     if kind is tuple:
         return tuple(_copy(child) for child in item)
     if _plain_subclass(item):

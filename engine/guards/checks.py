@@ -91,12 +91,16 @@ class Count:
             return int(self.literal or 0)
         if self.path:
             # Read inline rather than through a helper: three counts an event are read
-            # this way, and the call cost as much as the walk.
+            # this way, and the call cost as much as the walk. Plain subscripts (the
+            # values are JSON: anything but a dict refuses a key) cost a third less than
+            # testing each node first; the part that is missing is found only on failure.
             result: Any = env
-            for part in self.path:
-                if not isinstance(result, dict) or part not in result:
-                    raise InputError(f"{self.expression.source}: no value for {part!r}")
-                result = result[part]
+            try:
+                for part in self.path:
+                    result = result[part]
+            except (KeyError, TypeError, IndexError):
+                missing = self._missing(env)
+                raise InputError(f"{self.expression.source}: no value for {missing!r}") from None
         else:
             try:
                 result = self.expression.evaluate(env)
@@ -107,6 +111,15 @@ class Count:
         if isinstance(result, bool) or not isinstance(result, int):
             raise InputError(f"{self.expression.source} gave {result!r}, not an integer")
         return result
+
+    def _missing(self, env: Env) -> str:
+        """The first part of ``path`` that ``env`` holds no value for."""
+        node: Any = env
+        for part in self.path:
+            if not isinstance(node, dict) or part not in node:
+                return part
+            node = node[part]
+        return self.path[-1]  # pragma: no cover - called only when a part is missing
 
 
 class GuardCheck(Protocol):

@@ -8,6 +8,7 @@ arguments (time only from ``at``) and changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import hashlib
@@ -15,8 +16,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from engine.actions.context import ActionContext
 from engine.audit.canonical import canonical_bytes, check_exact, exact_copy
@@ -36,6 +35,7 @@ from engine.runtime.clock import (
     parse_time,
     shown_on_wall_clock,
 )
+from engine.runtime.constant_tree import ConstantTree
 from engine.runtime.deadlines import deadline_after
 from engine.runtime.payloads import schema_check
 from engine.runtime.provenance import provenance
@@ -90,18 +90,19 @@ class Runner:
             "name": self.procedure.rule_set.name,
             "choices": _plain(self.procedure.rule_set.choices),
         }
-        # Checked once, kept encoded: each case.opened record decodes its own copy (in C).
+        # Checked once; each case.opened record gets its own copy of the containers.
         try:
-            self._rule_set_json: bytes | None = orjson.dumps(exact_copy(self.rule_set))
+            self._rule_set: ConstantTree | None = ConstantTree(exact_copy(self.rule_set))
         except (NotCanonicalizable, RecursionError):
-            self._rule_set_json = None
+            self._rule_set = None
         # The JSON form of each action call's params, built once and copied per record.
-        self.params = {
-            id(call): _plain(call.params)
-            for transitions in compiled.transitions.values()
-            for item in transitions
-            for call in item.transition.actions
-        }
+        self.params: dict[int, ConstantTree] = {}
+        for transitions in compiled.transitions.values():
+            for item in transitions:
+                for call in item.transition.actions:
+                    # Params that are not plain JSON are copied as they are, per record.
+                    with contextlib.suppress(TypeError):
+                        self.params[id(call)] = ConstantTree(_plain(call.params))
 
     def rule_set_copy(self) -> dict[str, Any]:
         """A fresh copy of the rule set for a ``case.opened`` record.
@@ -109,9 +110,9 @@ class Runner:
         Raises:
             NotCanonicalizable: the procedure's choices hold a value no record can hold.
         """
-        if self._rule_set_json is None:
+        if self._rule_set is None:
             return dict(_checked(self.rule_set, "rule_set"))
-        copied: dict[str, Any] = orjson.loads(self._rule_set_json)
+        copied: dict[str, Any] = self._rule_set.copy()
         return copied
 
 
@@ -594,7 +595,7 @@ def _run_actions(
             message = f"action {call.name} failed: {exc}"
             return Reason(code="action-failed", message=message), dict(data), []
         params = runner.params.get(id(call))
-        plain = copy_json(params) if params is not None else _plain(call.params)
+        plain = params.copy() if params is not None else copy_json(_plain(call.params))
         outputs.append({"name": call.name, "params": plain, "output": output})
         ctx.stale = True
     unsealable = _unsealable(outputs, working, data)

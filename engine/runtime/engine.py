@@ -287,18 +287,19 @@ class Engine(StoreReads):
             raise InvalidData(undeclared)
         self.register(procedure, by=who.id)  # a new version is registered by its first opener
         runner = self._runner(procedure.procedure.sha256)
+        when = normalise(at or self.clock.now())
         record, snapshot = open_record(
             runner,
             case_id,
             data,
             actor=who,
-            at=normalise(at or self.clock.now()),
+            at=when,
             idempotency_key=idempotency_key,
             unit=unit,
             signer=self.signer,
         )
         self.store.commit(snapshot, record, expected_seq=0)
-        self._cases.put(snapshot)
+        self._cases.put(snapshot, when)
         log = _log(case=case_id, procedure=procedure.procedure.id)
         if log is not None:
             log.info("case.opened", state=snapshot.state)
@@ -435,7 +436,7 @@ class Engine(StoreReads):
                 "read it again and retry"
             )
         when = normalise(at or self.clock.now())  # instants enter the engine as UTC, once
-        if when < parse_time(snapshot.updated_at):
+        if when < self._cases.updated(snapshot):
             raise TimeWentBackwards(
                 f"case {case_id!r}: the event's time {format_time(when)} is before the case's "
                 f"last record (seq {snapshot.seq} at {snapshot.updated_at}); "
@@ -452,7 +453,7 @@ class Engine(StoreReads):
             idempotency_key=scoped_key(who, idempotency_key) if idempotency_key else None,
             fingerprint=keyed,
         )
-        self._cases.put(new)
+        self._cases.put(new, when)  # new.updated_at is ``when``, written
         log = _log(case=case_id, procedure=snapshot.procedure_id, event=event)
         if log is not None:
             log.info(record["kind"], seq=record["seq"], to=record["to"])

@@ -11,12 +11,18 @@ head it was computed from (``engine.storage.invariants``): a stale one is
 refused as a ``Conflict`` and nothing is written. The engine then reads the
 case afresh and tries once more (``Engine.fire``). Only firing uses the cache;
 reads (``case``, ``explain``, ``records``) always ask the store.
+
+Beside a snapshot its commit made, the cache keeps the instant of its ``updated_at``
+(``updated``): the next event's time is compared with it, and parsing the text
+again on every event cost more than the comparison (callgrind).
 """
 
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
+from engine.runtime.clock import parse_time
 from engine.runtime.snapshot import CaseSnapshot
 
 DEFAULT_CASES = 1024
@@ -34,15 +40,27 @@ class SnapshotCache:
 
     def __init__(self, size: int = DEFAULT_CASES) -> None:
         self._size = size
-        self._snapshots: dict[str, CaseSnapshot] = {}
+        # Each case's snapshot and, when its commit said, the instant of its updated_at.
+        self._snapshots: dict[str, tuple[CaseSnapshot, datetime | None]] = {}
         self._lock = threading.Lock()
 
     def get(self, case_id: str) -> CaseSnapshot | None:
         """The cached snapshot of ``case_id`` (perhaps stale), or None."""
-        return self._snapshots.get(case_id)
+        kept = self._snapshots.get(case_id)
+        return kept[0] if kept is not None else None
 
-    def put(self, snapshot: CaseSnapshot) -> None:
+    def updated(self, snapshot: CaseSnapshot) -> datetime:
+        """The instant of ``snapshot.updated_at``: kept with it when it was put, else parsed."""
+        kept = self._snapshots.get(snapshot.id)
+        if kept is not None and kept[0] is snapshot and kept[1] is not None:
+            return kept[1]
+        return parse_time(snapshot.updated_at)
+
+    def put(self, snapshot: CaseSnapshot, updated: datetime | None = None) -> None:
         """Keep ``snapshot`` unless a later one of its case is kept already.
+
+        Args:
+            updated: the instant ``snapshot.updated_at`` writes, when the caller has it.
 
         Two threads finishing commits of one case may store them in either order;
         keeping the higher seq means the cache never goes back to an older one.
@@ -50,7 +68,7 @@ class SnapshotCache:
         with self._lock:
             kept = self._snapshots.pop(snapshot.id, None)
             self._snapshots[snapshot.id] = (
-                kept if kept is not None and kept.seq > snapshot.seq else snapshot
+                kept if kept is not None and kept[0].seq > snapshot.seq else (snapshot, updated)
             )
             if len(self._snapshots) > self._size:
                 del self._snapshots[next(iter(self._snapshots))]
