@@ -120,10 +120,11 @@ _LEAVES = (
 )
 
 
-@st.composite
-def _checked_value(draw: st.DrawFn) -> tuple[SchemaCheck, SchemaCheck, Any]:
-    """A check with the Rust path, the same without it, and a value shaped like its schema."""
-    check, alone = draw(st.sampled_from(_checks()))
+@functools.cache
+def _values_like(index: int) -> st.SearchStrategy[Any]:
+    """Values shaped like the schema of ``_checks()[index]``, built once: a strategy built
+    afresh at each draw is validated again by Hypothesis, most of this test's time."""
+    check, _ = _checks()[index]
     keys = [*check.schema.get("properties", {}), "other"]
     values = st.recursive(
         _LEAVES,
@@ -133,8 +134,15 @@ def _checked_value(draw: st.DrawFn) -> tuple[SchemaCheck, SchemaCheck, Any]:
         ),
         max_leaves=8,
     )
-    value = draw(st.dictionaries(st.sampled_from(keys), values, max_size=len(keys)) | values)
-    return check, alone, value
+    return st.dictionaries(st.sampled_from(keys), values, max_size=len(keys)) | values
+
+
+@st.composite
+def _checked_value(draw: st.DrawFn) -> tuple[SchemaCheck, SchemaCheck, Any]:
+    """A check with the Rust path, the same without it, and a value shaped like its schema."""
+    index = draw(st.sampled_from(range(len(_checks()))))
+    check, alone = _checks()[index]
+    return check, alone, draw(_values_like(index))
 
 
 @given(_checked_value())
