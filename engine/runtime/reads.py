@@ -43,8 +43,9 @@ class StoreReads:
         return snapshot
 
     def procedure(self, sha256: str) -> CompiledProcedure | None:
-        """The compiled procedure version with this sha256, or None (the Engine's cache)."""
-        raise NotImplementedError
+        """A compiled procedure version kept for reuse, or None: reads alone keep none, and
+        ``documents`` then compiles the case's procedure file (the Engine keeps them)."""
+        return None
 
     def procedures(self) -> list[ProcedureRef]:
         """Every registered procedure version, sorted by id, version and sha256."""
