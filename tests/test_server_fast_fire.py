@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from server_support import (
     DATA,
@@ -44,14 +45,19 @@ TOKENS = {
 EVENTS = "/cases/c1/events"
 
 
-def _app(*, fast: bool) -> TestClient:
+def compared_app(*, fast: bool, **limits: Any) -> FastAPI:
+    """An application with cases c1 (the secretary's village) and c2 (a neighbour's),
+    with or without the lean path: the two sides every comparison here is made between."""
     engine = Engine(MemoryStore(), FixedClock(datetime(2024, 3, 1, 9, tzinfo=UTC)))
     engine.register(compiled())
     engine.open_case(compiled(), "c1", DATA, actor=SECRETARY)
     engine.open_case(compiled(), "c2", DATA, actor=SECRETARY, unit=NEIGHBOUR)
     tokens = TokenTable([(token_hash(t), who) for t, who in TOKENS.items()])
-    app = create_app(engine, tokens, fast_fire=fast)
-    return TestClient(app, raise_server_exceptions=False)
+    return create_app(engine, tokens, fast_fire=fast, **limits)
+
+
+def _app(*, fast: bool) -> TestClient:
+    return TestClient(compared_app(fast=fast), raise_server_exceptions=False)
 
 
 def _bearer(token: str) -> list[tuple[str, str]]:

@@ -21,44 +21,32 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from server_support import DATA, SECRETARY_TOKEN, compiled, free_port
+from server_support import SECRETARY_TOKEN, free_port
 from test_server_fast_fire import (
     EVENTS,
     PROPOSE,
     REQUESTS,
-    SECRETARY,
-    TOKENS,
     _bearer,
+    compared_app,
 )
 
-from engine.runtime.clock import FixedClock
-from engine.runtime.engine import Engine
-from engine.server import TokenTable, create_app, token_hash
 from engine.server.connections import guarded_protocol
 from engine.server.lean_protocol import LeanEvents, lean_protocol
 from engine.server.limits import ContainFailures
-from engine.storage import MemoryStore
 
 WAIT = 20.0
 """The most seconds a test waits for a server (a bound, not an expectation)."""
 BODY_TIMEOUT = 0.5
 """The body timeout of both servers: short, so the slow-body test waits little."""
-NEIGHBOUR = "柳河县/城关镇/王庄村"
 
 
 def _app(*, fast: bool) -> FastAPI:
-    engine = Engine(MemoryStore(), FixedClock(datetime(2024, 3, 1, 9, tzinfo=UTC)))
-    engine.register(compiled())
-    engine.open_case(compiled(), "c1", DATA, actor=SECRETARY)
-    engine.open_case(compiled(), "c2", DATA, actor=SECRETARY, unit=NEIGHBOUR)
-    tokens = TokenTable([(token_hash(t), who) for t, who in TOKENS.items()])
-    return create_app(engine, tokens, fast_fire=fast, body_timeout=BODY_TIMEOUT)
+    return compared_app(fast=fast, body_timeout=BODY_TIMEOUT)
 
 
 @contextlib.contextmanager
