@@ -6,13 +6,13 @@ install, and the bench must still run (and say how to install them) without them
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from bench_support import load_bench
 
 from engine.definition.loader import SCHEMA_COMMENT, check_source, read_source
 
@@ -21,16 +21,7 @@ SCRIPT = ROOT / "bench" / "peers.py"
 
 
 def _bench() -> ModuleType:
-    # bench/ is not a package; the script is loaded by path, registered first as its
-    # dataclass needs to find its own module.
-    if "peers_bench" in sys.modules:
-        return sys.modules["peers_bench"]
-    spec = importlib.util.spec_from_file_location("peers_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["peers_bench"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("peers.py", "peers_bench")
 
 
 def test_the_bench_procedure_validates_with_no_problems() -> None:

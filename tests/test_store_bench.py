@@ -7,26 +7,13 @@ ratio beside rates of another round would describe no run at all.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "bench" / "store_bench.py"
+from bench_support import load_bench
 
 
 def _bench() -> ModuleType:
-    # bench/ is not a package; the script is loaded by path, registered first as its
-    # dataclass needs to find its own module.
-    if "store_bench" in sys.modules:
-        return sys.modules["store_bench"]
-    spec = importlib.util.spec_from_file_location("store_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["store_bench"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("store_bench.py", "store_bench")
 
 
 def test_the_median_round_is_kept_whole() -> None:
